@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: Apache-2.0
+# Thin wrapper over cmake and scripts/. `make` alone prints help.
+
+BUILD       ?= build
+BUILD_ASAN  ?= build-asan
+JOBS        ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help deps build build-asan test test-unit test-bpf test-e2e test-asan demo bench format lint clean
+
+help: ## Show this help
+	@echo "synwatch — XDP SYN counting exporter"
+	@echo
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+deps: ## Install the Debian packages the build, tests and demo need (root)
+	@sh scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DSYNWATCH_WERROR=ON $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt ## Build synwatch and its tests (-Werror)
+	cmake --build $(BUILD) -j $(JOBS)
+
+$(BUILD_ASAN)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_ASAN) -DSYNWATCH_SANITIZE=ON -DSYNWATCH_WERROR=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
+
+build-asan: deps $(BUILD_ASAN)/CMakeCache.txt ## Build with AddressSanitizer + UBSan
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+
+test: build build-asan ## Run every test CI runs (root for BPF and e2e tests)
+	sh scripts/test.sh $(BUILD) $(BUILD_ASAN)
+
+test-unit: build ## Unit tests only (no privileges)
+	cd $(BUILD) && ctest -L unit --output-on-failure
+
+test-bpf: build ## BPF packet tests (BPF_PROG_TEST_RUN, root)
+	cd $(BUILD) && ctest -L bpf --output-on-failure
+
+test-e2e: build ## End-to-end tests in network namespaces (root)
+	cd $(BUILD) && ctest -L e2e --output-on-failure
+
+test-asan: build-asan ## Unit, BPF and e2e tests under ASan+UBSan
+	cd $(BUILD_ASAN) && ctest --output-on-failure
+
+demo: build ## Run synwatch in a sandbox with real traffic and show its metrics (root)
+	bash scripts/demo.sh $(BUILD)/synwatch
+
+bench: build ## Benchmarks; figures in build/bench/results.json
+	bash tests/bench/run.sh $(BUILD)
+
+format: ## Reformat C++ and BPF C with clang-format
+	clang-format -i exporter/*.cc exporter/*.h tests/unit/*.cc tests/bpf/*.cc tests/bpf/*.h bpf/*.c bpf/*.h
+
+lint: build ## clang-format check, clang-tidy, shellcheck
+	sh scripts/lint.sh $(BUILD)
+
+clean: ## Remove build trees
+	rm -rf $(BUILD) $(BUILD_ASAN)

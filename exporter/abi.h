@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+// The C++ view of bpf/synwatch.h: the layout is pinned once here, so a change
+// on either side that shifts a field fails to compile instead of misreading.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+extern "C" {
+#include "bpf/synwatch.h"
+}
+
+namespace synwatch {
+
+static_assert(sizeof(sw_params) == 32);
+static_assert(offsetof(sw_params, scan_max_ports) == 8);
+static_assert(offsetof(sw_params, scan_window_ns) == 16);
+static_assert(sizeof(sw_config) == 8 + 2 * sizeof(sw_params) + 4 * SW_IF_SLOTS);
+static_assert(sizeof(sw_if_stats) ==
+              8 * (SW_CLASS_COUNT + SW_OUTCOME_COUNT * SW_ACTION_COUNT + 2));
+static_assert(sizeof(sw_rule_key) == 24);
+static_assert(offsetof(sw_rule_key, addr) == 8);
+static_assert(sizeof(sw_rule_value) == 4);
+static_assert(sizeof(sw_peer_key) == 24);
+static_assert(offsetof(sw_peer_key, addr) == 8);
+
+// Bits of sw_rule_key.prefixlen that precede the address (gen, family, pad).
+inline constexpr uint32_t kRuleKeyHeaderBits = 32;
+
+// Places ifindex in the open-addressed slot table of cfg (the same probe
+// sequence the XDP program walks). Returns the slot, or -1 when every probe
+// position is taken by another interface. Idempotent.
+inline int PlaceIfindex(sw_config& cfg, uint32_t ifindex) {
+  for (uint32_t i = 0; i < SW_IF_PROBES; ++i) {
+    const uint32_t slot = (ifindex + i) & (SW_IF_SLOTS - 1);
+    if (cfg.if_slots[slot] == ifindex) return static_cast<int>(slot);
+  }
+  for (uint32_t i = 0; i < SW_IF_PROBES; ++i) {
+    const uint32_t slot = (ifindex + i) & (SW_IF_SLOTS - 1);
+    if (cfg.if_slots[slot] == 0) {
+      cfg.if_slots[slot] = ifindex;
+      return static_cast<int>(slot);
+    }
+  }
+  return -1;
+}
+
+// The slot of ifindex, or SW_IF_UNKNOWN.
+inline uint32_t FindIfindexSlot(const sw_config& cfg, uint32_t ifindex) {
+  for (uint32_t i = 0; i < SW_IF_PROBES; ++i) {
+    const uint32_t slot = (ifindex + i) & (SW_IF_SLOTS - 1);
+    if (cfg.if_slots[slot] == ifindex) return slot;
+  }
+  return SW_IF_UNKNOWN;
+}
+
+inline void RemoveIfindex(sw_config& cfg, uint32_t ifindex) {
+  const uint32_t slot = FindIfindexSlot(cfg, ifindex);
+  if (slot != SW_IF_UNKNOWN) cfg.if_slots[slot] = 0;
+}
+
+}  // namespace synwatch

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+// Prometheus exposition: text format 0.0.4 and OpenMetrics 1.0.0, content
+// negotiation, gzip. Serializers write straight into a string buffer: a
+// scrape of a full peer table is hundreds of thousands of lines.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <prometheus/metric_family.h>
+
+namespace synwatch {
+
+enum class ExpositionFormat { kText004, kOpenMetrics100 };
+
+// Picks the format from an Accept header: OpenMetrics when the client asks
+// for application/openmetrics-text (honouring q-values; q=0 refuses), the
+// 0.0.4 text format otherwise (also for an empty or absent header).
+ExpositionFormat NegotiateFormat(std::string_view accept);
+
+// True when Accept-Encoding allows gzip (q > 0, "*" counts).
+bool AcceptsGzip(std::string_view accept_encoding);
+
+// "text/plain; version=0.0.4; charset=utf-8" or
+// "application/openmetrics-text; version=1.0.0; charset=utf-8".
+std::string_view ContentType(ExpositionFormat format);
+
+// Appends the families to out. OpenMetrics: counter families are named
+// without the _total suffix in # TYPE/# HELP, samples keep it, and the
+// output ends with "# EOF\n". Label values and help text are escaped.
+void Serialize(const std::vector<prometheus::MetricFamily>& families,
+               ExpositionFormat format, std::string& out);
+
+// gzip (RFC 1952) of data. Throws std::runtime_error if zlib fails.
+std::string Gzip(std::string_view data);
+
+}  // namespace synwatch

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+// The HTTP endpoint (civetweb): "/" landing page, the metrics path,
+// "/-/healthy", "/-/ready". Metrics are gathered on each request through an
+// injected function; there is no cache and no timer.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <prometheus/metric_family.h>
+
+namespace synwatch {
+
+struct HttpOptions {
+  // ":9632" (all addresses, IPv4 and IPv6), "127.0.0.1:9632", "[::]:9632",
+  // "[::1]:0"; port 0 picks a free port (tests).
+  std::string listen_address = ":9632";
+  std::string metrics_path = "/metrics";
+  std::string version;  // shown on the landing page
+};
+
+using Gatherer = std::function<std::vector<prometheus::MetricFamily>()>;
+using ReadyCheck = std::function<bool()>;
+
+class HttpServer {
+ public:
+  // Starts listening; throws std::runtime_error with the address and the
+  // reason ("listen on :9632: address already in use") when it cannot.
+  HttpServer(const HttpOptions& options, Gatherer gather, ReadyCheck ready);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The ports actually bound (useful with port 0).
+  std::vector<int> ports() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace synwatch

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// Addresses, CIDRs and peer labels: the user-space side of the peer key.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace synwatch {
+
+enum class Family : uint8_t { kIpv4 = 4, kIpv6 = 6 };
+
+inline constexpr uint8_t MaxPrefixLen(Family f) {
+  return f == Family::kIpv4 ? 32 : 128;
+}
+
+// An address or prefix, stored like the BPF keys: network byte order,
+// IPv4 in addr[0..3], every byte past the family's width zero.
+struct Cidr {
+  Family family = Family::kIpv4;
+  std::array<uint8_t, 16> addr{};
+  uint8_t prefix_len = 32;
+
+  bool operator==(const Cidr&) const = default;
+  // True when every address of other is inside this prefix.
+  bool Contains(const Cidr& other) const;
+};
+
+// Parses "192.0.2.0/24", "2001:db8::/32", or a bare address (full length).
+// Host bits set past the prefix ("192.0.2.1/24") are an error, so a typo
+// never silently widens or narrows a rule. On failure returns nullopt and
+// sets *error to a short reason without the input ("host bits set, did you
+// mean 192.0.2.0/24?").
+std::optional<Cidr> ParseCidr(std::string_view text, std::string* error);
+
+// Zeroes every bit of addr past prefix_len (within the family's width).
+void MaskAddress(std::array<uint8_t, 16>& addr, Family family,
+                 uint8_t prefix_len);
+
+// "192.0.2.56", "2001:db8::1" (RFC 5952 compressed form).
+std::string FormatAddress(Family family, const uint8_t* addr);
+
+// The peer label: the bare address when prefix_len is the family's full
+// width, "address/len" otherwise ("198.51.100.0/24", "2001:db8:1:2::/64").
+std::string FormatPeer(Family family, const uint8_t* addr, uint8_t prefix_len);
+
+std::string FormatCidr(const Cidr& cidr);
+
+}  // namespace synwatch

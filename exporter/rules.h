@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+// Folds the allow and deny lists into the entries of the single "rules" LPM
+// trie, so the XDP program decides a SYN with one lookup.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "abi.h"
+#include "net.h"
+
+namespace synwatch {
+
+struct RuleEntry {
+  sw_rule_key key;
+  sw_rule_value value;
+};
+
+// One entry per distinct prefix of either list, for generation gen. The
+// longest prefix P of the trie that contains a source decides it, and
+// DESIGN.md's order (allow before deny, whatever the prefix lengths) is
+// preserved by giving P the outcome "allowed" when any allow prefix
+// contains P, else "denied". Duplicates collapse.
+std::vector<RuleEntry> BuildRuleEntries(const std::vector<Cidr>& allow,
+                                        const std::vector<Cidr>& deny,
+                                        uint8_t gen);
+
+// The key for looking up (or deleting) cidr in generation gen.
+sw_rule_key MakeRuleKey(const Cidr& cidr, uint8_t gen);
+
+}  // namespace synwatch
