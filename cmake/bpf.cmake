@@ -30,7 +30,7 @@ function(synwatch_bpf_skeleton target source)
     COMMENT "BPF ${source}")
   add_custom_command(
     OUTPUT ${_skel}
-    COMMAND ${BPFTOOL} gen skeleton ${_obj} name ${_name} > ${_skel}
+    COMMAND ${BPFTOOL} gen skeleton ${_obj} name ${_name}_bpf > ${_skel}
     DEPENDS ${_obj}
     COMMENT "skeleton ${_name}.skel.h")
   add_custom_target(${target}_gen DEPENDS ${_skel})

@@ -17,7 +17,7 @@ static_assert(offsetof(sw_params, scan_max_ports) == 8);
 static_assert(offsetof(sw_params, scan_window_ns) == 16);
 static_assert(sizeof(sw_config) == 8 + 2 * sizeof(sw_params) + 4 * SW_IF_SLOTS);
 static_assert(sizeof(sw_if_stats) ==
-              8 * (SW_CLASS_COUNT + SW_OUTCOME_COUNT * SW_ACTION_COUNT + 2));
+              8 * (int{SW_CLASS_COUNT} + int{SW_OUTCOME_COUNT} * int{SW_ACTION_COUNT} + 2));
 static_assert(sizeof(sw_rule_key) == 24);
 static_assert(offsetof(sw_rule_key, addr) == 8);
 static_assert(sizeof(sw_rule_value) == 4);
