@@ -1,1 +1,216 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "collector.h"
+
+#include <array>
+#include <chrono>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "net.h"
+
+namespace synwatch {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+constexpr std::array<std::string_view, SW_OUTCOME_COUNT> kOutcomeNames = {
+    "allowed", "denied", "blocked", "unmatched"};
+constexpr std::array<std::string_view, SW_ACTION_COUNT> kActionNames = {"pass",
+                                                                       "drop"};
+constexpr std::array<std::string_view, SW_CLASS_COUNT> kClassNames = {
+    "syn", "tcp_other", "other_ip", "non_ip", "malformed"};
+
+MetricFamily MakeFamily(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+ClientMetric Sample(double value, std::vector<prometheus::ClientMetric::Label> labels,
+                    MetricType type) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (type == MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  return m;
+}
+
+void Add(MetricFamily& f, double value,
+         std::vector<prometheus::ClientMetric::Label> labels = {}) {
+  f.metric.push_back(Sample(value, std::move(labels), f.type));
+}
+
+std::string_view Name(std::string_view const* names, size_t count, unsigned i) {
+  return i < count ? names[i] : std::string_view("unknown");
+}
+
+}  // namespace
+
+void SynwatchCollector::LogReadErrorRateLimited() const {
+  // A broken map would otherwise log on every scrape of every Prometheus.
+  constexpr int64_t kIntervalNs = 60'000'000'000;
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  int64_t last = last_error_log_ns_.load();
+  if (last != 0 && now - last < kIntervalNs) return;
+  if (!last_error_log_ns_.compare_exchange_strong(last, now)) return;
+  spdlog::warn(
+      "A BPF map read failed during a scrape; the scrape answered with what "
+      "it could read (synwatch_scrape_errors_total counts them; details at "
+      "debug level; logged at most once a minute)");
+}
+
+SynwatchCollector::SynwatchCollector(const RowSource& source,
+                                     const ExporterState& state,
+                                     BuildInfo build_info)
+    : source_(source), state_(state), build_info_(std::move(build_info)) {}
+
+std::vector<MetricFamily> SynwatchCollector::Collect() const {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<InterfaceRow> interfaces;
+  std::vector<PeerRow> peers;
+  int failed = 0;
+  if (!source_.ReadInterfaces(&interfaces)) ++failed;
+  if (!source_.ReadPeers(&peers)) ++failed;
+  if (failed > 0) {
+    scrape_errors_ += static_cast<uint64_t>(failed);
+    LogReadErrorRateLimited();
+  }
+  const double read_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+
+  std::vector<MetricFamily> out;
+  out.reserve(20);
+
+  auto syn = MakeFamily("synwatch_syn_packets_total",
+                    "SYN packets (SYN set, ACK clear) by rule outcome and the "
+                    "action taken; exact, never evicted.",
+                    MetricType::Counter);
+  auto classes = MakeFamily("synwatch_packets_total",
+                        "Packets the XDP program saw, by class.",
+                        MetricType::Counter);
+  auto scans = MakeFamily("synwatch_port_scans_detected_total",
+                      "Port scans detected.", MetricType::Counter);
+  auto attached = MakeFamily("synwatch_xdp_attached",
+                         "1 while the XDP program is attached to the interface.",
+                         MetricType::Gauge);
+  uint64_t insert_failures = 0;
+  std::unordered_map<uint32_t, std::string> names;
+  for (const InterfaceRow& row : interfaces) {
+    names.emplace(row.ifindex, row.name);
+    Add(attached, row.attached ? 1 : 0,
+        {{"interface", row.name}, {"mode", row.mode}});
+    if (!row.has_stats) continue;
+    for (unsigned o = 0; o < SW_OUTCOME_COUNT; ++o) {
+      for (unsigned a = 0; a < SW_ACTION_COUNT; ++a) {
+        Add(syn, static_cast<double>(row.stats.syn[o][a]),
+            {{"interface", row.name},
+             {"outcome", std::string(kOutcomeNames[o])},
+             {"action", std::string(kActionNames[a])}});
+      }
+    }
+    for (unsigned c = 0; c < SW_CLASS_COUNT; ++c) {
+      Add(classes, static_cast<double>(row.stats.classes[c]),
+          {{"interface", row.name}, {"class", std::string(kClassNames[c])}});
+    }
+    Add(scans, static_cast<double>(row.stats.port_scans),
+        {{"interface", row.name}});
+    insert_failures += row.stats.peer_insert_failures;
+  }
+  out.push_back(std::move(syn));
+  out.push_back(std::move(classes));
+  out.push_back(std::move(scans));
+
+  auto peer = MakeFamily("synwatch_peer_syn_packets_total",
+                     "SYN packets per peer (address, or prefix when "
+                     "peers.*_prefix_length is shorter than the address), "
+                     "bounded by peers.max_entries (least recently seen "
+                     "peers are evicted).",
+                     MetricType::Counter);
+  peer.metric.reserve(peers.size());
+  for (const PeerRow& row : peers) {
+    const sw_peer_key& k = row.key;
+    const Family family = k.family == SW_FAMILY_IPV6 ? Family::kIpv6 : Family::kIpv4;
+    auto it = names.find(k.ifindex);
+    std::string ifname =
+        it != names.end() ? it->second : "ifindex" + std::to_string(k.ifindex);
+    Add(peer, static_cast<double>(row.packets),
+        {{"interface", std::move(ifname)},
+         {"peer", FormatPeer(family, k.addr, k.prefix_len)},
+         {"outcome", std::string(Name(kOutcomeNames.data(), kOutcomeNames.size(), k.outcome))},
+         {"action", std::string(Name(kActionNames.data(), kActionNames.size(), k.action))}});
+  }
+  out.push_back(std::move(peer));
+  out.push_back(std::move(attached));
+
+  auto entries = MakeFamily("synwatch_peer_table_entries",
+                        "Entries in the per-peer table.", MetricType::Gauge);
+  Add(entries, static_cast<double>(peers.size()));
+  out.push_back(std::move(entries));
+  auto capacity = MakeFamily("synwatch_peer_table_capacity",
+                         "Size of the per-peer table (peers.max_entries).",
+                         MetricType::Gauge);
+  Add(capacity, source_.PeerCapacity());
+  out.push_back(std::move(capacity));
+  auto failures = MakeFamily("synwatch_peer_table_insert_failures_total",
+                         "Per-peer counter updates the kernel refused.",
+                         MetricType::Counter);
+  Add(failures, static_cast<double>(insert_failures));
+  out.push_back(std::move(failures));
+
+  auto rules = MakeFamily("synwatch_rules", "Rules in force, by list.",
+                      MetricType::Gauge);
+  Add(rules, state_.allow_rules.load(), {{"list", "allow"}});
+  Add(rules, state_.deny_rules.load(), {{"list", "deny"}});
+  out.push_back(std::move(rules));
+  auto dry = MakeFamily("synwatch_dry_run", "1 when nothing is dropped.",
+                    MetricType::Gauge);
+  Add(dry, state_.dry_run.load() ? 1 : 0);
+  out.push_back(std::move(dry));
+
+  auto reload_ok = MakeFamily("synwatch_config_last_reload_successful",
+                          "0 after a failed reload.", MetricType::Gauge);
+  Add(reload_ok, state_.last_reload_ok.load() ? 1 : 0);
+  out.push_back(std::move(reload_ok));
+  auto reload_ts = MakeFamily("synwatch_config_last_reload_success_timestamp_seconds",
+                          "Time of the last successful (re)load of the config.",
+                          MetricType::Gauge);
+  Add(reload_ts, state_.last_reload_success_time.load());
+  out.push_back(std::move(reload_ts));
+
+  auto duration = MakeFamily("synwatch_scrape_duration_seconds",
+                         "Time to read the maps for this scrape.",
+                         MetricType::Gauge);
+  Add(duration, read_seconds);
+  out.push_back(std::move(duration));
+  auto errors = MakeFamily("synwatch_scrape_errors_total",
+                       "Map reads that failed (the scrape still answers).",
+                       MetricType::Counter);
+  Add(errors, static_cast<double>(scrape_errors_.load()));
+  out.push_back(std::move(errors));
+
+  auto build = MakeFamily("synwatch_build_info",
+                      "A metric with a constant 1 labelled by version, "
+                      "revision and libbpf version.",
+                      MetricType::Gauge);
+  Add(build, 1,
+      {{"version", build_info_.version},
+       {"revision", build_info_.revision},
+       {"libbpf_version", build_info_.libbpf_version}});
+  out.push_back(std::move(build));
+  return out;
+}
+
+}  // namespace synwatch

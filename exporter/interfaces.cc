@@ -1,1 +1,149 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "interfaces.h"
+
+#include <net/if.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+namespace synwatch {
+namespace {
+
+std::string ReadFile(const char* path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void AddUnique(std::vector<std::string>& names, const std::string& name) {
+  if (name.empty() || name == "lo") return;
+  if (std::find(names.begin(), names.end(), name) == names.end()) {
+    names.push_back(name);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> ParseIpv4DefaultRoutes(const std::string& text) {
+  // Iface Destination Gateway Flags RefCnt Use Metric Mask ...
+  std::vector<std::string> names;
+  std::istringstream in(text);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string iface, dest, gateway, flags, refcnt, use, metric, mask;
+    if (!(fields >> iface >> dest >> gateway >> flags >> refcnt >> use >>
+          metric >> mask)) {
+      continue;
+    }
+    const unsigned long f = std::stoul(flags, nullptr, 16);
+    constexpr unsigned long kRtfUp = 0x1;
+    if (dest == "00000000" && mask == "00000000" && (f & kRtfUp)) {
+      AddUnique(names, iface);
+    }
+  }
+  return names;
+}
+
+std::vector<std::string> ParseIpv6DefaultRoutes(const std::string& text) {
+  // dest dest_len src src_len next_hop metric refcnt use flags iface
+  std::vector<std::string> names;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string dest, dest_len, src, src_len, next_hop, metric, refcnt, use,
+        flags, iface;
+    if (!(fields >> dest >> dest_len >> src >> src_len >> next_hop >> metric >>
+          refcnt >> use >> flags >> iface)) {
+      continue;
+    }
+    const unsigned long f = std::stoul(flags, nullptr, 16);
+    constexpr unsigned long kRtfUp = 0x1;
+    constexpr unsigned long kRtfReject = 0x200;
+    if (dest == std::string(32, '0') && dest_len == "00" && (f & kRtfUp) &&
+        !(f & kRtfReject)) {
+      AddUnique(names, iface);
+    }
+  }
+  return names;
+}
+
+std::vector<std::string> DefaultRouteInterfaces() {
+  std::vector<std::string> names =
+      ParseIpv4DefaultRoutes(ReadFile("/proc/net/route"));
+  for (const auto& n : ParseIpv6DefaultRoutes(ReadFile("/proc/net/ipv6_route"))) {
+    AddUnique(names, n);
+  }
+  return names;
+}
+
+void InterfaceManager::Apply(const std::vector<std::string>& configured,
+                             XdpMode mode) {
+  std::vector<std::string> names = configured;
+  if (names.size() == 1 && names[0] == "auto") {
+    names = DefaultRouteInterfaces();
+    if (names.empty()) {
+      throw std::runtime_error(
+          "xdp.interfaces = [\"auto\"]: no interface carries a default route; "
+          "name the interfaces in xdp.interfaces or with --interface");
+    }
+  }
+
+  std::vector<InterfaceState> next;
+  std::vector<uint32_t> attached_now;
+  try {
+    for (const std::string& name : names) {
+      const uint32_t ifindex = if_nametoindex(name.c_str());
+      if (ifindex == 0) {
+        throw std::runtime_error("interface " + name + ": no such interface");
+      }
+      const bool was = program_.IsAttached(ifindex);
+      const AttachedMode m = program_.Attach(name, ifindex, mode);
+      if (!was) {
+        attached_now.push_back(ifindex);
+        spdlog::info("Attached XDP program (id {}) to {} (ifindex {}) in {} mode",
+                     program_.prog_id(), name, ifindex, ToString(m));
+      }
+      next.push_back({name, ifindex, true,
+                      FindIfindexSlot(program_.config(), ifindex),
+                      std::string(ToString(m))});
+    }
+  } catch (...) {
+    for (uint32_t ifindex : attached_now) program_.Detach(ifindex);
+    throw;
+  }
+
+  std::lock_guard lock(mu_);
+  for (const InterfaceState& old : states_) {
+    const bool kept = std::any_of(next.begin(), next.end(), [&](const auto& s) {
+      return s.ifindex == old.ifindex;
+    });
+    if (!kept && old.attached) {
+      program_.Detach(old.ifindex);
+      spdlog::info("Detached XDP program from {} (ifindex {})", old.name,
+                   old.ifindex);
+    }
+  }
+  states_ = std::move(next);
+}
+
+std::vector<InterfaceState> InterfaceManager::Snapshot() const {
+  std::lock_guard lock(mu_);
+  return states_;
+}
+
+bool InterfaceManager::AllAttached() const {
+  std::lock_guard lock(mu_);
+  return !states_.empty() &&
+         std::all_of(states_.begin(), states_.end(),
+                     [](const auto& s) { return s.attached; });
+}
+
+}  // namespace synwatch

@@ -1,1 +1,97 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "logging.h"
+
+#include <bpf/libbpf.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace synwatch {
+namespace {
+
+spdlog::level::level_enum ToSpdlog(LogLevel level) {
+  switch (level) {
+    case LogLevel::kTrace: return spdlog::level::trace;
+    case LogLevel::kDebug: return spdlog::level::debug;
+    case LogLevel::kInfo: return spdlog::level::info;
+    case LogLevel::kWarn: return spdlog::level::warn;
+    case LogLevel::kError: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+// libbpf is chatty at its own "warn" level about things the caller handles
+// (a native attach that falls back to generic, probing features), so its
+// levels land one step lower in ours.
+int LibbpfPrint(enum libbpf_print_level level, const char* format,
+                va_list args) {
+  const spdlog::level::level_enum ours = level == LIBBPF_WARN ? spdlog::level::info
+                                         : level == LIBBPF_INFO
+                                             ? spdlog::level::debug
+                                             : spdlog::level::trace;
+  if (!spdlog::should_log(ours)) return 0;
+  char buf[1024];
+  int n = std::vsnprintf(buf, sizeof(buf), format, args);
+  if (n < 0) return n;
+  std::string line(buf, std::min<size_t>(static_cast<size_t>(n), sizeof(buf) - 1));
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  spdlog::log(ours, "libbpf: {}", line);
+  return n;
+}
+
+// %j: the message as the inside of a JSON string, so a quote or a newline
+// in a message (an interface name, a libbpf line) cannot break the line.
+class JsonMessageFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (char c : msg.payload) {
+      switch (c) {
+        case '"': dest.append(std::string_view("\\\"")); break;
+        case '\\': dest.append(std::string_view("\\\\")); break;
+        case '\n': dest.append(std::string_view("\\n")); break;
+        case '\t': dest.append(std::string_view("\\t")); break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            const char esc[] = {'\\', 'u', '0', '0',
+                                kHex[(c >> 4) & 0xf], kHex[c & 0xf]};
+            dest.append(esc, esc + sizeof(esc));
+          } else {
+            dest.push_back(c);
+          }
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonMessageFlag>();
+  }
+};
+
+}  // namespace
+
+void SetUpLogging(LogFormat format, LogLevel level) {
+  auto logger = spdlog::stderr_logger_mt("synwatch");
+  if (format == LogFormat::kJson) {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<JsonMessageFlag>('j').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":"%j"})");
+    logger->set_formatter(std::move(formatter));
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+  }
+  spdlog::set_default_logger(logger);
+  SetLogLevel(level);
+  libbpf_set_print(LibbpfPrint);
+}
+
+void SetLogLevel(LogLevel level) { spdlog::set_level(ToSpdlog(level)); }
+
+}  // namespace synwatch

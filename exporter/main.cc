@@ -1,2 +1,343 @@
 // SPDX-License-Identifier: Apache-2.0
-int main() { return 0; }
+// synwatch: config -> BPF lifecycle -> collectors -> HTTP -> wait for signals.
+#include <bpf/libbpf.h>
+#include <getopt.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
+
+#include "bpf_program.h"
+#include "collector.h"
+#include "config.h"
+#include "http_server.h"
+#include "interfaces.h"
+#include "logging.h"
+#include "map_reader.h"
+#include "process_collector.h"
+#include "version.h"
+
+namespace synwatch {
+namespace {
+
+constexpr char kDefaultConfigPath[] = "/etc/synwatch/synwatch.toml";
+
+constexpr char kUsage[] = R"(Usage: synwatch [OPTIONS]
+
+Counts new TCP connection attempts (SYN without ACK) at XDP, applies allow/deny
+rules, and serves the counts to Prometheus.
+
+Options:
+  --config FILE              config file (default /etc/synwatch/synwatch.toml;
+                             built-in defaults if that file does not exist)
+  --check-config             validate the config, print the first error as
+                             FILE:LINE: KEY: reason, exit 0 (valid) or 1
+  --print-default-config     print the commented default config and exit
+  --detach                   remove pinned programs and maps, then exit
+  --web.listen-address ADDR  override web.listen_address (e.g. :9632)
+  --web.config.file FILE     override web.config_file
+  --interface NAME           override xdp.interfaces (repeatable)
+  --log.level LEVEL          override log.level (trace|debug|info|warn|error)
+  --version                  print version information and exit
+  -h, --help                 this help
+
+Signals: SIGHUP reloads the config; SIGTERM and SIGINT exit cleanly.
+)";
+
+struct Options {
+  std::optional<std::string> config_path;
+  bool check_config = false;
+  bool print_default_config = false;
+  bool detach = false;
+  bool version = false;
+  std::optional<std::string> listen_address;
+  std::optional<std::string> web_config_file;
+  std::vector<std::string> interfaces;
+  std::optional<std::string> log_level;
+};
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+Options ParseOptions(int argc, char** argv) {
+  enum {
+    kConfig = 256,
+    kCheckConfig,
+    kPrintDefault,
+    kDetach,
+    kVersion,
+    kListen,
+    kWebConfig,
+    kInterface,
+    kLogLevel,
+  };
+  static const option kLong[] = {
+      {"config", required_argument, nullptr, kConfig},
+      {"check-config", no_argument, nullptr, kCheckConfig},
+      {"print-default-config", no_argument, nullptr, kPrintDefault},
+      {"detach", no_argument, nullptr, kDetach},
+      {"version", no_argument, nullptr, kVersion},
+      {"web.listen-address", required_argument, nullptr, kListen},
+      {"web.config.file", required_argument, nullptr, kWebConfig},
+      {"interface", required_argument, nullptr, kInterface},
+      {"log.level", required_argument, nullptr, kLogLevel},
+      {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0},
+  };
+  Options o;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "h", kLong, nullptr)) != -1) {
+    switch (c) {
+      case kConfig: o.config_path = optarg; break;
+      case kCheckConfig: o.check_config = true; break;
+      case kPrintDefault: o.print_default_config = true; break;
+      case kDetach: o.detach = true; break;
+      case kVersion: o.version = true; break;
+      case kListen: o.listen_address = optarg; break;
+      case kWebConfig: o.web_config_file = optarg; break;
+      case kInterface: o.interfaces.emplace_back(optarg); break;
+      case kLogLevel: o.log_level = optarg; break;
+      case 'h':
+        std::fputs(kUsage, stdout);
+        std::exit(0);
+      default:
+        throw UsageError(std::string("unknown or incomplete option ") +
+                         (optind > 0 && optind <= argc ? argv[optind - 1] : "") +
+                         " (see --help)");
+    }
+  }
+  if (optind < argc) {
+    throw UsageError(std::string("unexpected argument ") + argv[optind] +
+                     " (see --help)");
+  }
+  return o;
+}
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+// The config in force: the file (or built-in defaults when the default path
+// does not exist), then the command-line overrides.
+Config LoadEffectiveConfig(const Options& o) {
+  Config config;
+  const std::string path = o.config_path.value_or(kDefaultConfigPath);
+  if (o.config_path || FileExists(path)) {
+    config = LoadConfig(path);
+  }
+  if (o.listen_address) config.web.listen_address = *o.listen_address;
+  if (o.web_config_file) config.web.config_file = *o.web_config_file;
+  if (!o.interfaces.empty()) {
+    for (const auto& name : o.interfaces) {
+      if (name != "auto" && !SystemInterfaceExists(name)) {
+        throw ConfigError("--interface " + name + ": no such interface");
+      }
+    }
+    config.xdp.interfaces = o.interfaces;
+  }
+  if (o.log_level && !ParseLogLevel(*o.log_level, &config.log.level)) {
+    throw ConfigError("--log.level " + *o.log_level +
+                      ": expected trace, debug, info, warn or error");
+  }
+  return config;
+}
+
+std::string ConfigSource(const Options& o) {
+  const std::string path = o.config_path.value_or(kDefaultConfigPath);
+  return o.config_path || FileExists(path) ? path : "built-in defaults";
+}
+
+std::string LibbpfVersion() {
+  return std::to_string(libbpf_major_version()) + "." +
+         std::to_string(libbpf_minor_version());
+}
+
+double UnixNow() {
+  return std::chrono::duration<double>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void Publish(const Config& config, ExporterState& state) {
+  state.dry_run = config.rules.dry_run;
+  state.allow_rules = static_cast<uint32_t>(config.rules.allow.size());
+  state.deny_rules = static_cast<uint32_t>(config.rules.deny.size());
+}
+
+void CheckSupported(const Config& config) {
+  if (!config.web.config_file.empty()) {
+    throw ConfigError(
+        "web.config_file " + config.web.config_file +
+        ": TLS and basic auth (exporter-toolkit web config) are not supported "
+        "by this build yet; serve /metrics on a trusted network or behind a "
+        "TLS proxy");
+  }
+}
+
+// Applies a new config to the running daemon: rules and knobs first (one
+// atomic switch), then interfaces, then the log level. Returns false and
+// keeps the running config when anything fails.
+bool Reload(const Options& options, BpfProgram& program,
+            InterfaceManager& interfaces, Config& running,
+            ExporterState& state) {
+  Config next;
+  try {
+    next = LoadEffectiveConfig(options);
+    CheckSupported(next);
+  } catch (const std::exception& e) {
+    spdlog::error("Reload failed, keeping the running config: {}", e.what());
+    state.last_reload_ok = false;
+    return false;
+  }
+  if (next.peers.max_entries != running.peers.max_entries ||
+      next.web.listen_address != running.web.listen_address ||
+      next.web.metrics_path != running.web.metrics_path ||
+      next.log.format != running.log.format) {
+    spdlog::warn(
+        "Reload: peers.max_entries, web.* and log.format take effect at the "
+        "next restart; everything else is applied now");
+  }
+  try {
+    program.ApplyPolicy(PolicyFromConfig(next));
+  } catch (const std::exception& e) {
+    spdlog::error("Reload failed, keeping the running config: {}", e.what());
+    state.last_reload_ok = false;
+    return false;
+  }
+  try {
+    interfaces.Apply(next.xdp.interfaces, next.xdp.mode);
+  } catch (const std::exception& e) {
+    spdlog::error("Reload failed, keeping the running config: {}", e.what());
+    program.ApplyPolicy(PolicyFromConfig(running));
+    state.last_reload_ok = false;
+    return false;
+  }
+  SetLogLevel(next.log.level);
+  const uint32_t keep_max = running.peers.max_entries;
+  const auto keep_web = running.web;
+  const auto keep_format = running.log.format;
+  running = next;
+  running.peers.max_entries = keep_max;
+  running.web = keep_web;
+  running.log.format = keep_format;
+  Publish(running, state);
+  state.last_reload_ok = true;
+  state.last_reload_success_time = UnixNow();
+  spdlog::info("Reloaded config from {}: {} allow and {} deny rules, dry_run={}",
+               ConfigSource(options), running.rules.allow.size(),
+               running.rules.deny.size(), running.rules.dry_run);
+  return true;
+}
+
+int Run(const Options& options) {
+  if (options.version) {
+    std::printf("synwatch %s (revision %s, libbpf %s)\n", kVersion, kRevision,
+                LibbpfVersion().c_str());
+    return 0;
+  }
+  if (options.print_default_config) {
+    std::fputs(kDefaultConfigText, stdout);
+    return 0;
+  }
+  if (options.check_config) {
+    try {
+      Config config = LoadEffectiveConfig(options);
+      CheckSupported(config);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 1;
+    }
+    std::printf("%s: OK\n", ConfigSource(options).c_str());
+    return 0;
+  }
+  if (options.detach) {
+    // Nothing is pinned by this build: links die with the process.
+    std::printf("synwatch: nothing pinned; nothing to detach\n");
+    return 0;
+  }
+
+  // Signals are blocked before any thread starts (civetweb's, libbpf's), so
+  // only sigwait below ever sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Config config = LoadEffectiveConfig(options);
+  CheckSupported(config);
+  SetUpLogging(config.log.format, config.log.level);
+  spdlog::info("Starting synwatch {} (revision {}, libbpf {}), config: {}",
+               kVersion, kRevision, LibbpfVersion(), ConfigSource(options));
+
+  ExporterState state;
+  BpfProgram program(config.peers);
+  program.ApplyPolicy(PolicyFromConfig(config));
+  InterfaceManager interfaces(program);
+  interfaces.Apply(config.xdp.interfaces, config.xdp.mode);
+  Publish(config, state);
+  state.last_reload_success_time = UnixNow();
+
+  MapRowSource rows(program.if_stats_fd(), program.peers_fd(),
+                    program.peers_capacity(), interfaces);
+  auto collector = std::make_shared<SynwatchCollector>(
+      rows, state, BuildInfo{kVersion, kRevision, LibbpfVersion()});
+  auto process = std::make_shared<ProcessCollector>();
+  Gatherer gather = [collector, process] {
+    auto families = collector->Collect();
+    auto more = process->Collect();
+    families.insert(families.end(), std::make_move_iterator(more.begin()),
+                    std::make_move_iterator(more.end()));
+    return families;
+  };
+
+  HttpServer server({config.web.listen_address, config.web.metrics_path,
+                     kVersion},
+                    gather, [&interfaces] { return interfaces.AllAttached(); });
+  spdlog::info("Listening on {} (metrics at {})", config.web.listen_address,
+               config.web.metrics_path);
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      spdlog::info("SIGHUP: reloading config");
+      Reload(options, program, interfaces, config, state);
+      continue;
+    }
+    spdlog::info("{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    break;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace synwatch
+
+int main(int argc, char** argv) {
+  try {
+    return synwatch::Run(synwatch::ParseOptions(argc, argv));
+  } catch (const synwatch::UsageError& e) {
+    std::fprintf(stderr, "synwatch: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "synwatch: %s\n", e.what());
+    return 1;
+  }
+}

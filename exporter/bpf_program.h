@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+// The XDP program's lifecycle: an RAII owner of the bpftool skeleton and of
+// one bpf_link per interface (links go before the skeleton), plus the policy
+// that user space keeps in the maps (rules, knobs, interface slots).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "abi.h"
+#include "config.h"
+
+struct synwatch_bpf;  // bpftool skeleton (synwatch.skel.h)
+
+namespace synwatch {
+
+// What a successful attach used. kNative is the driver hook (XDP_FLAGS_DRV_MODE),
+// kGeneric the skb hook (XDP_FLAGS_SKB_MODE).
+enum class AttachedMode { kNative, kGeneric };
+std::string_view ToString(AttachedMode mode);
+
+// The policy the program reads, derived from a Config.
+struct Policy {
+  RulesConfig rules;
+  PeersConfig peers;
+  PortScanConfig port_scan;
+};
+Policy PolicyFromConfig(const Config& config);
+sw_params ParamsFromPolicy(const Policy& policy);
+
+class BpfProgram {
+ public:
+  // Opens and loads the embedded program with maps sized from config.
+  // Throws std::runtime_error with context ("load XDP program: Operation not
+  // permitted (synwatch needs CAP_BPF and CAP_NET_ADMIN)").
+  explicit BpfProgram(const PeersConfig& peers);
+  ~BpfProgram();
+  BpfProgram(const BpfProgram&) = delete;
+  BpfProgram& operator=(const BpfProgram&) = delete;
+
+  // Writes rules and knobs of policy so that the program switches to them at
+  // once: the inactive generation is filled, then one store flips it, then the
+  // old generation is deleted. Throws on a map update failure; the policy in
+  // force is then unchanged.
+  void ApplyPolicy(const Policy& policy);
+
+  // Attaches through a bpf_link (nothing is left attached when the process
+  // dies). Refuses an interface that already has an XDP program. kAuto tries
+  // native, then generic. Throws with the interface name and ifindex.
+  AttachedMode Attach(const std::string& name, uint32_t ifindex, XdpMode mode);
+  void Detach(uint32_t ifindex);
+  bool IsAttached(uint32_t ifindex) const;
+
+  uint32_t prog_id() const { return prog_id_; }
+  int if_stats_fd() const;
+  int peers_fd() const;
+  int config_fd() const;
+  int rules_fd() const;
+  uint32_t peers_capacity() const { return peers_capacity_; }
+  const sw_config& config() const { return config_; }
+
+ private:
+  struct SkelDeleter {
+    void operator()(::synwatch_bpf* skel) const;
+  };
+  struct Link {
+    int fd = -1;
+    AttachedMode mode = AttachedMode::kNative;
+  };
+
+  void WriteConfig();
+  int prog_fd() const;
+
+  std::unique_ptr<::synwatch_bpf, SkelDeleter> skel_;
+  std::map<uint32_t, Link> links_;  // by ifindex; closed before skel_
+  sw_config config_{};              // the user-space copy of config[0]
+  uint32_t prog_id_ = 0;
+  uint32_t peers_capacity_ = 0;
+  bool policy_applied_ = false;
+};
+
+}  // namespace synwatch

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+// synwatch's own metrics, built on each scrape from an injected row source
+// (production: the BPF maps, batched; tests: vectors). Collect() never
+// throws: a failed read is counted and the scrape answers with what it has.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include "abi.h"
+
+namespace synwatch {
+
+struct InterfaceRow {
+  std::string name;
+  uint32_t ifindex = 0;
+  std::string mode;  // "native" | "generic" | "" while not attached
+  bool attached = false;
+  bool has_stats = false;  // false when the read failed
+  sw_if_stats stats{};     // summed over CPUs
+};
+
+struct PeerRow {
+  sw_peer_key key{};
+  uint64_t packets = 0;  // summed over CPUs
+};
+
+// What a scrape reads. Implementations return false when a read failed
+// (partial rows may still be filled in).
+class RowSource {
+ public:
+  virtual ~RowSource() = default;
+  virtual bool ReadInterfaces(std::vector<InterfaceRow>* rows) const = 0;
+  virtual bool ReadPeers(std::vector<PeerRow>* rows) const = 0;
+  virtual uint32_t PeerCapacity() const = 0;
+};
+
+// State that the daemon changes and the scrape reports.
+struct ExporterState {
+  std::atomic<bool> dry_run{true};
+  std::atomic<uint32_t> allow_rules{0};
+  std::atomic<uint32_t> deny_rules{0};
+  std::atomic<bool> last_reload_ok{true};
+  std::atomic<double> last_reload_success_time{0};
+  std::atomic<uint64_t> events_dropped_ring_full{0};
+  std::atomic<uint64_t> events_dropped_rate_limit{0};
+};
+
+struct BuildInfo {
+  std::string version;
+  std::string revision;
+  std::string libbpf_version;
+};
+
+class SynwatchCollector : public prometheus::Collectable {
+ public:
+  SynwatchCollector(const RowSource& source, const ExporterState& state,
+                    BuildInfo build_info);
+
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+  uint64_t scrape_errors() const { return scrape_errors_.load(); }
+
+ private:
+  void LogReadErrorRateLimited() const;
+
+  const RowSource& source_;
+  const ExporterState& state_;
+  const BuildInfo build_info_;
+  mutable std::atomic<uint64_t> scrape_errors_{0};
+  mutable std::atomic<int64_t> last_error_log_ns_{0};
+};
+
+}  // namespace synwatch

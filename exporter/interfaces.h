@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// Which interfaces synwatch watches: names from the config (or "auto", the
+// interfaces that carry default routes), resolved to ifindexes and attached.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "bpf_program.h"
+#include "config.h"
+
+namespace synwatch {
+
+// Interfaces that carry an IPv4 or IPv6 default route in the main table,
+// deduplicated, in route order. Reads /proc/net/route and
+// /proc/net/ipv6_route (both list every default route with its device).
+std::vector<std::string> DefaultRouteInterfaces();
+
+// Parsers behind DefaultRouteInterfaces, exposed for tests.
+std::vector<std::string> ParseIpv4DefaultRoutes(const std::string& proc_net_route);
+std::vector<std::string> ParseIpv6DefaultRoutes(const std::string& proc_net_ipv6_route);
+
+struct InterfaceState {
+  std::string name;
+  uint32_t ifindex = 0;
+  bool attached = false;
+  uint32_t slot = SW_IF_UNKNOWN;  // its entry in if_stats
+  std::string mode;  // attached mode, or the configured one while not attached
+};
+
+class InterfaceManager {
+ public:
+  explicit InterfaceManager(BpfProgram& program) : program_(program) {}
+
+  // Resolves configured (names, or {"auto"}) and attaches to every interface
+  // not yet attached; detaches the ones no longer configured. Throws
+  // std::runtime_error on the first failure (nothing of this call stays
+  // attached then), so a start or a reload is all or nothing.
+  void Apply(const std::vector<std::string>& configured, XdpMode mode);
+
+  std::vector<InterfaceState> Snapshot() const;
+  bool AllAttached() const;
+
+ private:
+  BpfProgram& program_;
+  mutable std::mutex mu_;
+  std::vector<InterfaceState> states_;
+};
+
+}  // namespace synwatch

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+// The production row source: reads the BPF maps on each scrape. The
+// per-peer table is read with batched lookups (one syscall per few thousand
+// entries, not one per key); per-CPU values are summed here.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "collector.h"
+
+namespace synwatch {
+
+class InterfaceManager;
+
+class MapRowSource : public RowSource {
+ public:
+  // Holds non-owning references: both outlive the HTTP server.
+  MapRowSource(int if_stats_fd, int peers_fd, uint32_t peers_capacity,
+               const InterfaceManager& interfaces);
+
+  bool ReadInterfaces(std::vector<InterfaceRow>* rows) const override;
+  bool ReadPeers(std::vector<PeerRow>* rows) const override;
+  uint32_t PeerCapacity() const override { return peers_capacity_; }
+
+ private:
+  const int if_stats_fd_;
+  const int peers_fd_;
+  const uint32_t peers_capacity_;
+  const InterfaceManager& interfaces_;
+  const int ncpus_;
+};
+
+// Sums per-CPU copies of sw_if_stats.
+sw_if_stats SumStats(const std::vector<sw_if_stats>& per_cpu);
+
+}  // namespace synwatch
