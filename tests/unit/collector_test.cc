@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "collector.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace synwatch {
+namespace {
+
+using prometheus::MetricFamily;
+
+class FakeRows : public RowSource {
+ public:
+  bool ReadInterfaces(std::vector<InterfaceRow>* rows) const override {
+    *rows = interfaces;
+    return interfaces_ok;
+  }
+  bool ReadPeers(std::vector<PeerRow>* rows) const override {
+    *rows = peers;
+    return peers_ok;
+  }
+  uint32_t PeerCapacity() const override { return 65536; }
+
+  std::vector<InterfaceRow> interfaces;
+  std::vector<PeerRow> peers;
+  bool interfaces_ok = true;
+  bool peers_ok = true;
+};
+
+const MetricFamily* Find(const std::vector<MetricFamily>& families,
+                         const std::string& name) {
+  auto it = std::find_if(families.begin(), families.end(),
+                         [&](const MetricFamily& f) { return f.name == name; });
+  return it == families.end() ? nullptr : &*it;
+}
+
+// Value of the sample whose labels include all of want; -1 if none.
+double Value(const MetricFamily* family,
+             const std::map<std::string, std::string>& want) {
+  if (family == nullptr) return -1;
+  for (const auto& m : family->metric) {
+    bool match = true;
+    for (const auto& [k, v] : want) {
+      auto it = std::find_if(m.label.begin(), m.label.end(),
+                             [&](const auto& l) { return l.name == k; });
+      if (it == m.label.end() || it->value != v) match = false;
+    }
+    if (match) {
+      return family->type == prometheus::MetricType::Counter ? m.counter.value
+                                                              : m.gauge.value;
+    }
+  }
+  return -1;
+}
+
+InterfaceRow Eth0() {
+  InterfaceRow row;
+  row.name = "eth0";
+  row.ifindex = 2;
+  row.mode = "native";
+  row.attached = true;
+  row.has_stats = true;
+  row.stats.syn[SW_OUTCOME_UNMATCHED][SW_ACTION_PASS] = 7;
+  row.stats.syn[SW_OUTCOME_DENIED][SW_ACTION_DROP] = 3;
+  row.stats.classes[SW_CLASS_SYN] = 10;
+  row.stats.classes[SW_CLASS_TCP_OTHER] = 100;
+  row.stats.classes[SW_CLASS_MALFORMED] = 1;
+  row.stats.peer_insert_failures = 4;
+  row.stats.port_scans = 2;
+  return row;
+}
+
+PeerRow Peer(int family, const char* addr, uint8_t prefix_len, uint8_t outcome,
+             uint8_t action, uint64_t packets) {
+  PeerRow row;
+  row.key.ifindex = 2;
+  row.key.family = static_cast<uint8_t>(family);
+  row.key.prefix_len = prefix_len;
+  row.key.outcome = outcome;
+  row.key.action = action;
+  inet_pton(family == 4 ? AF_INET : AF_INET6, addr, row.key.addr);
+  row.packets = packets;
+  return row;
+}
+
+TEST(CollectorTest, InterfaceTotalsByOutcomeActionAndClass) {
+  FakeRows rows;
+  rows.interfaces.push_back(Eth0());
+  ExporterState state;
+  SynwatchCollector collector(rows, state, {"1.2.3", "abc", "1.1"});
+  const auto families = collector.Collect();
+
+  const auto* syn = Find(families, "synwatch_syn_packets_total");
+  ASSERT_NE(syn, nullptr);
+  EXPECT_EQ(syn->type, prometheus::MetricType::Counter);
+  // Every outcome x action combination is present, zeros included, so that
+  // rate() works from the first increment.
+  EXPECT_EQ(syn->metric.size(), 8u);
+  EXPECT_EQ(Value(syn, {{"interface", "eth0"}, {"outcome", "unmatched"},
+                        {"action", "pass"}}),
+            7);
+  EXPECT_EQ(Value(syn, {{"interface", "eth0"}, {"outcome", "denied"},
+                        {"action", "drop"}}),
+            3);
+  EXPECT_EQ(Value(syn, {{"outcome", "allowed"}, {"action", "drop"}}), 0);
+
+  const auto* classes = Find(families, "synwatch_packets_total");
+  EXPECT_EQ(classes->metric.size(), 5u);
+  EXPECT_EQ(Value(classes, {{"class", "tcp_other"}}), 100);
+  EXPECT_EQ(Value(classes, {{"class", "malformed"}}), 1);
+  EXPECT_EQ(Value(classes, {{"class", "non_ip"}}), 0);
+
+  EXPECT_EQ(Value(Find(families, "synwatch_port_scans_detected_total"),
+                  {{"interface", "eth0"}}),
+            2);
+  EXPECT_EQ(Value(Find(families, "synwatch_peer_table_insert_failures_total"), {}),
+            4);
+  EXPECT_EQ(Value(Find(families, "synwatch_xdp_attached"),
+                  {{"interface", "eth0"}, {"mode", "native"}}),
+            1);
+  EXPECT_EQ(Value(Find(families, "synwatch_build_info"),
+                  {{"version", "1.2.3"}, {"revision", "abc"},
+                   {"libbpf_version", "1.1"}}),
+            1);
+}
+
+TEST(CollectorTest, PeerLabelsUseAddressOrPrefix) {
+  FakeRows rows;
+  rows.interfaces.push_back(Eth0());
+  rows.peers.push_back(Peer(4, "192.0.2.56", 32, SW_OUTCOME_UNMATCHED, SW_ACTION_PASS, 5));
+  rows.peers.push_back(Peer(4, "198.51.100.0", 24, SW_OUTCOME_DENIED, SW_ACTION_DROP, 2));
+  rows.peers.push_back(Peer(6, "2001:db8:1:2::", 64, SW_OUTCOME_ALLOWED, SW_ACTION_PASS, 9));
+  ExporterState state;
+  SynwatchCollector collector(rows, state, {});
+  const auto families = collector.Collect();
+  const auto* peer = Find(families, "synwatch_peer_syn_packets_total");
+  ASSERT_NE(peer, nullptr);
+  EXPECT_EQ(peer->metric.size(), 3u);
+  EXPECT_EQ(Value(peer, {{"interface", "eth0"}, {"peer", "192.0.2.56"},
+                         {"outcome", "unmatched"}, {"action", "pass"}}),
+            5);
+  EXPECT_EQ(Value(peer, {{"peer", "198.51.100.0/24"}, {"outcome", "denied"},
+                         {"action", "drop"}}),
+            2);
+  EXPECT_EQ(Value(peer, {{"peer", "2001:db8:1:2::/64"}, {"outcome", "allowed"}}), 9);
+  EXPECT_EQ(Value(Find(families, "synwatch_peer_table_entries"), {}), 3);
+  EXPECT_EQ(Value(Find(families, "synwatch_peer_table_capacity"), {}), 65536);
+}
+
+TEST(CollectorTest, FailedReadIsCountedAndScrapeStillAnswers) {
+  FakeRows rows;
+  rows.interfaces.push_back(Eth0());
+  rows.peers_ok = false;
+  ExporterState state;
+  SynwatchCollector collector(rows, state, {});
+  auto families = collector.Collect();
+  EXPECT_EQ(Value(Find(families, "synwatch_scrape_errors_total"), {}), 1);
+  // The interface totals were read and are still served.
+  EXPECT_EQ(Value(Find(families, "synwatch_syn_packets_total"),
+                  {{"outcome", "unmatched"}, {"action", "pass"}}),
+            7);
+  families = collector.Collect();
+  EXPECT_EQ(Value(Find(families, "synwatch_scrape_errors_total"), {}), 2);
+  EXPECT_NE(Find(families, "synwatch_scrape_duration_seconds"), nullptr);
+}
+
+TEST(CollectorTest, DetachedInterfaceReportsZeroAndNoTotals) {
+  FakeRows rows;
+  InterfaceRow row;
+  row.name = "veth9";
+  row.ifindex = 9;
+  row.mode = "auto";
+  rows.interfaces.push_back(row);
+  ExporterState state;
+  SynwatchCollector collector(rows, state, {});
+  const auto families = collector.Collect();
+  EXPECT_EQ(Value(Find(families, "synwatch_xdp_attached"),
+                  {{"interface", "veth9"}}),
+            0);
+  EXPECT_TRUE(Find(families, "synwatch_syn_packets_total")->metric.empty());
+}
+
+TEST(CollectorTest, StateGauges) {
+  FakeRows rows;
+  ExporterState state;
+  state.dry_run = false;
+  state.allow_rules = 2;
+  state.deny_rules = 5;
+  state.last_reload_ok = false;
+  state.last_reload_success_time = 1700000000.5;
+  SynwatchCollector collector(rows, state, {});
+  const auto families = collector.Collect();
+  EXPECT_EQ(Value(Find(families, "synwatch_dry_run"), {}), 0);
+  EXPECT_EQ(Value(Find(families, "synwatch_rules"), {{"list", "allow"}}), 2);
+  EXPECT_EQ(Value(Find(families, "synwatch_rules"), {{"list", "deny"}}), 5);
+  EXPECT_EQ(Value(Find(families, "synwatch_config_last_reload_successful"), {}), 0);
+  EXPECT_EQ(Value(Find(families,
+                       "synwatch_config_last_reload_success_timestamp_seconds"),
+                  {}),
+            1700000000.5);
+}
+
+}  // namespace
+}  // namespace synwatch
