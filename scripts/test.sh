@@ -1,0 +1,27 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Everything CI runs (`make test`): the unit, BPF and end-to-end suites on the
+# -Werror build, the same suites on the ASan+UBSan build, the shell, Puppet
+# and Packer checks, and the package/image tests. BPF and e2e tests need root.
+set -eu
+BUILD="${1:-build}"
+ASAN="${2:-build-asan}"
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test: BPF and end-to-end tests need root: sudo make test" >&2
+  exit 1
+fi
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "unit, BPF and end-to-end tests (-Werror build)"
+(cd "$BUILD" && ctest --output-on-failure --timeout 600)
+
+step "unit, BPF and end-to-end tests (ASan+UBSan build)"
+(cd "$ASAN" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure --timeout 600)
+
+step "shellcheck"
+find scripts tests packer -name '*.sh' -exec shellcheck -x .ci/run {} +
+echo "shellcheck: OK"
