@@ -33,7 +33,7 @@ function(synwatch_bpf_skeleton target source)
     COMMAND ${BPFTOOL} gen skeleton ${_obj} name ${_name}_bpf > ${_skel}
     DEPENDS ${_obj}
     COMMENT "skeleton ${_name}.skel.h")
-  add_custom_target(${target}_gen DEPENDS ${_skel})
+  add_custom_target(${target}_gen ALL DEPENDS ${_skel})
   add_library(${target} INTERFACE)
   add_dependencies(${target} ${target}_gen)
   target_include_directories(${target} INTERFACE ${_dir})
