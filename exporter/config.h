@@ -20,22 +20,38 @@ enum class Action { kPass, kDrop };
 enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
 enum class LogFormat { kText, kJson };
 
+// Limits the parser enforces, so a config that passes --check-config also
+// loads. The first two are the kernel side's (bpf/synwatch.h; config.cc
+// static_asserts that they agree).
+inline constexpr uint32_t kMaxRulesPerList = 16384;  // SW_MAX_RULES
+inline constexpr uint32_t kMaxInterfaces = 256;      // SW_IF_SLOTS
+// The XDP program tracks at most this many distinct ports per peer.
+inline constexpr uint32_t kMaxScanPorts = 64;
+inline constexpr uint32_t kMaxPeerEntries = 1u << 24;
+inline constexpr uint32_t kMaxConnectionsPerSecond = 1000000;
+
 struct WebConfig {
   std::string listen_address = ":9632";
   std::string metrics_path = "/metrics";
   std::string config_file;  // exporter-toolkit web config (YAML), "" = none
+
+  bool operator==(const WebConfig&) const = default;
 };
 
 struct XdpConfig {
   std::vector<std::string> interfaces = {"auto"};
   XdpMode mode = XdpMode::kAuto;
   std::string pin_path = "/sys/fs/bpf/synwatch";  // "" = no pinning
+
+  bool operator==(const XdpConfig&) const = default;
 };
 
 struct PeersConfig {
   uint32_t max_entries = 65536;
   uint8_t ipv4_prefix_length = 32;
   uint8_t ipv6_prefix_length = 64;
+
+  bool operator==(const PeersConfig&) const = default;
 };
 
 struct RulesConfig {
@@ -43,6 +59,8 @@ struct RulesConfig {
   bool dry_run = true;
   std::vector<Cidr> allow;
   std::vector<Cidr> deny;
+
+  bool operator==(const RulesConfig&) const = default;
 };
 
 struct PortScanConfig {
@@ -50,6 +68,8 @@ struct PortScanConfig {
   uint32_t max_ports = 3;
   std::chrono::nanoseconds window = std::chrono::seconds(60);
   std::chrono::nanoseconds block_duration = std::chrono::minutes(10);
+
+  bool operator==(const PortScanConfig&) const = default;
 };
 
 struct LogConfig {
@@ -57,6 +77,8 @@ struct LogConfig {
   LogFormat format = LogFormat::kText;
   bool connections = false;
   uint32_t connections_per_second = 100;
+
+  bool operator==(const LogConfig&) const = default;
 };
 
 struct Config {
@@ -66,6 +88,8 @@ struct Config {
   RulesConfig rules;
   PortScanConfig port_scan;
   LogConfig log;
+
+  bool operator==(const Config&) const = default;
 };
 
 // A config that cannot be used. what() is one line that names the file, the
@@ -97,9 +121,36 @@ std::string FormatDuration(std::chrono::nanoseconds d);
 std::string_view ToString(XdpMode mode);
 std::string_view ToString(Action action);
 std::string_view ToString(LogLevel level);
+std::string_view ToString(LogFormat format);
 
 // Parses a log level name ("trace" ... "error"); false if unknown.
 bool ParseLogLevel(std::string_view text, LogLevel* out);
+bool ParseLogFormat(std::string_view text, LogFormat* out);
+bool ParseXdpMode(std::string_view text, XdpMode* out);
+bool ParseAction(std::string_view text, Action* out);
+
+// web.listen_address split up. host is "" for every address, else an IP
+// literal, IPv6 without its brackets ("::1"). Host names are refused: the
+// HTTP server binds literals and does not resolve names.
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;
+
+  bool operator==(const ListenAddress&) const = default;
+};
+
+// Parses "host:port", "[v6]:port" or ":port" (port 0..65535, 0 = any free
+// port). On failure returns false and sets *error to a short reason. Also
+// meant for the --web.listen-address flag.
+bool ParseListenAddress(std::string_view text, ListenAddress* out,
+                        std::string* error);
+
+// Checks an interface list the way xdp.interfaces is checked (non-empty,
+// "auto" alone, valid names, no duplicates, each one existing). On failure
+// returns false and sets *error to a short reason naming the interface;
+// meant for the --interface flags.
+bool ValidateInterfaces(const std::vector<std::string>& names,
+                        const InterfaceExists& exists, std::string* error);
 
 // The commented default config (image/synwatch.toml), embedded at build time.
 extern const char kDefaultConfigText[];

@@ -4,11 +4,11 @@
 // scrape of a full peer table is hundreds of thousands of lines.
 #pragma once
 
+#include <prometheus/metric_family.h>
+
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <prometheus/metric_family.h>
 
 namespace synwatch {
 
@@ -34,5 +34,9 @@ void Serialize(const std::vector<prometheus::MetricFamily>& families,
 
 // gzip (RFC 1952) of data. Throws std::runtime_error if zlib fails.
 std::string Gzip(std::string_view data);
+
+// The same into out (replacing its contents), reusing out's capacity: a
+// server keeps its buffers across scrapes.
+void Gzip(std::string_view data, std::string& out);
 
 }  // namespace synwatch

@@ -4,23 +4,29 @@
 // injected function; there is no cache and no timer.
 #pragma once
 
+#include <prometheus/metric_family.h>
+
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <prometheus/metric_family.h>
-
 namespace synwatch {
 
 struct HttpOptions {
   // ":9632" (all addresses, IPv4 and IPv6), "127.0.0.1:9632", "[::]:9632",
-  // "[::1]:0"; port 0 picks a free port (tests).
+  // "[::1]:0"; port 0 picks a free port (tests). IPv6 needs a civetweb
+  // built with USE_IPV6, and Debian 12's is not; there ":9632" means
+  // every IPv4 address and a bracketed address fails with a clear error.
   std::string listen_address = ":9632";
   std::string metrics_path = "/metrics";
   std::string version;  // shown on the landing page
 };
 
+// Both run on the server's worker threads. Scrapes are serialized, so a
+// Gatherer is never called concurrently with itself; a ReadyCheck may run
+// at any time. A Gatherer that throws gets a 500 with e.what() in the body
+// and nothing logged here: it should log its own failure.
 using Gatherer = std::function<std::vector<prometheus::MetricFamily>()>;
 using ReadyCheck = std::function<bool()>;
 

@@ -28,11 +28,21 @@ struct Cidr {
   bool Contains(const Cidr& other) const;
 };
 
+// Parses a bare address: a strict IPv4 dotted quad ("192.0.2.1": four
+// decimal parts, no shorthand like "1.2.3", no leading zeros that other
+// tools read as octal) or any IPv6 form inet_pton accepts (no zone index).
+// Fills addr like Cidr::addr. Returns false on anything else.
+bool ParseAddress(std::string_view text, Family* family,
+                  std::array<uint8_t, 16>* addr);
+
 // Parses "192.0.2.0/24", "2001:db8::/32", or a bare address (full length).
 // Host bits set past the prefix ("192.0.2.1/24") are an error, so a typo
 // never silently widens or narrows a rule. On failure returns nullopt and
 // sets *error to a short reason without the input ("host bits set, did you
 // mean 192.0.2.0/24?").
+// IPv4-mapped IPv6 ("::ffff:192.0.2.1", any prefix inside ::ffff:0:0/96) is
+// rejected with a hint to write the IPv4 form: the XDP program sees IPv4
+// sources as IPv4, so that rule would not match the traffic it names.
 std::optional<Cidr> ParseCidr(std::string_view text, std::string* error);
 
 // Zeroes every bit of addr past prefix_len (within the family's width).
@@ -46,6 +56,8 @@ std::string FormatAddress(Family family, const uint8_t* addr);
 // width, "address/len" otherwise ("198.51.100.0/24", "2001:db8:1:2::/64").
 std::string FormatPeer(Family family, const uint8_t* addr, uint8_t prefix_len);
 
+// Always "address/len", even at full width ("192.0.2.1/32"): the form rule
+// logs use, and one that ParseCidr reads back unchanged.
 std::string FormatCidr(const Cidr& cidr);
 
 }  // namespace synwatch

@@ -3,10 +3,10 @@
 // /proc/self on each scrape.
 #pragma once
 
-#include <vector>
-
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
+
+#include <vector>
 
 namespace synwatch {
 

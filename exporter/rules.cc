@@ -1,1 +1,89 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "rules.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <map>
+#include <set>
+#include <tuple>
+
+namespace synwatch {
+namespace {
+
+// Orders prefixes so that duplicates collapse and the output is stable
+// (family, then length, then address), which keeps map diffs readable.
+using PrefixId = std::tuple<Family, uint8_t, std::array<uint8_t, 16>>;
+
+Cidr Canonical(const Cidr& cidr) {
+  Cidr out = cidr;
+  out.prefix_len = std::min(cidr.prefix_len, MaxPrefixLen(cidr.family));
+  MaskAddress(out.addr, out.family, out.prefix_len);
+  return out;
+}
+
+PrefixId IdOf(const Cidr& cidr) {
+  return {cidr.family, cidr.prefix_len, cidr.addr};
+}
+
+}  // namespace
+
+std::vector<RuleEntry> BuildRuleEntries(const std::vector<Cidr>& allow,
+                                        const std::vector<Cidr>& deny,
+                                        uint8_t gen) {
+  // An allow prefix contains P exactly when it equals P masked to the allow
+  // prefix's own length, so probing the allow set at each length that occurs
+  // in it answers "is P inside any allow prefix" without comparing every
+  // pair (both lists may hold SW_MAX_RULES entries).
+  std::set<PrefixId> allowed;
+  std::map<Family, std::set<uint8_t>> allow_lengths;
+  for (const Cidr& cidr : allow) {
+    const Cidr c = Canonical(cidr);
+    allowed.insert(IdOf(c));
+    allow_lengths[c.family].insert(c.prefix_len);
+  }
+
+  const auto inside_allow = [&](const Cidr& p) {
+    const auto lengths = allow_lengths.find(p.family);
+    if (lengths == allow_lengths.end()) return false;
+    for (const uint8_t len : lengths->second) {
+      if (len > p.prefix_len) break;
+      Cidr probe = p;
+      probe.prefix_len = len;
+      MaskAddress(probe.addr, probe.family, len);
+      if (allowed.contains(IdOf(probe))) return true;
+    }
+    return false;
+  };
+
+  std::map<PrefixId, Cidr> prefixes;
+  for (const auto* list : {&allow, &deny}) {
+    for (const Cidr& cidr : *list) {
+      const Cidr c = Canonical(cidr);
+      prefixes.emplace(IdOf(c), c);
+    }
+  }
+
+  std::vector<RuleEntry> entries;
+  entries.reserve(prefixes.size());
+  for (const auto& [id, cidr] : prefixes) {
+    RuleEntry entry{};
+    entry.key = MakeRuleKey(cidr, gen);
+    entry.value.outcome = static_cast<uint8_t>(
+        inside_allow(cidr) ? SW_OUTCOME_ALLOWED : SW_OUTCOME_DENIED);
+    entries.push_back(entry);
+  }
+  return entries;
+}
+
+sw_rule_key MakeRuleKey(const Cidr& cidr, uint8_t gen) {
+  const Cidr c = Canonical(cidr);
+  sw_rule_key key{};
+  key.prefixlen = kRuleKeyHeaderBits + c.prefix_len;
+  key.gen = gen;
+  key.family = static_cast<uint8_t>(c.family);
+  std::memcpy(key.addr, c.addr.data(), sizeof(key.addr));
+  return key;
+}
+
+}  // namespace synwatch

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the program decides for a SYN: outcome, action and verdict under each
+// kind of policy, and the peer it is counted against. Each SYN is sent twice
+// so both the insert of a new peer and the increment of a known one run.
+#include <linux/if_ether.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "packet_builder.h"
+#include "xdp_fixture.h"
+
+namespace synwatch {
+namespace {
+
+constexpr int kSends = 2;
+
+struct DecisionCase {
+  std::string name;
+  TestPolicy policy;
+  std::string source;
+  sw_outcome outcome;
+  sw_action action;
+  uint32_t verdict;
+  std::string peer;  // masked source as "address/len"
+};
+
+std::vector<uint8_t> SynFrom(const std::string& source) {
+  PacketBuilder b;
+  if (source.find(':') == std::string::npos) {
+    b.Eth(ETH_P_IP).Ipv4({.src = source});
+  } else {
+    b.Eth(ETH_P_IPV6).Ipv6({.src = source});
+  }
+  return b.Tcp(kTcpSyn).Build();
+}
+
+std::vector<DecisionCase> DecisionCases() {
+  constexpr auto kAllowed = SW_OUTCOME_ALLOWED;
+  constexpr auto kDenied = SW_OUTCOME_DENIED;
+  constexpr auto kUnmatched = SW_OUTCOME_UNMATCHED;
+  constexpr auto kPass = SW_ACTION_PASS;
+  constexpr auto kDrop = SW_ACTION_DROP;
+  return {
+      // One list at a time.
+      {"allow_v4_host", {.allow = {"192.0.2.56/32"}}, "192.0.2.56", kAllowed,
+       kPass, XDP_PASS, "192.0.2.56/32"},
+      {"allow_v4_prefix_default_drop",
+       {.allow = {"192.0.2.0/24"}, .default_drop = true}, "192.0.2.77",
+       kAllowed, kPass, XDP_PASS, "192.0.2.77/32"},
+      {"deny_v4_prefix", {.deny = {"192.0.2.0/24"}}, "192.0.2.56", kDenied,
+       kDrop, XDP_DROP, "192.0.2.56/32"},
+      {"deny_v6_prefix", {.deny = {"2001:db8::/32"}}, "2001:db8::5", kDenied,
+       kDrop, XDP_DROP, "2001:db8::5/128"},
+      {"allow_v6_prefix_default_drop",
+       {.allow = {"2001:db8:1::/48"}, .default_drop = true}, "2001:db8:1::9",
+       kAllowed, kPass, XDP_PASS, "2001:db8:1::9/128"},
+      {"unmatched_v4", {.deny = {"198.51.100.0/24"}}, "192.0.2.56",
+       kUnmatched, kPass, XDP_PASS, "192.0.2.56/32"},
+      {"unmatched_v6", {.allow = {"2001:db8:2::/48"}}, "2001:db8:1::1",
+       kUnmatched, kPass, XDP_PASS, "2001:db8:1::1/128"},
+      {"default_drop_v4", {.default_drop = true}, "203.0.113.9", kUnmatched,
+       kDrop, XDP_DROP, "203.0.113.9/32"},
+      {"default_drop_v6", {.default_drop = true}, "2001:db8::7", kUnmatched,
+       kDrop, XDP_DROP, "2001:db8::7/128"},
+      {"default_drop_other_rules",
+       {.allow = {"198.51.100.0/24"},
+        .deny = {"203.0.113.0/24"},
+        .default_drop = true},
+       "192.0.2.1", kUnmatched, kDrop, XDP_DROP, "192.0.2.1/32"},
+
+      // Dry run decides and counts, but passes; the outcome still says
+      // what would have happened.
+      {"dry_run_denied", {.deny = {"192.0.2.0/24"}, .dry_run = true},
+       "192.0.2.56", kDenied, kPass, XDP_PASS, "192.0.2.56/32"},
+      {"dry_run_default_drop", {.default_drop = true, .dry_run = true},
+       "2001:db8::7", kUnmatched, kPass, XDP_PASS, "2001:db8::7/128"},
+      {"dry_run_allowed", {.allow = {"::/0"}, .dry_run = true}, "2001:db8::7",
+       kAllowed, kPass, XDP_PASS, "2001:db8::7/128"},
+
+      // Allow wins over deny whatever the prefix lengths.
+      {"allow_contains_longer_deny_v4",
+       {.allow = {"192.0.2.0/24"}, .deny = {"192.0.2.128/25"}}, "192.0.2.200",
+       kAllowed, kPass, XDP_PASS, "192.0.2.200/32"},
+      {"deny_contains_longer_allow_v4_inside",
+       {.allow = {"192.0.2.48/28"}, .deny = {"192.0.2.0/24"}}, "192.0.2.56",
+       kAllowed, kPass, XDP_PASS, "192.0.2.56/32"},
+      {"deny_contains_longer_allow_v4_outside",
+       {.allow = {"192.0.2.48/28"}, .deny = {"192.0.2.0/24"}}, "192.0.2.64",
+       kDenied, kDrop, XDP_DROP, "192.0.2.64/32"},
+      {"same_prefix_in_both_lists",
+       {.allow = {"192.0.2.0/24"}, .deny = {"192.0.2.0/24"}}, "192.0.2.1",
+       kAllowed, kPass, XDP_PASS, "192.0.2.1/32"},
+      {"allow_contains_longer_deny_v6",
+       {.allow = {"2001:db8::/32"}, .deny = {"2001:db8:1::/48"}},
+       "2001:db8:1::1", kAllowed, kPass, XDP_PASS, "2001:db8:1::1/128"},
+      {"deny_contains_longer_allow_v6_inside",
+       {.allow = {"2001:db8:1::/48"}, .deny = {"2001:db8::/32"}},
+       "2001:db8:1::5", kAllowed, kPass, XDP_PASS, "2001:db8:1::5/128"},
+      {"deny_contains_longer_allow_v6_outside",
+       {.allow = {"2001:db8:1::/48"}, .deny = {"2001:db8::/32"}},
+       "2001:db8:2::5", kDenied, kDrop, XDP_DROP, "2001:db8:2::5/128"},
+      {"host_deny_inside_allow_inside_deny",
+       {.allow = {"192.0.2.0/25"}, .deny = {"192.0.2.0/24", "192.0.2.56/32"}},
+       "192.0.2.56", kAllowed, kPass, XDP_PASS, "192.0.2.56/32"},
+
+      // Families never match each other's rules.
+      {"v4_source_v6_deny_all", {.deny = {"::/0"}}, "192.0.2.56", kUnmatched,
+       kPass, XDP_PASS, "192.0.2.56/32"},
+      {"v6_source_v4_deny_all", {.deny = {"0.0.0.0/0"}}, "2001:db8::1",
+       kUnmatched, kPass, XDP_PASS, "2001:db8::1/128"},
+      // 192.0.2.56 is c000:0238: the same leading bits as this IPv6 prefix.
+      {"v4_source_v6_prefix_same_bits", {.deny = {"c000:238::/32"}},
+       "192.0.2.56", kUnmatched, kPass, XDP_PASS, "192.0.2.56/32"},
+
+      // Peer prefix masking.
+      {"peer_v4_24", {.ipv4_prefix_len = 24}, "192.0.2.56", kUnmatched, kPass,
+       XDP_PASS, "192.0.2.0/24"},
+      {"peer_v4_17", {.ipv4_prefix_len = 17}, "198.51.255.254", kUnmatched,
+       kPass, XDP_PASS, "198.51.128.0/17"},
+      {"peer_v4_0", {.ipv4_prefix_len = 0}, "203.0.113.9", kUnmatched, kPass,
+       XDP_PASS, "0.0.0.0/0"},
+      {"peer_v4_out_of_range_is_full", {.ipv4_prefix_len = 40}, "192.0.2.56",
+       kUnmatched, kPass, XDP_PASS, "192.0.2.56/32"},
+      {"peer_v6_64", {.ipv6_prefix_len = 64}, "2001:db8:1:2:3:4:5:6",
+       kUnmatched, kPass, XDP_PASS, "2001:db8:1:2::/64"},
+      {"peer_v6_56", {.ipv6_prefix_len = 56}, "2001:db8:1:2ff:3:4:5:6",
+       kUnmatched, kPass, XDP_PASS, "2001:db8:1:200::/56"},
+      {"peer_v6_100", {.ipv6_prefix_len = 100}, "2001:db8:1:2:3:4:ffff:ffff",
+       kUnmatched, kPass, XDP_PASS, "2001:db8:1:2:3:4:f000:0/100"},
+      {"peer_v6_33", {.ipv6_prefix_len = 33}, "2001:db8:ffff::1", kUnmatched,
+       kPass, XDP_PASS, "2001:db8:8000::/33"},
+      {"peer_v6_0", {.ipv6_prefix_len = 0}, "2001:db8::1", kUnmatched, kPass,
+       XDP_PASS, "::/0"},
+      {"peer_v6_out_of_range_is_full", {.ipv6_prefix_len = 200}, "2001:db8::1",
+       kUnmatched, kPass, XDP_PASS, "2001:db8::1/128"},
+      {"peer_prefix_with_denied_outcome",
+       {.deny = {"2001:db8::/32"}, .ipv6_prefix_len = 48},
+       "2001:db8:abcd:1::1", kDenied, kDrop, XDP_DROP, "2001:db8:abcd::/48"},
+  };
+}
+
+class DecisionTest : public XdpTest,
+                     public ::testing::WithParamInterface<DecisionCase> {};
+
+TEST_P(DecisionTest, OutcomeActionAndPeer) {
+  const DecisionCase& row = GetParam();
+  Apply(row.policy);
+
+  const RunResult run = prog_.Run(SynFrom(row.source), kLoIfindex, kSends);
+  ASSERT_EQ(run.err, 0) << std::strerror(run.err);
+
+  EXPECT_EQ(run.verdict, row.verdict);
+  const std::map<std::string, uint64_t> counters = {
+      {"class.syn", kSends},
+      {std::string("syn.") + OutcomeName(row.outcome) + "." +
+           ActionName(row.action),
+       kSends}};
+  EXPECT_EQ(prog_.SlotCounters(Slot()), counters);
+  const std::map<std::string, uint64_t> peers = {
+      {ExpectedPeer(row.peer, row.outcome, row.action), kSends}};
+  EXPECT_EQ(prog_.Peers(), peers);
+}
+
+INSTANTIATE_TEST_SUITE_P(Policies, DecisionTest,
+                         ::testing::ValuesIn(DecisionCases()),
+                         [](const auto& row) { return row.param.name; });
+
+// The program reads the params and rules of the generation in force only,
+// so a reload can write the other half first and flip gen.
+TEST_F(XdpTest, GenerationFlipSwitchesParamsAndRules) {
+  prog_.WritePolicy(0, {.deny = {"192.0.2.0/24"}, .ipv4_prefix_len = 24});
+  prog_.WritePolicy(1, {.allow = {"192.0.2.0/24"}, .default_drop = true});
+  const std::vector<uint8_t> from_doc = SynFrom("192.0.2.56");
+  const std::vector<uint8_t> from_other = SynFrom("203.0.113.1");
+
+  prog_.SetGen(0);
+  EXPECT_EQ(prog_.Run(from_doc, kLoIfindex).verdict, XDP_DROP);
+  EXPECT_EQ(prog_.Run(from_other, kLoIfindex).verdict, XDP_PASS);
+  prog_.SetGen(1);
+  EXPECT_EQ(prog_.Run(from_doc, kLoIfindex).verdict, XDP_PASS);
+  EXPECT_EQ(prog_.Run(from_other, kLoIfindex).verdict, XDP_DROP);
+
+  const std::map<std::string, uint64_t> counters = {
+      {"class.syn", 4},
+      {"syn.denied.drop", 1},
+      {"syn.unmatched.pass", 1},
+      {"syn.allowed.pass", 1},
+      {"syn.unmatched.drop", 1}};
+  EXPECT_EQ(prog_.SlotCounters(Slot()), counters);
+  const std::map<std::string, uint64_t> peers = {
+      {ExpectedPeer("192.0.2.0/24", SW_OUTCOME_DENIED, SW_ACTION_DROP), 1},
+      {ExpectedPeer("203.0.113.0/24", SW_OUTCOME_UNMATCHED, SW_ACTION_PASS),
+       1},
+      {ExpectedPeer("192.0.2.56/32", SW_OUTCOME_ALLOWED, SW_ACTION_PASS), 1},
+      {ExpectedPeer("203.0.113.1/32", SW_OUTCOME_UNMATCHED, SW_ACTION_DROP),
+       1}};
+  EXPECT_EQ(prog_.Peers(), peers);
+}
+
+// Several peers and several outcomes for one source stay separate series.
+TEST_F(XdpTest, PeersAreKeyedBySourceOutcomeAndAction) {
+  Apply({.deny = {"198.51.100.0/24"}, .ipv4_prefix_len = 24});
+  for (const char* source : {"192.0.2.1", "192.0.2.2", "198.51.100.3"}) {
+    ASSERT_EQ(prog_.Run(SynFrom(source), kLoIfindex).err, 0);
+  }
+  prog_.WritePolicy(1, {.ipv4_prefix_len = 24});
+  prog_.SetGen(1);
+  ASSERT_EQ(prog_.Run(SynFrom("198.51.100.4"), kLoIfindex).err, 0);
+
+  const std::map<std::string, uint64_t> peers = {
+      {ExpectedPeer("192.0.2.0/24", SW_OUTCOME_UNMATCHED, SW_ACTION_PASS), 2},
+      {ExpectedPeer("198.51.100.0/24", SW_OUTCOME_DENIED, SW_ACTION_DROP), 1},
+      {ExpectedPeer("198.51.100.0/24", SW_OUTCOME_UNMATCHED, SW_ACTION_PASS),
+       1}};
+  EXPECT_EQ(prog_.Peers(), peers);
+}
+
+}  // namespace
+}  // namespace synwatch

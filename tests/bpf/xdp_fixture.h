@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: Apache-2.0
+// The real XDP program, loaded from its skeleton for each test, with the
+// policy written into its maps the way the exporter writes it, frames run
+// through BPF_PROG_TEST_RUN, and counters read back as readable name -> value
+// maps (so a failed expectation prints which counter moved).
+#pragma once
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <gtest/gtest.h>
+#include <linux/bpf.h>
+#include <stdlib.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "abi.h"
+#include "net.h"
+#include "rules.h"
+
+#include "synwatch.skel.h"
+
+namespace synwatch {
+
+// Loopback exists in every network namespace, so BPF_PROG_TEST_RUN accepts
+// it as the ingress device.
+inline constexpr uint32_t kLoIfindex = 1;
+
+// What the exporter derives from [rules] and [peers] for one generation.
+struct TestPolicy {
+  std::vector<std::string> allow = {};
+  std::vector<std::string> deny = {};
+  bool default_drop = false;
+  bool dry_run = false;
+  uint8_t ipv4_prefix_len = 32;
+  uint8_t ipv6_prefix_len = 128;
+};
+
+inline const char* OutcomeName(unsigned outcome) {
+  switch (outcome) {
+    case SW_OUTCOME_ALLOWED:
+      return "allowed";
+    case SW_OUTCOME_DENIED:
+      return "denied";
+    case SW_OUTCOME_BLOCKED:
+      return "blocked";
+    case SW_OUTCOME_UNMATCHED:
+      return "unmatched";
+  }
+  return "?";
+}
+
+inline const char* ActionName(unsigned action) {
+  return action == SW_ACTION_DROP ? "drop" : "pass";
+}
+
+inline const char* ClassName(unsigned cls) {
+  switch (cls) {
+    case SW_CLASS_SYN:
+      return "syn";
+    case SW_CLASS_TCP_OTHER:
+      return "tcp_other";
+    case SW_CLASS_OTHER_IP:
+      return "other_ip";
+    case SW_CLASS_NON_IP:
+      return "non_ip";
+    case SW_CLASS_MALFORMED:
+      return "malformed";
+  }
+  return "?";
+}
+
+// "if1 192.0.2.0/24 denied drop": every field of the key, so a wrong mask,
+// family, interface or label shows up in the diff.
+inline std::string PeerLabel(const sw_peer_key& key) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  const int af = key.family == SW_FAMILY_IPV4 ? AF_INET : AF_INET6;
+  inet_ntop(af, key.addr, text, sizeof(text));
+  std::string label = "if" + std::to_string(key.ifindex) + " " + text + "/" +
+                      std::to_string(key.prefix_len) + " " +
+                      OutcomeName(key.outcome) + " " +
+                      ActionName(key.action);
+  // Bytes past an IPv4 address are part of the hash key too.
+  if (af == AF_INET) {
+    for (int i = 4; i < 16; ++i) {
+      if (key.addr[i] != 0) return label + " (nonzero tail)";
+    }
+  }
+  return label;
+}
+
+// The label the table rows expect: "if1 <peer> <outcome> <action>".
+inline std::string ExpectedPeer(const std::string& peer, unsigned outcome,
+                                unsigned action) {
+  return "if" + std::to_string(kLoIfindex) + " " + peer + " " +
+         OutcomeName(outcome) + " " + ActionName(action);
+}
+
+struct SkelDeleter {
+  void operator()(synwatch_bpf* skel) const {
+    synwatch_bpf__destroy(skel);
+  }
+};
+using SkelPtr = std::unique_ptr<synwatch_bpf, SkelDeleter>;
+
+struct RunResult {
+  int err = 0;  // errno of BPF_PROG_TEST_RUN, 0 on success
+  uint32_t verdict = 0;
+};
+
+class XdpProgram {
+ public:
+  // Opens and loads the embedded program with a peer table of peer_entries
+  // (set before load, as the exporter does). Returns 0 or an errno value.
+  int Load(uint32_t peer_entries = SW_DEFAULT_PEER_ENTRIES) {
+    skel_.reset(synwatch_bpf__open());
+    if (!skel_) return errno;
+    if (bpf_map__set_max_entries(skel_->maps.peers, peer_entries) != 0) {
+      return errno;
+    }
+    if (synwatch_bpf__load(skel_.get()) != 0) return errno;
+    ncpus_ = libbpf_num_possible_cpus();
+    return ncpus_ > 0 ? 0 : -ncpus_;
+  }
+
+  // Read-modify-write of the single config entry.
+  sw_config ReadConfig() const {
+    sw_config cfg{};
+    const uint32_t key = 0;
+    EXPECT_EQ(bpf_map_lookup_elem(Fd(skel_->maps.config), &key, &cfg), 0);
+    return cfg;
+  }
+
+  void WriteConfig(const sw_config& cfg) const {
+    const uint32_t key = 0;
+    ASSERT_EQ(bpf_map_update_elem(Fd(skel_->maps.config), &key, &cfg, BPF_ANY),
+              0)
+        << std::strerror(errno);
+  }
+
+  // Returns the slot PlaceIfindex chose.
+  int RegisterIfindex(uint32_t ifindex) const {
+    sw_config cfg = ReadConfig();
+    cfg.abi_version = SW_ABI_VERSION;
+    const int slot = PlaceIfindex(cfg, ifindex);
+    WriteConfig(cfg);
+    return slot;
+  }
+
+  // Writes generation gen's params and rules; does not flip gen.
+  void WritePolicy(uint8_t gen, const TestPolicy& policy) const {
+    sw_config cfg = ReadConfig();
+    sw_params& params = cfg.params[gen];
+    params = sw_params{};
+    params.default_drop = policy.default_drop;
+    params.dry_run = policy.dry_run;
+    params.ipv4_prefix_len = policy.ipv4_prefix_len;
+    params.ipv6_prefix_len = policy.ipv6_prefix_len;
+    WriteConfig(cfg);
+
+    const std::vector<RuleEntry> entries =
+        BuildRuleEntries(ParseAll(policy.allow), ParseAll(policy.deny), gen);
+    for (const RuleEntry& entry : entries) {
+      ASSERT_EQ(bpf_map_update_elem(Fd(skel_->maps.rules), &entry.key,
+                                    &entry.value, BPF_ANY),
+                0)
+          << std::strerror(errno);
+    }
+  }
+
+  void SetGen(uint32_t gen) const {
+    sw_config cfg = ReadConfig();
+    cfg.gen = gen;
+    WriteConfig(cfg);
+  }
+
+  RunResult Run(const std::vector<uint8_t>& frame, uint32_t ifindex,
+                int repeat = 1) const {
+    xdp_md ctx{};
+    ctx.data_end = static_cast<uint32_t>(frame.size());
+    ctx.ingress_ifindex = ifindex;
+    bpf_test_run_opts opts{};
+    opts.sz = sizeof(opts);
+    opts.data_in = frame.data();
+    opts.data_size_in = static_cast<uint32_t>(frame.size());
+    opts.ctx_in = &ctx;
+    opts.ctx_size_in = sizeof(ctx);
+    opts.repeat = repeat;
+    RunResult result;
+    if (bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.xdp_synwatch),
+                               &opts) != 0) {
+      result.err = errno;
+    }
+    result.verdict = opts.retval;
+    return result;
+  }
+
+  // The non-zero counters of one if_stats slot, summed over CPUs:
+  // "class.syn", "syn.denied.drop", "peer_insert_failures", "port_scans".
+  std::map<std::string, uint64_t> SlotCounters(uint32_t slot) const {
+    std::vector<sw_if_stats> values(static_cast<size_t>(ncpus_));
+    std::map<std::string, uint64_t> out;
+    if (bpf_map_lookup_elem(Fd(skel_->maps.if_stats), &slot, values.data())) {
+      ADD_FAILURE() << "if_stats[" << slot << "]: " << std::strerror(errno);
+      return out;
+    }
+    const auto add = [&out](const std::string& name, uint64_t v) {
+      if (v != 0) out[name] += v;
+    };
+    for (const sw_if_stats& s : values) {
+      for (unsigned c = 0; c < SW_CLASS_COUNT; ++c) {
+        add(std::string("class.") + ClassName(c), s.classes[c]);
+      }
+      for (unsigned o = 0; o < SW_OUTCOME_COUNT; ++o) {
+        for (unsigned a = 0; a < SW_ACTION_COUNT; ++a) {
+          add(std::string("syn.") + OutcomeName(o) + "." + ActionName(a),
+              s.syn[o][a]);
+        }
+      }
+      add("peer_insert_failures", s.peer_insert_failures);
+      add("port_scans", s.port_scans);
+    }
+    return out;
+  }
+
+  // Slots other than `slot` that counted anything.
+  std::vector<uint32_t> OtherBusySlots(uint32_t slot) const {
+    std::vector<uint32_t> busy;
+    for (uint32_t s = 0; s < SW_IF_STATS_ENTRIES; ++s) {
+      if (s != slot && !SlotCounters(s).empty()) busy.push_back(s);
+    }
+    return busy;
+  }
+
+  // Every peer entry, summed over CPUs, keyed by PeerLabel().
+  std::map<std::string, uint64_t> Peers() const {
+    std::map<std::string, uint64_t> out;
+    const int fd = Fd(skel_->maps.peers);
+    std::vector<uint64_t> values(static_cast<size_t>(ncpus_));
+    sw_peer_key key{};
+    sw_peer_key next{};
+    const sw_peer_key* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+      key = next;
+      prev = &key;
+      if (bpf_map_lookup_elem(fd, &key, values.data()) != 0) continue;
+      uint64_t sum = 0;
+      for (uint64_t v : values) sum += v;
+      out[PeerLabel(key)] += sum;
+    }
+    return out;
+  }
+
+ private:
+  static int Fd(const bpf_map* map) { return bpf_map__fd(map); }
+
+  static std::vector<Cidr> ParseAll(const std::vector<std::string>& texts) {
+    std::vector<Cidr> out;
+    for (const std::string& text : texts) {
+      std::string error;
+      const std::optional<Cidr> cidr = ParseCidr(text, &error);
+      EXPECT_TRUE(cidr.has_value()) << text << ": " << error;
+      if (cidr) out.push_back(*cidr);
+    }
+    return out;
+  }
+
+  SkelPtr skel_;
+  int ncpus_ = 0;
+};
+
+// Loads a fresh program per test (no counts leak between rows) with the
+// loopback interface registered, the way the exporter registers the
+// interfaces it attaches to.
+class XdpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const int err = prog_.Load(PeerEntries());
+    if (err == EPERM || err == ENOSYS) {
+      GTEST_SKIP() << "kernel refused to load the XDP program: "
+                   << std::strerror(err);
+    }
+    ASSERT_EQ(err, 0) << "load XDP program: " << std::strerror(err);
+    slot_ = prog_.RegisterIfindex(kLoIfindex);
+    ASSERT_GE(slot_, 0);
+  }
+
+  virtual uint32_t PeerEntries() const { return SW_DEFAULT_PEER_ENTRIES; }
+
+  // Installs policy as generation 0 and puts it in force.
+  void Apply(const TestPolicy& policy) {
+    prog_.WritePolicy(0, policy);
+    prog_.SetGen(0);
+  }
+
+  uint32_t Slot() const { return static_cast<uint32_t>(slot_); }
+
+  XdpProgram prog_;
+  int slot_ = -1;
+};
+
+}  // namespace synwatch
