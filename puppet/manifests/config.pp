@@ -1,0 +1,87 @@
+# @summary Writes /etc/synwatch/synwatch.toml, validated before it replaces the old one.
+#
+# @api private
+class synwatch::config {
+  if $caller_module_name != $module_name {
+    fail("synwatch::config is private to the synwatch module, use class synwatch (called from '${caller_module_name}')")
+  }
+
+  # The package's unit reads this path; it is not a parameter on purpose.
+  $config_dir = '/etc/synwatch'
+  $config_file = "${config_dir}/synwatch.toml"
+
+  $validate_cmd = $synwatch::config_validate_cmd ? {
+    false   => undef,
+    default => $synwatch::config_validate_cmd,
+  }
+
+  if $synwatch::ensure == 'present' {
+    file { $config_dir:
+      ensure => directory,
+      owner  => 'root',
+      group  => 'root',
+      mode   => '0755',
+    }
+
+    file { $config_file:
+      ensure       => file,
+      owner        => $synwatch::config_owner,
+      group        => $synwatch::config_group,
+      mode         => $synwatch::config_mode,
+      validate_cmd => $validate_cmd,
+      content      => epp('synwatch/synwatch.toml.epp', {
+          'web_listen_address'         => $synwatch::web_listen_address,
+          'web_metrics_path'           => $synwatch::web_metrics_path,
+          'web_config_file'            => $synwatch::web_config_file,
+          'xdp_interfaces'             => $synwatch::xdp_interfaces,
+          'xdp_mode'                   => $synwatch::xdp_mode,
+          'xdp_pin_path'               => $synwatch::xdp_pin_path,
+          'peers_max_entries'          => $synwatch::peers_max_entries,
+          'peers_ipv4_prefix_length'   => $synwatch::peers_ipv4_prefix_length,
+          'peers_ipv6_prefix_length'   => $synwatch::peers_ipv6_prefix_length,
+          'rules_default_action'       => $synwatch::rules_default_action,
+          'rules_dry_run'              => $synwatch::rules_dry_run,
+          'rules_allow'                => $synwatch::rules_allow,
+          'rules_deny'                 => $synwatch::rules_deny,
+          'port_scan_enabled'          => $synwatch::port_scan_enabled,
+          'port_scan_max_ports'        => $synwatch::port_scan_max_ports,
+          'port_scan_window'           => $synwatch::port_scan_window,
+          'port_scan_block_duration'   => $synwatch::port_scan_block_duration,
+          'log_level'                  => $synwatch::log_level,
+          'log_format'                 => $synwatch::log_format,
+          'log_connections'            => $synwatch::log_connections,
+          'log_connections_per_second' => $synwatch::log_connections_per_second,
+      }),
+    }
+
+    # synwatch applies these settings only when it starts (a SIGHUP keeps the
+    # running values and logs so). Their own file changes with them alone, and
+    # synwatch::restart restarts the service when it does.
+    $restart_settings = {
+      'web.listen_address' => $synwatch::web_listen_address,
+      'web.metrics_path'   => $synwatch::web_metrics_path,
+      'web.config_file'    => $synwatch::web_config_file,
+      'xdp.pin_path'       => $synwatch::xdp_pin_path,
+      'peers.max_entries'  => $synwatch::peers_max_entries,
+      'log.format'         => $synwatch::log_format,
+    }
+    file { "${config_dir}/.restart-settings":
+      ensure  => file,
+      owner   => 'root',
+      group   => 'root',
+      mode    => '0644',
+      content => join([
+          "# Managed by Puppet (module synwatch): settings synwatch applies only at\n",
+          "# start. When one changes, Puppet restarts the service instead of reloading it.\n",
+      ] + $restart_settings.map |$key, $value| { "${key} = ${synwatch::toml_value($value)}\n" }, ''),
+    }
+  } else {
+    # Purging the package removes its conffile; this removes whatever else
+    # was put there (a web config, an editor's backup).
+    file { $config_dir:
+      ensure  => absent,
+      recurse => true,
+      force   => true,
+    }
+  }
+}

@@ -1,0 +1,213 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# The image test: boots the baked golden image under qemu and checks, from
+# outside and inside the guest, that
+#   1. synwatch came up on its own at boot (enabled by the package), as user
+#      synwatch with exactly CAP_BPF CAP_NET_ADMIN CAP_PERFMON, XDP attached
+#      to the guest's virtio NIC (the default-route interface);
+#   2. real TCP connections from the host, through a forwarded port into a
+#      listener in the guest, are counted on that NIC (scraped through the
+#      forwarded metrics port and from inside the guest);
+#   3. upgrading to a newer build of the package restarts the service and
+#      keeps counting;
+#   4. remove stops it, detaches XDP and unpins everything but keeps the
+#      config; purge removes the config.
+# Bounded in time (SYNWATCH_IMAGE_TEST_TIMEOUT, 1500 s); qemu is killed by
+# PID on every exit path.
+#
+# usage: tests/image/run.sh IMAGE.qcow2 UPGRADE.deb
+set -euo pipefail
+
+limit=${SYNWATCH_IMAGE_TEST_TIMEOUT:-1500}
+if [ -z "${_SYNWATCH_IMAGE_TEST_BOUNDED:-}" ]; then
+  export _SYNWATCH_IMAGE_TEST_BOUNDED=1
+  exec timeout -k 30 "$limit" bash "$0" "$@"
+fi
+
+image=${1:?usage: run.sh IMAGE.qcow2 UPGRADE.deb}
+upgrade_deb=${2:?usage: run.sh IMAGE.qcow2 UPGRADE.deb}
+connections=${SYNWATCH_IMAGE_TEST_CONNECTIONS:-25}
+# Counters survive the upgrade only with pinning (xdp.pin_path, the default).
+# auto: expected when the running exporter pinned something; 1: always.
+expect_pinning=${SYNWATCH_IMAGE_TEST_PINNING:-auto}
+
+metrics_port=9632
+listen_port=18080
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/image/lib.sh
+source "$here/lib.sh"
+
+passed=0
+failed=0
+t_start=$SECONDS
+check() {
+  local what=$1
+  shift
+  if "$@"; then
+    echo "ok: $what"
+    passed=$((passed + 1))
+  else
+    echo "FAIL: $what"
+    failed=$((failed + 1))
+  fi
+}
+# die: a failure after which later checks make no sense.
+die() {
+  echo "FAIL: $*"
+  failed=$((failed + 1))
+  summary
+  exit 1
+}
+summary() {
+  echo "image test: $((SECONDS - t_start)) s"
+  echo "$passed passed, $failed failed"
+}
+
+# --- metrics helpers ---------------------------------------------------------
+scrape() { curl -fsS --max-time 20 "http://127.0.0.1:${VM_PORT[$metrics_port]}/metrics"; }
+# sum_metric NAME LABEL_REGEX < exposition: the sum over matching series.
+sum_metric() {
+  awk -v name="$1" -v re="$2" '
+    $1 ~ ("^" name "[{]") && $1 ~ re { sum += $NF; n++ }
+    END { if (n == 0) print "none"; else printf "%.0f\n", sum }'
+}
+attached() { grep -Eq "^synwatch_xdp_attached[{][^}]*interface=\"$nic\"[^}]*[}] 1(\\.0)?\$"; }
+guest_xdp_on_nic() { vm_ssh "ip link show dev $nic" | grep -q ' xdp'; }
+
+connect_many() {
+  local i fd line ok=0
+  for ((i = 0; i < connections; i++)); do
+    if exec {fd}<>"/dev/tcp/127.0.0.1/${VM_PORT[$listen_port]}"; then
+      if read -r -t 10 line <&"$fd" && [ "$line" = synwatch-listener ]; then
+        ok=$((ok + 1))
+      fi
+      exec {fd}>&-
+    fi
+  done
+  echo "$ok"
+}
+
+# --- boot --------------------------------------------------------------------
+vm_init
+vm_forward "$metrics_port"
+vm_forward "$listen_port"
+t=$SECONDS
+vm_boot "$image"
+vm_wait_ssh || die "guest did not boot"
+t_boot=$((SECONDS - t))
+
+nic=$(vm_ssh "ip -o link show | awk -F': ' '\$2 != \"lo\" { print \$2; exit }'")
+echo "guest NIC: $nic ($(vm_ssh "readlink /sys/class/net/$nic/device/driver" | xargs basename))"
+vm_ssh "ip route show default; ip -6 route show default"
+
+# --- 1. the service as booted -------------------------------------------------
+t=$SECONDS
+ready=0
+while [ $((SECONDS - t)) -lt 120 ]; do
+  if curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:${VM_PORT[$metrics_port]}/-/ready"; then
+    ready=1
+    break
+  fi
+  sleep 2
+done
+echo "service ready $((SECONDS - t)) s after ssh"
+check "synwatch enabled by the package" vm_ssh 'systemctl is-enabled --quiet synwatch'
+check "synwatch active after boot" vm_ssh 'systemctl is-active --quiet synwatch'
+check "/-/ready answers through the forwarded port" test "$ready" = 1
+if [ "$ready" != 1 ]; then
+  vm_ssh 'systemctl status --no-pager synwatch; journalctl -b -u synwatch --no-pager | tail -n 30' || true
+fi
+
+pid=$(vm_ssh 'systemctl show -P MainPID synwatch')
+check "runs as user synwatch" test "$(vm_ssh "ps -o user= -p $pid")" = synwatch
+# CAP_NET_ADMIN (12), CAP_PERFMON (38), CAP_BPF (39), and nothing else.
+check "effective capabilities are exactly BPF, NET_ADMIN, PERFMON" \
+  test "$(vm_ssh "awk '/^CapEff/ { print \$2 }' /proc/$pid/status")" = 000000c000001000
+
+m0=$(scrape) || die "scrape through the forwarded port failed"
+check "XDP attached on $nic (synwatch_xdp_attached 1)" attached <<<"$m0"
+check "ip link shows an XDP program on $nic" guest_xdp_on_nic
+check "scrape from inside the guest" vm_ssh "curl -fsS --max-time 20 http://127.0.0.1:$metrics_port/metrics | grep -q '^synwatch_build_info'"
+vm_ssh 'systemd-analyze security --no-pager synwatch' >"$VM_DIR/security.txt" 2>&1 || true
+echo "systemd-analyze security: $(tail -n 1 "$VM_DIR/security.txt")"
+if [ -n "${SYNWATCH_IMAGE_TEST_ARTIFACTS:-}" ]; then
+  mkdir -p "$SYNWATCH_IMAGE_TEST_ARTIFACTS"
+  cp "$VM_DIR/security.txt" "$SYNWATCH_IMAGE_TEST_ARTIFACTS/"
+fi
+
+# --- 2. real connections into the guest are counted on its NIC ----------------
+vm_ssh "systemd-run --quiet --collect --unit=synwatch-test-listener \
+  systemd-socket-activate --quiet -l $listen_port -a --inetd /bin/echo synwatch-listener"
+before=$(scrape | sum_metric synwatch_syn_packets_total "interface=\"$nic\"")
+peer_before=$(scrape | sum_metric synwatch_peer_syn_packets_total "interface=\"$nic\".*peer=\"10[.]0[.]2[.]2\"")
+answered=$(connect_many)
+check "$connections connections answered by the guest's listener" test "$answered" = "$connections"
+m1=$(scrape)
+after=$(sum_metric synwatch_syn_packets_total "interface=\"$nic\"" <<<"$m1")
+peer_after=$(sum_metric synwatch_peer_syn_packets_total "interface=\"$nic\".*peer=\"10[.]0[.]2[.]2\"" <<<"$m1")
+echo "synwatch_syn_packets_total{interface=\"$nic\"}: $before -> $after"
+echo "synwatch_peer_syn_packets_total{peer=\"10.0.2.2\"}: $peer_before -> $peer_after"
+counted() {
+  [ "$before" != none ] && [ "$after" != none ] && [ $((after - before)) -ge "$connections" ]
+}
+peer_counted() {
+  [ "$peer_after" != none ] && [ $((peer_after - ${peer_before/none/0})) -ge "$connections" ]
+}
+check "every SYN counted on $nic" counted
+check "counted for peer 10.0.2.2 (the slirp gateway)" peer_counted
+
+# --- 3. upgrade ----------------------------------------------------------------
+old_version=$(vm_ssh "dpkg-query -W -f='\${Version}' synwatch")
+vm_copy_to "$upgrade_deb" /tmp/synwatch-upgrade.deb
+vm_ssh 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q /tmp/synwatch-upgrade.deb' >"$VM_DIR/upgrade.log" 2>&1 ||
+  { cat "$VM_DIR/upgrade.log"; die "upgrade failed"; }
+new_version=$(vm_ssh "dpkg-query -W -f='\${Version}' synwatch")
+echo "upgrade: $old_version -> $new_version"
+check "package upgraded" test "$old_version" != "$new_version"
+check "service restarted by the upgrade" test "$(vm_ssh 'systemctl show -P MainPID synwatch')" != "$pid"
+check "service active after the upgrade" vm_ssh 'systemctl is-active --quiet synwatch'
+t=$SECONDS
+until curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:${VM_PORT[$metrics_port]}/-/ready" ||
+  [ $((SECONDS - t)) -ge 60 ]; do sleep 2; done
+answered=$(connect_many)
+m2=$(scrape) || die "scrape after the upgrade failed"
+upgraded=$(sum_metric synwatch_syn_packets_total "interface=\"$nic\"" <<<"$m2")
+echo "after upgrade: synwatch_syn_packets_total{interface=\"$nic\"}: $upgraded"
+check "XDP attached after the upgrade" attached <<<"$m2"
+counting_after_upgrade() {
+  [ "$upgraded" != none ] && [ "$upgraded" -ge "$connections" ]
+}
+check "counting after the upgrade" counting_after_upgrade
+if [ "$expect_pinning" = auto ]; then
+  # shellcheck disable=SC2016 # expands in the guest
+  if vm_ssh 'test -n "$(ls -A /sys/fs/bpf/synwatch 2>/dev/null)"'; then
+    expect_pinning=1
+  else
+    echo "skip: counters across the upgrade (nothing pinned under /sys/fs/bpf/synwatch)"
+  fi
+fi
+if [ "$expect_pinning" = 1 ]; then
+  continued() { [ "$upgraded" != none ] && [ "$upgraded" -ge $((after + connections)) ]; }
+  check "counters continued across the upgrade (pinned maps)" continued
+fi
+
+# --- 4. remove, purge ------------------------------------------------------------
+vm_ssh 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q synwatch' >"$VM_DIR/remove.log" 2>&1 ||
+  { cat "$VM_DIR/remove.log"; die "remove failed"; }
+check "remove: service gone" vm_ssh '! systemctl is-active --quiet synwatch && ! test -e /lib/systemd/system/synwatch.service'
+check "remove: no synwatch process" vm_ssh '! pgrep -x synwatch'
+# shellcheck disable=SC2016 # expands in the guest
+check "remove: nothing pinned under /sys/fs/bpf/synwatch" \
+  vm_ssh 'test -z "$(ls -A /sys/fs/bpf/synwatch 2>/dev/null)"'
+check "remove: no XDP program on $nic" eval '! guest_xdp_on_nic'
+check "remove: config kept" vm_ssh 'test -f /etc/synwatch/synwatch.toml'
+vm_ssh 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q synwatch' >"$VM_DIR/purge.log" 2>&1 ||
+  { cat "$VM_DIR/purge.log"; die "purge failed"; }
+check "purge: config removed" vm_ssh '! test -e /etc/synwatch'
+check "purge: package gone" vm_ssh '! dpkg -s synwatch >/dev/null 2>&1'
+
+t=$SECONDS
+vm_shutdown
+echo "timings: boot to ssh+systemd ${t_boot} s, shutdown $((SECONDS - t)) s"
+summary
+[ "$failed" -eq 0 ]
