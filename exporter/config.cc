@@ -6,16 +6,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
 #include <limits>
-#include <set>
 #include <sstream>
 #include <toml.hpp>
 #include <utility>
+#include <vector>
 
 #include "abi.h"
 
@@ -407,7 +408,8 @@ class Parser {
     }
   }
 
-  // min_exclusive: the duration must be more than zero.
+  // positive: "0s" is refused (a window must have a length; a block
+  // duration of 0s means "detect only" and is fine).
   void GetDuration(const toml::value* section, std::string_view name,
                    std::string_view key, bool positive, nanoseconds* out) {
     const std::string* text = GetString(section, name, key);

@@ -140,13 +140,20 @@ Config LoadEffectiveConfig(const Options& o) {
   if (o.config_path || FileExists(path)) {
     config = LoadConfig(path);
   }
-  if (o.listen_address) config.web.listen_address = *o.listen_address;
+  // Flags get the same checks and messages as the keys they override.
+  std::string error;
+  if (o.listen_address) {
+    ListenAddress parsed;
+    if (!ParseListenAddress(*o.listen_address, &parsed, &error)) {
+      throw ConfigError("--web.listen-address " + *o.listen_address + ": " +
+                        error);
+    }
+    config.web.listen_address = *o.listen_address;
+  }
   if (o.web_config_file) config.web.config_file = *o.web_config_file;
   if (!o.interfaces.empty()) {
-    for (const auto& name : o.interfaces) {
-      if (name != "auto" && !SystemInterfaceExists(name)) {
-        throw ConfigError("--interface " + name + ": no such interface");
-      }
+    if (!ValidateInterfaces(o.interfaces, SystemInterfaceExists, &error)) {
+      throw ConfigError("--interface: " + error);
     }
     config.xdp.interfaces = o.interfaces;
   }

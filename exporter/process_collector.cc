@@ -7,6 +7,7 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/metric_type.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -133,40 +134,19 @@ std::optional<Stat> ReadStat() {
   return stat;
 }
 
-// The "btime" line of /proc/stat (boot time, seconds since the epoch). The
-// file can be tens of KB on large machines (the "intr" line), so it is
-// scanned through a small buffer rather than read whole.
-std::optional<uint64_t> ReadBootTime() {
-  Fd fd(OpenReadOnly("/proc/stat"));
-  if (fd.get() < 0) return std::nullopt;
-  constexpr std::string_view kKey = "\nbtime ";
-  std::size_t matched = 0;
-  bool in_value = false;
-  uint64_t value = 0;
-  bool have_digit = false;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ReadSome(fd.get(), buf, sizeof(buf));
-    if (n <= 0) break;
-    for (ssize_t i = 0; i < n; ++i) {
-      const char c = buf[i];
-      if (in_value) {
-        if (c >= '0' && c <= '9') {
-          value = value * 10 + static_cast<uint64_t>(c - '0');
-          have_digit = true;
-          continue;
-        }
-        return have_digit ? std::optional<uint64_t>(value) : std::nullopt;
-      }
-      if (c == kKey[matched]) {
-        if (++matched == kKey.size()) in_value = true;
-      } else {
-        matched = c == '\n' ? 1 : 0;
-      }
-    }
+// Boot time in seconds since the epoch, from the clocks rather than the
+// "btime" line of /proc/stat: the systemd unit runs with ProcSubset=pid, which
+// hides /proc/stat. /proc/self/stat's starttime counts from boot including
+// suspend, which is CLOCK_BOOTTIME.
+std::optional<double> ReadBootTime() {
+  timespec real{};
+  timespec boot{};
+  if (clock_gettime(CLOCK_REALTIME, &real) != 0 ||
+      clock_gettime(CLOCK_BOOTTIME, &boot) != 0) {
+    return std::nullopt;
   }
-  if (in_value && have_digit) return value;
-  return std::nullopt;
+  return static_cast<double>(real.tv_sec - boot.tv_sec) +
+         static_cast<double>(real.tv_nsec - boot.tv_nsec) / 1e9;
 }
 
 // Counts /proc/self/fd with getdents64 into a stack buffer: no DIR*
@@ -230,8 +210,7 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
           Family("process_start_time_seconds",
                  "Start time of the process since unix epoch in seconds.",
                  prometheus::MetricType::Gauge,
-                 static_cast<double>(*boot) +
-                     static_cast<double>(stat->start_ticks) / ticks));
+                 *boot + static_cast<double>(stat->start_ticks) / ticks));
     }
   }
   if (stat) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/metric_type.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -62,7 +63,7 @@ TEST(ProcessCollectorTest, ValuesAreSane) {
   EXPECT_GE(*cpu, 0.0);
   EXPECT_GT(*rss, 0.0);
   EXPECT_GE(*vsize, *rss);
-  EXPECT_GE(*open_fds, 3.0);  // at least stdin, stdout, stderr
+  EXPECT_GT(*open_fds, 0.0);
   EXPECT_GE(*max_fds, *open_fds);
 
   const double now = std::chrono::duration<double>(
@@ -92,11 +93,21 @@ TEST(ProcessCollectorTest, CpuTimeGrows) {
   const ProcessCollector collector;
   const auto before = Value(collector.Collect(), "process_cpu_seconds_total",
                             MetricType::Counter);
-  // Burn a little more than one clock tick (10 ms at USER_HZ=100).
-  const auto until =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+  // Burn 30 ms of CPU (three clock ticks at USER_HZ=100), measured as CPU
+  // time rather than wall time so a loaded machine cannot starve the loop.
+  const auto cpu_now = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) +
+           static_cast<double>(ts.tv_nsec) / 1e9;
+  };
+  const double cpu_until = cpu_now() + 0.03;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
   volatile unsigned spin = 0;
-  while (std::chrono::steady_clock::now() < until) spin = spin + 1;
+  while (cpu_now() < cpu_until && std::chrono::steady_clock::now() < deadline) {
+    spin = spin + 1;
+  }
   const auto after = Value(collector.Collect(), "process_cpu_seconds_total",
                            MetricType::Counter);
   ASSERT_TRUE(before && after);
