@@ -7,7 +7,7 @@ JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build build-asan test test-unit test-bpf test-e2e test-asan demo bench format lint clean
+.PHONY: help deps deps-puppet test-puppet build build-asan test test-unit test-bpf test-e2e test-asan demo bench format lint clean
 
 help: ## Show this help
 	@echo "synwatch — XDP SYN counting exporter"
@@ -16,6 +16,9 @@ help: ## Show this help
 
 deps: ## Install the Debian packages the build, tests and demo need (root)
 	@sh scripts/deps.sh
+
+deps-puppet: ## Install what the Puppet module checks need (root)
+	@sh scripts/puppet-deps.sh
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DSYNWATCH_WERROR=ON $(CMAKE_FLAGS)
@@ -40,6 +43,9 @@ test-bpf: build ## BPF packet tests (BPF_PROG_TEST_RUN, root)
 
 test-e2e: build ## End-to-end tests in network namespaces (root)
 	cd $(BUILD) && ctest -L e2e --output-on-failure
+
+test-puppet: build ## Puppet module checks and rspec-puppet
+	SYNWATCH_BIN=$(CURDIR)/$(BUILD)/synwatch bash tests/puppet/run.sh
 
 test-asan: build-asan ## Unit, BPF and e2e tests under ASan+UBSan
 	cd $(BUILD_ASAN) && ctest --output-on-failure

@@ -49,22 +49,25 @@ struct syn_source {
 	__u8 family;
 };
 
-static __always_inline int classify_tcp(struct hdr_cursor *nh, void *data_end)
+static __always_inline int classify_tcp(struct hdr_cursor *nh, void *data_end, const void *saddr,
+					__u8 family, struct syn_source *src)
 {
 	struct tcphdr *tcph;
 
 	if (parse_tcphdr(nh, data_end, &tcph) < 0)
 		return SW_CLASS_MALFORMED;
 	/* ECE, CWR, PSH, ... do not make a SYN any less of a new connection. */
-	if (tcph->syn && !tcph->ack)
-		return SW_CLASS_SYN;
-	return SW_CLASS_TCP_OTHER;
+	if (!tcph->syn || tcph->ack)
+		return SW_CLASS_TCP_OTHER;
+	/* Only a SYN needs its source; other classes leave src untouched. */
+	src->saddr = saddr;
+	src->family = family;
+	return SW_CLASS_SYN;
 }
 
-static __always_inline int classify(void *data, void *data_end,
-				    struct syn_source *src)
+static __always_inline int classify(void *data, void *data_end, struct syn_source *src)
 {
-	struct hdr_cursor nh = { .pos = data };
+	struct hdr_cursor nh = {.pos = data};
 	struct ipv6hdr *ip6h;
 	struct iphdr *iph;
 	int proto;
@@ -79,9 +82,7 @@ static __always_inline int classify(void *data, void *data_end,
 			return SW_CLASS_MALFORMED;
 		if (proto != IPPROTO_TCP || ip_is_later_fragment(iph))
 			return SW_CLASS_OTHER_IP;
-		src->saddr = &iph->saddr;
-		src->family = SW_FAMILY_IPV4;
-		return classify_tcp(&nh, data_end);
+		return classify_tcp(&nh, data_end, &iph->saddr, SW_FAMILY_IPV4, src);
 	}
 
 	if (proto == bpf_htons(ETH_P_IPV6)) {
@@ -94,17 +95,14 @@ static __always_inline int classify(void *data, void *data_end,
 		/* A later fragment comes back as IPPROTO_FRAGMENT. */
 		if (proto != IPPROTO_TCP)
 			return SW_CLASS_OTHER_IP;
-		src->saddr = &ip6h->saddr;
-		src->family = SW_FAMILY_IPV6;
-		return classify_tcp(&nh, data_end);
+		return classify_tcp(&nh, data_end, &ip6h->saddr, SW_FAMILY_IPV6, src);
 	}
 
 	return SW_CLASS_NON_IP;
 }
 
 /* Same probe sequence as PlaceIfindex() in exporter/abi.h. */
-static __always_inline __u32 if_slot(const struct sw_config *cfg,
-				     __u32 ifindex)
+static __always_inline __u32 if_slot(const struct sw_config *cfg, __u32 ifindex)
 {
 	__u32 slot;
 	int i;
@@ -129,8 +127,7 @@ static __always_inline __u32 word_mask(__u32 plen, __u32 word_bit)
 	return bpf_htonl(~0U << (32 - (plen - word_bit)));
 }
 
-static __always_inline void count_peer(struct sw_if_stats *stats,
-				       const struct sw_peer_key *key)
+static __always_inline void count_peer(struct sw_if_stats *stats, const struct sw_peer_key *key)
 {
 	__u64 one = 1;
 	__u64 *cnt;
@@ -155,10 +152,8 @@ static __always_inline void count_peer(struct sw_if_stats *stats,
 	stats->peer_insert_failures++;
 }
 
-static __always_inline int handle_syn(struct xdp_md *ctx,
-				      const struct sw_config *cfg,
-				      struct sw_if_stats *stats,
-				      const struct syn_source *src)
+static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config *cfg,
+				      struct sw_if_stats *stats, const struct syn_source *src)
 {
 	__u32 gen = cfg->gen & 1;
 	const struct sw_params *params = &cfg->params[gen];
@@ -187,16 +182,23 @@ static __always_inline int handle_syn(struct xdp_md *ctx,
 	}
 	__builtin_memcpy(rkey.addr, addr, sizeof(addr));
 
-	/* User space folded allow over deny, so the longest match decides. */
+	/*
+	 * User space folded allow over deny, so the longest match decides.
+	 * Anything but "allowed" in a rule value reads as "denied": the
+	 * outcome indexes the counters and must stay in range.
+	 */
 	rule = bpf_map_lookup_elem(&rules, &rkey);
 	if (rule && rule->outcome == SW_OUTCOME_ALLOWED)
 		outcome = SW_OUTCOME_ALLOWED;
 	else if (rule)
 		outcome = SW_OUTCOME_DENIED;
-	/* The port-scan block table (SW_OUTCOME_BLOCKED) is consulted here:
-	 * after the static rules, before the default action. */
 	else
 		outcome = SW_OUTCOME_UNMATCHED;
+	/*
+	 * Port-scan blocking goes here: a source that no static rule matched
+	 * and that sits in the block table becomes SW_OUTCOME_BLOCKED
+	 * (DESIGN.md order: allowed, denied, blocked, unmatched).
+	 */
 
 	if (outcome == SW_OUTCOME_DENIED || outcome == SW_OUTCOME_BLOCKED)
 		action = SW_ACTION_DROP;
@@ -229,7 +231,7 @@ int xdp_synwatch(struct xdp_md *ctx)
 {
 	void *data_end = (void *)(long)ctx->data_end;
 	void *data = (void *)(long)ctx->data;
-	struct syn_source src = {};
+	struct syn_source src;
 	struct sw_if_stats *stats;
 	struct sw_config *cfg;
 	__u32 key = 0, slot;

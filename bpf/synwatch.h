@@ -20,7 +20,7 @@
  * interface that user space has not registered (it should never happen in
  * production; BPF_PROG_TEST_RUN without ingress_ifindex lands there). */
 #define SW_IF_SLOTS 256 /* power of two */
-#define SW_IF_PROBES 8  /* linear probes, user space places within this */
+#define SW_IF_PROBES 8	/* linear probes, user space places within this */
 #define SW_IF_UNKNOWN SW_IF_SLOTS
 #define SW_IF_STATS_ENTRIES (SW_IF_SLOTS + 1)
 
@@ -63,21 +63,21 @@ enum sw_family {
  * sw_config.params[sw_config.gen] and the rules of that generation, so a
  * reload writes the inactive half and then flips gen (one aligned store). */
 struct sw_params {
-	__u8 default_drop;     /* 1: unmatched SYNs are dropped */
-	__u8 dry_run;          /* 1: decide and count, never drop */
-	__u8 ipv4_prefix_len;  /* peer key mask, 0..32 */
-	__u8 ipv6_prefix_len;  /* peer key mask, 0..128 */
-	__u8 scan_enabled;     /* port-scan tracking on */
+	__u8 default_drop;    /* 1: unmatched SYNs are dropped */
+	__u8 dry_run;	      /* 1: decide and count, never drop */
+	__u8 ipv4_prefix_len; /* peer key mask, 0..32 */
+	__u8 ipv6_prefix_len; /* peer key mask, 0..128 */
+	__u8 scan_enabled;    /* port-scan tracking on */
 	__u8 pad0[3];
-	__u32 scan_max_ports;  /* more distinct ports than this is a scan */
+	__u32 scan_max_ports; /* more distinct ports than this is a scan */
 	__u32 pad1;
-	__u64 scan_window_ns;  /* sliding window */
-	__u64 block_ns;        /* block duration, 0 = detect only */
+	__u64 scan_window_ns; /* sliding window */
+	__u64 block_ns;	      /* block duration, 0 = detect only */
 };
 
 /* The single entry of the "config" array map. */
 struct sw_config {
-	__u32 gen;   /* 0 or 1: which params/rules generation is in force */
+	__u32 gen; /* 0 or 1: which params/rules generation is in force */
 	__u32 abi_version;
 	struct sw_params params[2];
 	__u32 if_slots[SW_IF_SLOTS]; /* ifindex placed at (ifindex + i) % SW_IF_SLOTS, 0 = free */
@@ -89,7 +89,7 @@ struct sw_if_stats {
 	__u64 classes[SW_CLASS_COUNT];
 	__u64 syn[SW_OUTCOME_COUNT][SW_ACTION_COUNT];
 	__u64 peer_insert_failures; /* per-peer updates the kernel refused */
-	__u64 port_scans;           /* scans detected on this interface */
+	__u64 port_scans;	    /* scans detected on this interface */
 };
 
 /* LPM key of the "rules" trie. prefixlen counts the bits of gen, family
@@ -98,8 +98,8 @@ struct sw_if_stats {
 struct sw_rule_key {
 	__u32 prefixlen;
 	__u8 gen;
-	__u8 family; /* enum sw_family */
-	__u8 pad[2]; /* zero */
+	__u8 family;   /* enum sw_family */
+	__u8 pad[2];   /* zero */
 	__u8 addr[16]; /* network byte order; IPv4 in addr[0..3], rest zero */
 };
 
@@ -115,11 +115,11 @@ struct sw_rule_value {
  * outcome and action; the value is a per-CPU __u64 SYN count. */
 struct sw_peer_key {
 	__u32 ifindex;
-	__u8 family;     /* enum sw_family */
+	__u8 family;	 /* enum sw_family */
 	__u8 prefix_len; /* mask applied to addr */
-	__u8 outcome;    /* enum sw_outcome */
-	__u8 action;     /* enum sw_action */
-	__u8 addr[16];   /* network byte order, masked; IPv4 in addr[0..3] */
+	__u8 outcome;	 /* enum sw_outcome */
+	__u8 action;	 /* enum sw_action */
+	__u8 addr[16];	 /* network byte order, masked; IPv4 in addr[0..3] */
 };
 
 #endif /* SYNWATCH_BPF_SYNWATCH_H_ */

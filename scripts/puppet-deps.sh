@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages the Puppet module's checks need: puppet (7.x), puppet-lint,
-# rspec-puppet + puppetlabs_spec_helper, puppet-strings (REFERENCE.md) and metadata-json-lint.
+# rspec-puppet + puppetlabs_spec_helper, puppet-strings (REFERENCE.md), metadata-json-lint and
+# ruby-tomlrb (the spec parses the rendered TOML).
 # Everything comes from Debian's archive: no rubygems, no Forge.
 # Idempotent and quiet when everything is already there.
 set -eu

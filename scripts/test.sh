@@ -22,6 +22,9 @@ step "unit, BPF and end-to-end tests (ASan+UBSan build)"
 (cd "$ASAN" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure --timeout 600)
 
+step "Puppet module: parser, lint, epp, metadata, REFERENCE.md, rspec-puppet"
+SYNWATCH_BIN="$(realpath "$BUILD/synwatch")" bash tests/puppet/run.sh
+
 step "shellcheck"
 find scripts tests packer -name '*.sh' -exec shellcheck -x .ci/run {} +
 echo "shellcheck: OK"

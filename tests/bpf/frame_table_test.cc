@@ -59,7 +59,7 @@ std::vector<uint8_t> V6ExtChain(int n) {
   b.Ipv6({.next_header = IPPROTO_DSTOPTS});
   for (int i = 0; i < n; ++i) {
     b.Ipv6Ext(static_cast<uint8_t>(i + 1 < n ? int{IPPROTO_DSTOPTS}
-                                           : int{IPPROTO_TCP}));
+                                             : int{IPPROTO_TCP}));
   }
   return b.Tcp(kTcpSyn).Build();
 }
@@ -197,8 +197,8 @@ std::vector<FrameCase> FrameCases() {
       {"ipv6_icmpv6",
        V6().Ipv6({.next_header = IPPROTO_ICMPV6}).Icmp(128).Build(),
        SW_CLASS_OTHER_IP},
-      {"ipv6_no_next_header",
-       V6().Ipv6({.next_header = IPPROTO_NONE}).Build(), SW_CLASS_OTHER_IP},
+      {"ipv6_no_next_header", V6().Ipv6({.next_header = IPPROTO_NONE}).Build(),
+       SW_CLASS_OTHER_IP},
       {"ipv6_hop_by_hop_udp",
        V6().Ipv6({.next_header = IPPROTO_HOPOPTS})
            .Ipv6Ext(IPPROTO_UDP)
@@ -208,8 +208,7 @@ std::vector<FrameCase> FrameCases() {
       // A later fragment starts with payload bytes, here ones that would
       // read as a SYN: they must not be taken for a TCP header.
       {"ipv4_later_fragment",
-       V4().Ipv4({.frag_offset = 185}).Tcp(kTcpSyn).Build(),
-       SW_CLASS_OTHER_IP},
+       V4().Ipv4({.frag_offset = 185}).Tcp(kTcpSyn).Build(), SW_CLASS_OTHER_IP},
       {"ipv4_last_fragment",
        V4().Ipv4({.frag_offset = 185, .more_fragments = false})
            .Tcp(kTcpSyn)
@@ -234,7 +233,8 @@ std::vector<FrameCase> FrameCases() {
 
       // Not IP at all.
       {"arp", PacketBuilder().Eth(ETH_P_ARP).Arp().Build(), SW_CLASS_NON_IP},
-      {"dot1q_arp", PacketBuilder().Eth(ETH_P_8021Q).Vlan(5, ETH_P_ARP).Arp().Build(),
+      {"dot1q_arp",
+       PacketBuilder().Eth(ETH_P_8021Q).Vlan(5, ETH_P_ARP).Arp().Build(),
        SW_CLASS_NON_IP},
       {"lldp", PacketBuilder().Eth(kEthPLldp).Payload(40).Build(),
        SW_CLASS_NON_IP},
@@ -441,13 +441,13 @@ TEST_P(FrameTableTest, VerdictAndCounters) {
   EXPECT_TRUE(prog_.OtherBusySlots(Slot()).empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Frames, FrameTableTest,
-    ::testing::Combine(::testing::ValuesIn(FrameCases()),
-                       ::testing::ValuesIn(PolicyCases())),
-    [](const auto& row) {
-      return std::get<1>(row.param).name + "__" + std::get<0>(row.param).name;
-    });
+INSTANTIATE_TEST_SUITE_P(Frames, FrameTableTest,
+                         ::testing::Combine(::testing::ValuesIn(FrameCases()),
+                                            ::testing::ValuesIn(PolicyCases())),
+                         [](const auto& row) {
+                           return std::get<1>(row.param).name + "__" +
+                                  std::get<0>(row.param).name;
+                         });
 
 // Names must be unique, or gtest would silently run one row twice.
 TEST(FrameTableRowsTest, NamesAreUnique) {

@@ -43,7 +43,7 @@ struct Ipv4Spec {
   std::string dst = kDst4;
   uint8_t protocol = IPPROTO_TCP;
   uint8_t version = 4;
-  uint8_t ihl = 5;  // below 5 still writes a 20-byte header
+  uint8_t ihl = 5;           // below 5 still writes a 20-byte header
   uint16_t frag_offset = 0;  // 8-byte units
   bool more_fragments = false;
 };
@@ -116,8 +116,7 @@ class PacketBuilder {
     return *this;
   }
 
-  PacketBuilder& Ipv6Fragment(uint8_t next_header, uint16_t offset,
-                              bool more) {
+  PacketBuilder& Ipv6Fragment(uint8_t next_header, uint16_t offset, bool more) {
     Put8(next_header);
     Put8(0);
     Put16(static_cast<uint16_t>(offset << 3 | (more ? 1 : 0)));

@@ -34,8 +34,8 @@ TEST_F(XdpTest, CountsLandInTheProbedSlot) {
   prog_.WriteConfig(cfg);
 
   ASSERT_EQ(prog_.Run(Syn4(kSrc4), kLoIfindex).err, 0);
-  const std::map<std::string, uint64_t> counters = {
-      {"class.syn", 1}, {"syn.unmatched.pass", 1}};
+  const std::map<std::string, uint64_t> counters = {{"class.syn", 1},
+                                                    {"syn.unmatched.pass", 1}};
   EXPECT_EQ(prog_.SlotCounters(4), counters);
   EXPECT_TRUE(prog_.OtherBusySlots(4).empty());
 }
@@ -49,13 +49,12 @@ TEST_F(XdpTest, UnregisteredInterfaceCountsInUnknownSlot) {
   prog_.WritePolicy(0, {.default_drop = true});
 
   EXPECT_EQ(prog_.Run(Syn4(kSrc4), kLoIfindex).verdict, XDP_DROP);
-  const std::map<std::string, uint64_t> counters = {
-      {"class.syn", 1}, {"syn.unmatched.drop", 1}};
+  const std::map<std::string, uint64_t> counters = {{"class.syn", 1},
+                                                    {"syn.unmatched.drop", 1}};
   EXPECT_EQ(prog_.SlotCounters(SW_IF_UNKNOWN), counters);
   EXPECT_TRUE(prog_.OtherBusySlots(SW_IF_UNKNOWN).empty());
   const std::map<std::string, uint64_t> peers = {
-      {ExpectedPeer("192.0.2.56/32", SW_OUTCOME_UNMATCHED, SW_ACTION_DROP),
-       1}};
+      {ExpectedPeer("192.0.2.56/32", SW_OUTCOME_UNMATCHED, SW_ACTION_DROP), 1}};
   EXPECT_EQ(prog_.Peers(), peers);
 }
 
@@ -70,8 +69,8 @@ class SmallPeerTableTest : public XdpTest {
 TEST_F(SmallPeerTableTest, PeerTableStaysWithinMaxEntries) {
   constexpr uint64_t kPeers = 500;
   for (uint64_t i = 0; i < kPeers; ++i) {
-    const std::string source = "198.51." + std::to_string(100 + i / 250) +
-                               "." + std::to_string(1 + i % 250);
+    const std::string source = "198.51." + std::to_string(100 + i / 250) + "." +
+                               std::to_string(1 + i % 250);
     ASSERT_EQ(prog_.Run(Syn4(source), kLoIfindex).err, 0);
   }
   std::map<std::string, uint64_t> counters = prog_.SlotCounters(Slot());

@@ -24,7 +24,6 @@
 #include "abi.h"
 #include "net.h"
 #include "rules.h"
-
 #include "synwatch.skel.h"
 
 namespace synwatch {
@@ -85,8 +84,7 @@ inline std::string PeerLabel(const sw_peer_key& key) {
   inet_ntop(af, key.addr, text, sizeof(text));
   std::string label = "if" + std::to_string(key.ifindex) + " " + text + "/" +
                       std::to_string(key.prefix_len) + " " +
-                      OutcomeName(key.outcome) + " " +
-                      ActionName(key.action);
+                      OutcomeName(key.outcome) + " " + ActionName(key.action);
   // Bytes past an IPv4 address are part of the hash key too.
   if (af == AF_INET) {
     for (int i = 4; i < 16; ++i) {
@@ -104,9 +102,7 @@ inline std::string ExpectedPeer(const std::string& peer, unsigned outcome,
 }
 
 struct SkelDeleter {
-  void operator()(synwatch_bpf* skel) const {
-    synwatch_bpf__destroy(skel);
-  }
+  void operator()(synwatch_bpf* skel) const { synwatch_bpf__destroy(skel); }
 };
 using SkelPtr = std::unique_ptr<synwatch_bpf, SkelDeleter>;
 

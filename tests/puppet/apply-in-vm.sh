@@ -155,7 +155,8 @@ echo "puppet $(vm_ssh 'puppet --version') in the guest, $(find "$VM_DIR/debs" -n
 # --- 1. first apply converges -------------------------------------------------
 package_file=""
 if [ -n "$deb" ]; then
-  vm_ssh 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q synwatch' >"$VM_DIR/purge-preinstalled.log" 2>&1 ||
+  vm_ssh '! dpkg -s synwatch >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get purge -y -q synwatch' \
+    >"$VM_DIR/purge-preinstalled.log" 2>&1 ||
     { cat "$VM_DIR/purge-preinstalled.log"; die "purging the preinstalled package"; }
   package_file="package_file => '/var/tmp/synwatch-puppet/debs/synwatch-under-test.deb',"
 fi
@@ -164,7 +165,7 @@ rc=$(apply first "$present")
 check "first apply converges with changes (exit 2)" test "$rc" = 2
 check "service active and enabled" vm_ssh 'systemctl is-active --quiet synwatch && systemctl is-enabled --quiet synwatch'
 check "config written by Puppet" vm_ssh "grep -q '^# Managed by Puppet' /etc/synwatch/synwatch.toml"
-check "config passes synwatch --check-config in the guest" vm_ssh 'synwatch --check-config --config /etc/synwatch/synwatch.toml'
+check "config passes synwatch --check-config in the guest" vm_ssh 'synwatch --check-config --config /etc/synwatch/synwatch.toml >/dev/null'
 wait_metrics || true
 m=$(scrape) || die "/metrics does not answer through the forwarded port"
 check "/metrics answers, XDP attached on $nic" test "$(metric synwatch_xdp_attached "interface=\"$nic\"" <<<"$m")" = 1
@@ -194,8 +195,6 @@ m=$(scrape)
 denied_after=$(metric synwatch_syn_packets_total "interface=\"$nic\".*outcome=\"denied\"" <<<"$m")
 echo "SYNs denied on $nic: $denied_before -> $denied_after"
 check "SYNs from 10.0.2.2 count as denied" test "${denied_after/none/0}" -gt "${denied_before/none/0}"
-rc=$(apply rule-again "$rule")
-check "applying the rule again changes nothing (exit 0)" test "$rc" = 0
 
 # --- 4. ensure => absent leaves nothing -------------------------------------------
 absent="class { 'synwatch': ensure => absent }"

@@ -24,6 +24,7 @@ Cidr C(const std::string& text) {
 
 std::vector<Cidr> Cs(const std::vector<std::string>& texts) {
   std::vector<Cidr> out;
+  out.reserve(texts.size());
   for (const std::string& text : texts) out.push_back(C(text));
   return out;
 }
