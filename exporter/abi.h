@@ -14,15 +14,23 @@ namespace synwatch {
 
 static_assert(sizeof(sw_params) == 32);
 static_assert(offsetof(sw_params, scan_max_ports) == 8);
+static_assert(offsetof(sw_params, connections_per_second) == 12);
 static_assert(offsetof(sw_params, scan_window_ns) == 16);
 static_assert(sizeof(sw_config) == 8 + 2 * sizeof(sw_params) + 4 * SW_IF_SLOTS);
 static_assert(sizeof(sw_if_stats) ==
-              8 * (int{SW_CLASS_COUNT} + int{SW_OUTCOME_COUNT} * int{SW_ACTION_COUNT} + 2));
+              8 * (int{SW_CLASS_COUNT} + int{SW_OUTCOME_COUNT} * int{SW_ACTION_COUNT} + 7));
 static_assert(sizeof(sw_rule_key) == 24);
 static_assert(offsetof(sw_rule_key, addr) == 8);
 static_assert(sizeof(sw_rule_value) == 4);
 static_assert(sizeof(sw_peer_key) == 24);
 static_assert(offsetof(sw_peer_key, addr) == 8);
+static_assert(sizeof(sw_scan_key) == 20);
+static_assert(sizeof(sw_scan_state) == 8 * SW_SCAN_SLOTS);
+static_assert(sizeof(sw_block) == 16);
+static_assert(offsetof(sw_event, src) == 8);
+static_assert(offsetof(sw_event, sport) == 40);
+static_assert(offsetof(sw_event, block_ns) == 48);
+static_assert(sizeof(sw_event) == 56 + 2 * (SW_SCAN_SLOTS + 3));
 
 // Bits of sw_rule_key.prefixlen that precede the address (gen, family, pad).
 inline constexpr uint32_t kRuleKeyHeaderBits = 32;
