@@ -7,12 +7,12 @@ JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help deps deps-puppet test-puppet build build-asan test test-unit test-bpf test-e2e test-asan demo bench format lint clean
+.PHONY: help deps deps-puppet test-puppet package image image-test build build-asan test test-unit test-bpf test-e2e test-asan demo bench format lint clean
 
 help: ## Show this help
 	@echo "synwatch — XDP SYN counting exporter"
 	@echo
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 deps: ## Install the Debian packages the build, tests and demo need (root)
 	@sh scripts/deps.sh
@@ -52,6 +52,15 @@ test-asan: build-asan ## Unit, BPF and e2e tests under ASan+UBSan
 
 demo: build ## Run synwatch in a sandbox with real traffic and show its metrics (root)
 	bash scripts/demo.sh $(BUILD)/synwatch
+
+package: ## Build the .deb (CPack) and run lintian on it
+	sh scripts/package.sh
+
+image: ## Bake the qcow2 VM image with Packer (base image built locally, cached)
+	bash scripts/image/image.sh
+
+image-test: ## Build, bake and boot the image under qemu; test install, upgrade, purge
+	bash scripts/image/test.sh
 
 bench: build ## Benchmarks; figures in build/bench/results.json
 	bash tests/bench/run.sh $(BUILD)
