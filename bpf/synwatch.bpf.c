@@ -42,15 +42,90 @@ struct {
 	__type(value, __u64);
 } peers SEC(".maps");
 
-/* Where a SYN came from; saddr points into the packet (already bounds
- * checked), read only once the packet is known to be a SYN. */
+/* Shared, not per-CPU: a scanner's SYNs land on every CPU that RSS picks,
+ * and only one table sees all of its ports. Slots change by cmpxchg. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SW_DEFAULT_SCAN_TRACK_ENTRIES);
+	__type(key, struct sw_scan_key);
+	__type(value, struct sw_scan_state);
+} scan_track SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SW_DEFAULT_BLOCK_ENTRIES);
+	__type(key, struct sw_scan_key);
+	__type(value, struct sw_block);
+} blocked SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SW_RINGBUF_BYTES);
+} events SEC(".maps");
+
+/* Token bucket of the connection log, one per CPU so that a SYN flood
+ * spread over all CPUs never bounces a shared cache line. credit is in
+ * event-nanoseconds: an event costs NSEC_PER_SEC, each nanosecond earns
+ * connections_per_second. */
+struct conn_bucket {
+	__u64 credit;
+	__u64 last_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct conn_bucket);
+} conn_rate SEC(".maps");
+
+/* Per-CPU room for what does not fit the 512-byte stack: the value a new
+ * tracking entry is created from (only slots[0] is ever written, the rest
+ * stay zero), and a detection's snapshot and port list. Its count goes
+ * through here too: read back from a map, it is one unknown value to the
+ * verifier rather than one path per possible count. */
+struct scan_scratch {
+	struct sw_scan_state init;
+	__u64 snap[SW_SCAN_SLOTS];
+	__u16 ports[SW_SCAN_SLOTS + 3];
+	__u32 nports;
+};
+
+_Static_assert(sizeof(((struct scan_scratch *)0)->ports) == sizeof(((struct sw_event *)0)->ports),
+	       "scan_scratch.ports is copied into sw_event.ports");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scan_scratch);
+} scan_scratch SEC(".maps");
+
+#define NSEC_PER_MSEC 1000000ULL
+#define NSEC_PER_SEC 1000000000ULL
+
+/* A detection claims its snapshot by clearing the lowest fresh slot; a
+ * slot that another CPU merely refreshed meanwhile is retried this often
+ * before the detection goes ahead regardless (a duplicate report beats a
+ * lost one). */
+#define SCAN_LEADER_TRIES 4
+
+#ifndef READ_ONCE
+#define READ_ONCE(x) (*(const volatile typeof(x) *)&(x))
+#endif
+
+/* A SYN's addresses and ports, copied out of the packet once it is known to
+ * be a SYN, so that later code needs no packet bounds. */
 struct syn_source {
-	const void *saddr;
+	__u32 saddr[4]; /* network byte order; IPv4 in saddr[0], rest zero */
+	__u32 daddr[4]; /* likewise */
+	__u16 sport;	/* host byte order */
+	__u16 dport;	/* host byte order */
 	__u8 family;
 };
 
 static __always_inline int classify_tcp(struct hdr_cursor *nh, void *data_end, const void *saddr,
-					__u8 family, struct syn_source *src)
+					const void *daddr, __u8 family, struct syn_source *src)
 {
 	struct tcphdr *tcph;
 
@@ -59,8 +134,18 @@ static __always_inline int classify_tcp(struct hdr_cursor *nh, void *data_end, c
 	/* ECE, CWR, PSH, ... do not make a SYN any less of a new connection. */
 	if (!tcph->syn || tcph->ack)
 		return SW_CLASS_TCP_OTHER;
-	/* Only a SYN needs its source; other classes leave src untouched. */
-	src->saddr = saddr;
+	/* Only a SYN needs its addresses; other classes leave src untouched.
+	 * family is a constant in each caller, so this branch folds away. */
+	__builtin_memset(src, 0, sizeof(*src));
+	if (family == SW_FAMILY_IPV4) {
+		__builtin_memcpy(src->saddr, saddr, 4);
+		__builtin_memcpy(src->daddr, daddr, 4);
+	} else {
+		__builtin_memcpy(src->saddr, saddr, 16);
+		__builtin_memcpy(src->daddr, daddr, 16);
+	}
+	src->sport = bpf_ntohs(tcph->source);
+	src->dport = bpf_ntohs(tcph->dest);
 	src->family = family;
 	return SW_CLASS_SYN;
 }
@@ -82,7 +167,7 @@ static __always_inline int classify(void *data, void *data_end, struct syn_sourc
 			return SW_CLASS_MALFORMED;
 		if (proto != IPPROTO_TCP || ip_is_later_fragment(iph))
 			return SW_CLASS_OTHER_IP;
-		return classify_tcp(&nh, data_end, &iph->saddr, SW_FAMILY_IPV4, src);
+		return classify_tcp(&nh, data_end, &iph->saddr, &iph->daddr, SW_FAMILY_IPV4, src);
 	}
 
 	if (proto == bpf_htons(ETH_P_IPV6)) {
@@ -95,7 +180,8 @@ static __always_inline int classify(void *data, void *data_end, struct syn_sourc
 		/* A later fragment comes back as IPPROTO_FRAGMENT. */
 		if (proto != IPPROTO_TCP)
 			return SW_CLASS_OTHER_IP;
-		return classify_tcp(&nh, data_end, &ip6h->saddr, SW_FAMILY_IPV6, src);
+		return classify_tcp(&nh, data_end, &ip6h->saddr, &ip6h->daddr, SW_FAMILY_IPV6,
+				    src);
 	}
 
 	return SW_CLASS_NON_IP;
@@ -152,6 +238,411 @@ static __always_inline void count_peer(struct sw_if_stats *stats, const struct s
 	stats->peer_insert_failures++;
 }
 
+/* --- Port scans ------------------------------------------------------- */
+
+/* The port field of a slot is port + 1 in 16 bits, so port 65535 wraps to
+ * 0; compare and decode modulo 2^16 (a used slot is never 0 as a whole:
+ * its milliseconds since boot are not). */
+static __always_inline __u16 slot_tag(__u64 slot)
+{
+	return slot >> 48;
+}
+
+static __always_inline __u16 slot_port(__u64 slot)
+{
+	return SW_SLOT_PORT(slot);
+}
+
+/* Fresh: seen within the window. A free slot (0) is never fresh, and a
+ * slot that a CPU with a later clock just wrote is. */
+static __always_inline int slot_fresh(__u64 slot, __u64 cutoff_ms)
+{
+	return SW_SLOT_MS(slot) > cutoff_ms;
+}
+
+/* slot_fresh() as 0 or 1 without a branch: both sides are below 2^48, so
+ * the difference is negative exactly when the slot is fresh. */
+static __always_inline __u32 slot_fresh_bit(__u64 slot, __u64 cutoff_ms)
+{
+	__u64 d = cutoff_ms - SW_SLOT_MS(slot);
+
+	/* Or clang turns the shift back into a compare and a branch. */
+	barrier_var(d);
+	return d >> 63;
+}
+
+static __always_inline int peer_blocked(const struct sw_scan_key *key, __u64 now)
+{
+	struct sw_block *b = bpf_map_lookup_elem(&blocked, key);
+
+	/* An expired entry just stops blocking; the next detection rewrites it
+	 * and the LRU reclaims it, so nothing in user space has to expire it. */
+	return b && now < READ_ONCE(b->expires_ns);
+}
+
+/* Whatever the outcome, a record that cannot be reserved is counted, never
+ * waited for. */
+static __always_inline struct sw_event *reserve_event(struct sw_if_stats *stats)
+{
+	struct sw_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e)
+		stats->events_ring_full++;
+	return e;
+}
+
+static __always_inline void fill_event(struct sw_event *e, struct xdp_md *ctx,
+				       const struct syn_source *src, __u8 type, __u8 outcome,
+				       __u8 action)
+{
+	e->type = type;
+	e->family = src->family;
+	e->outcome = outcome;
+	e->action = action;
+	e->ifindex = ctx->ingress_ifindex;
+	__builtin_memcpy(e->src, src->saddr, sizeof(e->src));
+	__builtin_memcpy(e->dst, src->daddr, sizeof(e->dst));
+	e->sport = src->sport;
+	e->dport = src->dport;
+	e->nports = 0;
+	e->pad = 0;
+	e->block_ns = 0;
+}
+
+/* 1 when a < b, both below 2^63, without a branch (see slot_fresh_bit). */
+static __always_inline __u64 less_bit(__u64 a, __u64 b)
+{
+	__u64 d = a - b;
+
+	barrier_var(d);
+	return d >> 63;
+}
+
+struct distinct_round {
+	struct scan_scratch *sc;
+	__u64 cutoff_ms;
+	__u64 next; /* smallest port this round may take */
+};
+
+/*
+ * One round of distinct_ports(): the smallest fresh port at or above next
+ * goes into sc->ports[index]. The slot loop has no branch, so the verifier
+ * walks it as one path.
+ */
+static long distinct_round(__u64 index, void *data)
+{
+	struct distinct_round *d = data;
+	struct scan_scratch *sc = d->sc;
+	const __u64 none = 0x10000;
+	__u64 best = none, p, ok;
+	int i;
+
+	for (i = 0; i < SW_SCAN_SLOTS; i++) {
+		p = slot_port(sc->snap[i]);
+		/* Fresh, at or above next, below best: the new best. */
+		ok = slot_fresh_bit(sc->snap[i], d->cutoff_ms) & (less_bit(p, d->next) ^ 1) &
+		     less_bit(p, best);
+		barrier_var(ok);
+		best -= ok * (best - p);
+	}
+	if (best == none || index >= SW_SCAN_SLOTS)
+		return 1;
+	sc->ports[index] = best;
+	sc->nports = index + 1;
+	d->next = best + 1;
+	return 0;
+}
+
+/*
+ * Distinct fresh ports of the snapshot into sc->ports, ascending, and their
+ * count into sc->nports: each round takes the smallest port above the
+ * previous one, so a port that racing CPUs claimed in two slots is listed
+ * (and counted) once. Quadratic, but it only runs once a peer already looks
+ * like a scan, and it stops after the last port. bpf_loop() has the verifier
+ * check one round instead of every one of 65 x 65 slot visits.
+ */
+static __always_inline void distinct_ports(struct scan_scratch *sc, __u64 cutoff_ms)
+{
+	struct distinct_round d = {.sc = sc, .cutoff_ms = cutoff_ms};
+
+	__builtin_memset(sc->ports, 0, sizeof(sc->ports));
+	sc->nports = 0;
+	bpf_loop(SW_SCAN_SLOTS, distinct_round, &d, 0);
+}
+
+/*
+ * Among CPUs that detect the same scan at once, the one that clears the
+ * lowest fresh slot of its snapshot reports it. A slot that was refreshed
+ * (same port, later time) since the snapshot is retried; one that was
+ * cleared or now holds another port means another CPU won.
+ */
+static __always_inline int claim_detection(struct sw_scan_state *st, const __u64 *snap,
+					   __u64 cutoff_ms)
+{
+	__u64 want, old;
+	int i, t;
+
+	/* Decided inside the loop: an index carried out of it would be a
+	 * precise scalar, and the verifier would walk every value of it. */
+	for (i = 0; i < SW_SCAN_SLOTS; i++) {
+		want = snap[i];
+		if (!slot_fresh(want, cutoff_ms))
+			continue;
+		for (t = 0; t < SCAN_LEADER_TRIES; t++) {
+			old = __sync_val_compare_and_swap(&st->slots[i], want, 0);
+			if (old == want)
+				return 1;
+			if (!slot_fresh(old, cutoff_ms) || slot_tag(old) != slot_tag(want))
+				return 0;
+			want = old;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* Empties the slots of the detected set so that the next detection needs a
+ * full set of its own; a slot claimed since the snapshot keeps its port. */
+static __always_inline void clear_detected(struct sw_scan_state *st, const __u64 *snap,
+					   __u64 cutoff_ms)
+{
+	__u64 old;
+	int i;
+
+	for (i = 0; i < SW_SCAN_SLOTS; i++) {
+		if (!slot_fresh(snap[i], cutoff_ms))
+			continue;
+		old = __sync_val_compare_and_swap(&st->slots[i], snap[i], 0);
+		/* Refreshed meanwhile: still the same port of the same set. */
+		if (old != snap[i] && slot_tag(old) == slot_tag(snap[i]))
+			__sync_val_compare_and_swap(&st->slots[i], old, 0);
+	}
+}
+
+/* What the tracking of one SYN works with; one pointer, because a BPF
+ * function call takes five arguments at most. */
+struct scan_syn {
+	struct xdp_md *ctx;
+	struct sw_if_stats *stats;
+	const struct sw_params *params;
+	const struct sw_scan_key *key;
+	const struct syn_source *src;
+	__u64 now;
+	__u64 cutoff_ms;
+	__u32 max_ports;
+};
+
+/* Slow path, out of line so that the per-SYN path stays short: the peer
+ * has more fresh slots than max_ports. */
+static __noinline void detect_scan(const struct scan_syn *s, struct sw_scan_state *st)
+{
+	struct sw_if_stats *stats = s->stats;
+	const struct sw_params *params = s->params;
+	__u64 cutoff_ms = s->cutoff_ms;
+	struct scan_scratch *sc;
+	struct sw_block blk;
+	struct sw_event *e;
+	__u32 zero = 0, n;
+	__u64 block_ns;
+	int i;
+
+	sc = bpf_map_lookup_elem(&scan_scratch, &zero);
+	if (!sc)
+		return;
+	/* One consistent view: the slots keep changing under other CPUs. */
+	for (i = 0; i < SW_SCAN_SLOTS; i++)
+		sc->snap[i] = READ_ONCE(st->slots[i]);
+	distinct_ports(sc, cutoff_ms);
+	n = READ_ONCE(sc->nports);
+	if (n <= s->max_ports)
+		return; /* only duplicates made it look like more */
+	if (!claim_detection(st, sc->snap, cutoff_ms))
+		return;
+	clear_detected(st, sc->snap, cutoff_ms);
+
+	stats->port_scans++;
+	block_ns = params->block_ns;
+	if (block_ns) {
+		blk.expires_ns = s->now + block_ns;
+		blk.detected_ns = s->now;
+		if (!bpf_map_update_elem(&blocked, s->key, &blk, BPF_ANY))
+			stats->block_inserts++;
+	}
+
+	e = reserve_event(stats);
+	if (!e)
+		return;
+	/* The action is what the peer's next SYNs get. */
+	fill_event(e, s->ctx, s->src, SW_EVENT_SCAN, SW_OUTCOME_UNMATCHED,
+		   block_ns && !params->dry_run ? SW_ACTION_DROP : SW_ACTION_PASS);
+	e->nports = n;
+	e->block_ns = block_ns;
+	__builtin_memcpy(e->ports, sc->ports, sizeof(e->ports));
+	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * A tracking entry for a peer seen for the first time, created with this
+ * SYN's port already in slot 0. Returns the entry when another CPU created
+ * it first (the caller then claims a slot as usual), NULL otherwise.
+ */
+static __always_inline struct sw_scan_state *
+new_tracking(struct sw_if_stats *stats, const struct sw_scan_key *key, __u64 slot)
+{
+	struct scan_scratch *scratch;
+	__u32 zero = 0;
+	long err;
+
+	scratch = bpf_map_lookup_elem(&scan_scratch, &zero);
+	if (!scratch)
+		return NULL;
+	scratch->init.slots[0] = slot;
+	err = bpf_map_update_elem(&scan_track, key, &scratch->init, BPF_NOEXIST);
+	if (!err) {
+		stats->scan_track_inserts++;
+		return NULL;
+	}
+	if (err == -EEXIST)
+		return bpf_map_lookup_elem(&scan_track, key);
+	stats->scan_track_failures++;
+	return NULL;
+}
+
+/*
+ * Records the destination port of an unmatched SYN and detects a scan when
+ * the peer's distinct fresh ports exceed max_ports. A port already fresh is
+ * only refreshed: it cannot make a scan. A new one claims a free or stale
+ * slot, and the fresh slots are counted *after* the claim, so that of two
+ * CPUs adding a port each at once, at least one sees both.
+ */
+static __always_inline void track_port(struct xdp_md *ctx, struct sw_if_stats *stats,
+				       const struct sw_params *params,
+				       const struct sw_scan_key *key, const struct syn_source *src,
+				       __u64 now)
+{
+	__u64 now_ms = now / NSEC_PER_MSEC;
+	/* Rounded up, so that a sub-millisecond window still holds a port. */
+	__u64 window_ms = (params->scan_window_ns + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
+	__u64 cutoff_ms = now_ms > window_ms ? now_ms - window_ms : 0;
+	__u64 mine = SW_SLOT(src->dport, now_ms);
+	__u16 tag = slot_tag(mine);
+	__u32 max_ports = params->scan_max_ports;
+	struct sw_scan_state *st;
+	__u32 fresh = 0;
+	int i;
+	__u64 v;
+
+	if (max_ports > SW_SCAN_MAX_PORTS)
+		max_ports = SW_SCAN_MAX_PORTS;
+
+	st = bpf_map_lookup_elem(&scan_track, key);
+	if (!st) {
+		st = new_tracking(stats, key, mine);
+		if (!st) {
+			/* Created with one port: only max_ports 0 makes that a scan. */
+			if (max_ports > 0)
+				return;
+			st = bpf_map_lookup_elem(&scan_track, key);
+			if (!st)
+				return;
+		}
+	}
+
+	for (i = 0; i < SW_SCAN_SLOTS; i++) {
+		v = READ_ONCE(st->slots[i]);
+		if (!slot_fresh(v, cutoff_ms) || slot_tag(v) != tag)
+			continue;
+		/* Once per millisecond at most: a busy peer on many CPUs would
+		 * otherwise bounce the line on every SYN. */
+		if (SW_SLOT_MS(v) < now_ms)
+			__sync_val_compare_and_swap(&st->slots[i], v, mine);
+		return;
+	}
+
+	/* A new port takes the first free or stale slot; a lost race moves on
+	 * to the next. The port can end up in two slots when two CPUs add it
+	 * at once: counting dedupes. No slot left means every slot is fresh,
+	 * more than any max_ports, and the slow path sorts it out. */
+	for (i = 0; i < SW_SCAN_SLOTS; i++) {
+		v = READ_ONCE(st->slots[i]);
+		if (slot_fresh(v, cutoff_ms))
+			continue;
+		if (__sync_val_compare_and_swap(&st->slots[i], v, mine) == v)
+			break;
+	}
+
+	/* Branch-free (slot_fresh_bit): a branch per slot would give the
+	 * verifier two paths per slot, and the count a precise value each. */
+	for (i = 0; i < SW_SCAN_SLOTS; i++)
+		fresh += slot_fresh_bit(READ_ONCE(st->slots[i]), cutoff_ms);
+	if (fresh > max_ports) {
+		struct scan_syn s = {
+			.ctx = ctx,
+			.stats = stats,
+			.params = params,
+			.key = key,
+			.src = src,
+			.now = now,
+			.cutoff_ms = cutoff_ms,
+			.max_ports = max_ports,
+		};
+
+		detect_scan(&s, st);
+	}
+}
+
+/* --- Connection log ----------------------------------------------------- */
+
+/* Burst of one second's worth; refills continuously. */
+static __always_inline int conn_token(const struct sw_params *params, __u64 now)
+{
+	__u64 rate = params->connections_per_second;
+	__u64 cap = rate * NSEC_PER_SEC;
+	struct conn_bucket *b;
+	__u64 elapsed, credit;
+	__u32 zero = 0;
+
+	b = bpf_map_lookup_elem(&conn_rate, &zero);
+	if (!b)
+		return 0;
+	elapsed = now - b->last_ns;
+	/* A full bucket after a second; also keeps elapsed * rate in range. */
+	if (elapsed > NSEC_PER_SEC)
+		elapsed = NSEC_PER_SEC;
+	credit = b->credit + elapsed * rate;
+	if (credit > cap)
+		credit = cap;
+	b->last_ns = now;
+	if (credit < NSEC_PER_SEC) {
+		b->credit = credit;
+		return 0;
+	}
+	b->credit = credit - NSEC_PER_SEC;
+	return 1;
+}
+
+static __always_inline void log_connection(struct xdp_md *ctx, struct sw_if_stats *stats,
+					   const struct sw_params *params,
+					   const struct syn_source *src, __u8 outcome, __u8 action,
+					   __u64 now)
+{
+	struct sw_event *e;
+
+	/* Over the limit costs a counter, not a ring buffer round trip. */
+	if (!conn_token(params, now)) {
+		stats->events_rate_limited++;
+		return;
+	}
+	e = reserve_event(stats);
+	if (!e)
+		return;
+	fill_event(e, ctx, src, SW_EVENT_CONNECTION, outcome, action);
+	__builtin_memset(e->ports, 0, sizeof(e->ports));
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* --- Decision ------------------------------------------------------------ */
+
 static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config *cfg,
 				      struct sw_if_stats *stats, const struct syn_source *src)
 {
@@ -159,28 +650,32 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	const struct sw_params *params = &cfg->params[gen];
 	struct sw_rule_key rkey = {};
 	struct sw_peer_key pkey = {};
+	struct sw_scan_key skey = {};
 	struct sw_rule_value *rule;
 	__u32 addr[4] = {};
+	__u64 now = 0;
+	__u8 outcome, action, scan;
 	__u32 plen;
-	__u8 outcome, action;
 	int i;
 
 	rkey.gen = gen;
 	rkey.family = src->family;
+	__builtin_memcpy(addr, src->saddr, sizeof(addr));
 	if (src->family == SW_FAMILY_IPV4) {
-		__builtin_memcpy(addr, src->saddr, 4);
 		rkey.prefixlen = 32 + 32;
 		plen = params->ipv4_prefix_len;
 		if (plen > 32)
 			plen = 32;
 	} else {
-		__builtin_memcpy(addr, src->saddr, 16);
 		rkey.prefixlen = 32 + 128;
 		plen = params->ipv6_prefix_len;
 		if (plen > 128)
 			plen = 128;
 	}
 	__builtin_memcpy(rkey.addr, addr, sizeof(addr));
+#pragma unroll
+	for (i = 0; i < 4; i++)
+		addr[i] &= word_mask(plen, i * 32);
 
 	/*
 	 * User space folded allow over deny, so the longest match decides.
@@ -194,11 +689,21 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 		outcome = SW_OUTCOME_DENIED;
 	else
 		outcome = SW_OUTCOME_UNMATCHED;
-	/*
-	 * Port-scan blocking goes here: a source that no static rule matched
-	 * and that sits in the block table becomes SW_OUTCOME_BLOCKED
-	 * (DESIGN.md order: allowed, denied, blocked, unmatched).
-	 */
+
+	/* Only peers that no static rule matched are blocked or tracked, so an
+	 * allow-listed source can never be locked out by a scan. */
+	scan = outcome == SW_OUTCOME_UNMATCHED && params->scan_enabled;
+	if (scan || params->log_connections)
+		now = bpf_ktime_get_ns();
+	if (scan) {
+		skey.family = src->family;
+		skey.prefix_len = plen;
+		__builtin_memcpy(skey.addr, addr, sizeof(addr));
+		if (peer_blocked(&skey, now)) {
+			outcome = SW_OUTCOME_BLOCKED;
+			scan = 0;
+		}
+	}
 
 	if (outcome == SW_OUTCOME_DENIED || outcome == SW_OUTCOME_BLOCKED)
 		action = SW_ACTION_DROP;
@@ -212,9 +717,6 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 
 	stats->syn[outcome][action]++;
 
-#pragma unroll
-	for (i = 0; i < 4; i++)
-		addr[i] &= word_mask(plen, i * 32);
 	pkey.ifindex = ctx->ingress_ifindex;
 	pkey.family = src->family;
 	pkey.prefix_len = plen;
@@ -222,6 +724,13 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	pkey.action = action;
 	__builtin_memcpy(pkey.addr, addr, sizeof(addr));
 	count_peer(stats, &pkey);
+
+	/* The detecting SYN itself stays unmatched; the peer's next one is
+	 * blocked. */
+	if (scan)
+		track_port(ctx, stats, params, &skey, src, now);
+	if (params->log_connections)
+		log_connection(ctx, stats, params, src, outcome, action, now);
 
 	return action == SW_ACTION_DROP ? XDP_DROP : XDP_PASS;
 }

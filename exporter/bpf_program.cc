@@ -43,7 +43,7 @@ std::string_view ToString(AttachedMode mode) {
 }
 
 Policy PolicyFromConfig(const Config& config) {
-  return Policy{config.rules, config.peers, config.port_scan};
+  return Policy{config.rules, config.peers, config.port_scan, config.log};
 }
 
 sw_params ParamsFromPolicy(const Policy& policy) {
@@ -56,6 +56,8 @@ sw_params ParamsFromPolicy(const Policy& policy) {
   p.scan_max_ports = policy.port_scan.max_ports;
   p.scan_window_ns = static_cast<uint64_t>(policy.port_scan.window.count());
   p.block_ns = static_cast<uint64_t>(policy.port_scan.block_duration.count());
+  p.log_connections = policy.log.connections ? 1 : 0;
+  p.connections_per_second = policy.log.connections_per_second;
   return p;
 }
 
@@ -63,14 +65,27 @@ void BpfProgram::SkelDeleter::operator()(::synwatch_bpf* skel) const {
   synwatch_bpf__destroy(skel);
 }
 
-BpfProgram::BpfProgram(const PeersConfig& peers) {
+MapSizes MapSizesFromConfig(const Config& config) {
+  return MapSizes{config.peers.max_entries, config.port_scan.max_tracked_peers,
+                  config.port_scan.max_blocked_peers};
+}
+
+BpfProgram::BpfProgram(const MapSizes& sizes) : sizes_(sizes) {
   skel_.reset(synwatch_bpf__open());
   if (!skel_) Fail("open XDP program", errno);
-  if (bpf_map__set_max_entries(skel_->maps.peers, peers.max_entries) != 0) {
-    Fail("size peer table to " + std::to_string(peers.max_entries), errno);
+  const std::pair<bpf_map*, uint32_t> sized[] = {
+      {skel_->maps.peers, sizes.peers},
+      {skel_->maps.scan_track, sizes.scan_track},
+      {skel_->maps.blocked, sizes.blocked},
+  };
+  for (const auto& [map, entries] : sized) {
+    if (bpf_map__set_max_entries(map, entries) != 0) {
+      Fail(std::string("size map ") + bpf_map__name(map) + " to " +
+               std::to_string(entries) + " entries",
+           errno);
+    }
   }
   if (synwatch_bpf__load(skel_.get()) != 0) Fail("load XDP program", errno);
-  peers_capacity_ = peers.max_entries;
 
   bpf_prog_info info{};
   uint32_t len = sizeof(info);
@@ -93,6 +108,11 @@ int BpfProgram::if_stats_fd() const { return bpf_map__fd(skel_->maps.if_stats); 
 int BpfProgram::peers_fd() const { return bpf_map__fd(skel_->maps.peers); }
 int BpfProgram::config_fd() const { return bpf_map__fd(skel_->maps.config); }
 int BpfProgram::rules_fd() const { return bpf_map__fd(skel_->maps.rules); }
+int BpfProgram::scan_track_fd() const {
+  return bpf_map__fd(skel_->maps.scan_track);
+}
+int BpfProgram::blocked_fd() const { return bpf_map__fd(skel_->maps.blocked); }
+int BpfProgram::events_fd() const { return bpf_map__fd(skel_->maps.events); }
 
 void BpfProgram::WriteConfig() {
   const uint32_t zero = 0;

@@ -26,16 +26,25 @@ struct Policy {
   RulesConfig rules;
   PeersConfig peers;
   PortScanConfig port_scan;
+  LogConfig log;
 };
 Policy PolicyFromConfig(const Config& config);
 sw_params ParamsFromPolicy(const Policy& policy);
+
+// Table sizes, fixed at load.
+struct MapSizes {
+  uint32_t peers = SW_DEFAULT_PEER_ENTRIES;
+  uint32_t scan_track = SW_DEFAULT_SCAN_TRACK_ENTRIES;
+  uint32_t blocked = SW_DEFAULT_BLOCK_ENTRIES;
+};
+MapSizes MapSizesFromConfig(const Config& config);
 
 class BpfProgram {
  public:
   // Opens and loads the embedded program with maps sized from config.
   // Throws std::runtime_error with context ("load XDP program: Operation not
   // permitted (synwatch needs CAP_BPF and CAP_NET_ADMIN)").
-  explicit BpfProgram(const PeersConfig& peers);
+  explicit BpfProgram(const MapSizes& sizes);
   ~BpfProgram();
   BpfProgram(const BpfProgram&) = delete;
   BpfProgram& operator=(const BpfProgram&) = delete;
@@ -58,7 +67,10 @@ class BpfProgram {
   int peers_fd() const;
   int config_fd() const;
   int rules_fd() const;
-  uint32_t peers_capacity() const { return peers_capacity_; }
+  int scan_track_fd() const;
+  int blocked_fd() const;
+  int events_fd() const;
+  const MapSizes& sizes() const { return sizes_; }
   const sw_config& config() const { return config_; }
 
  private:
@@ -77,7 +89,7 @@ class BpfProgram {
   std::map<uint32_t, Link> links_;  // by ifindex; closed before skel_
   sw_config config_{};              // the user-space copy of config[0]
   uint32_t prog_id_ = 0;
-  uint32_t peers_capacity_ = 0;
+  MapSizes sizes_;
   bool policy_applied_ = false;
 };
 

@@ -83,6 +83,8 @@ std::vector<MetricFamily> SynwatchCollector::Collect() const {
   int failed = 0;
   if (!source_.ReadInterfaces(&interfaces)) ++failed;
   if (!source_.ReadPeers(&peers)) ++failed;
+  ScanTables scan;
+  if (!source_.ReadScanTables(&scan)) ++failed;
   if (failed > 0) {
     scrape_errors_ += static_cast<uint64_t>(failed);
     LogReadErrorRateLimited();
@@ -107,6 +109,9 @@ std::vector<MetricFamily> SynwatchCollector::Collect() const {
                          "1 while the XDP program is attached to the interface.",
                          MetricType::Gauge);
   uint64_t insert_failures = 0;
+  uint64_t track_inserts = 0;
+  uint64_t ring_full = state_.events_dropped_ring_full.load();
+  uint64_t rate_limited = state_.events_dropped_rate_limit.load();
   std::unordered_map<uint32_t, std::string> names;
   for (const InterfaceRow& row : interfaces) {
     names.emplace(row.ifindex, row.name);
@@ -128,6 +133,9 @@ std::vector<MetricFamily> SynwatchCollector::Collect() const {
     Add(scans, static_cast<double>(row.stats.port_scans),
         {{"interface", row.name}});
     insert_failures += row.stats.peer_insert_failures;
+    track_inserts += row.stats.scan_track_inserts;
+    ring_full += row.stats.events_ring_full;
+    rate_limited += row.stats.events_rate_limited;
   }
   out.push_back(std::move(syn));
   out.push_back(std::move(classes));
@@ -169,6 +177,43 @@ std::vector<MetricFamily> SynwatchCollector::Collect() const {
                          MetricType::Counter);
   Add(failures, static_cast<double>(insert_failures));
   out.push_back(std::move(failures));
+
+  auto blocked = MakeFamily("synwatch_blocked_peers",
+                            "Peers in the port-scan block table now (not "
+                            "expired).",
+                            MetricType::Gauge);
+  Add(blocked, scan.blocked_active);
+  out.push_back(std::move(blocked));
+  auto scan_entries = MakeFamily(
+      "synwatch_port_scan_table_entries",
+      "Entries in the port-scan tables: track (peers whose ports are being "
+      "counted) and block (blocked peers, expired or not).",
+      MetricType::Gauge);
+  Add(scan_entries, scan.tracked, {{"table", "track"}});
+  Add(scan_entries, scan.blocked_entries, {{"table", "block"}});
+  out.push_back(std::move(scan_entries));
+  auto scan_capacity = MakeFamily("synwatch_port_scan_table_capacity",
+                                  "Size of the port-scan tables.",
+                                  MetricType::Gauge);
+  Add(scan_capacity, scan.track_capacity, {{"table", "track"}});
+  Add(scan_capacity, scan.block_capacity, {{"table", "block"}});
+  out.push_back(std::move(scan_capacity));
+  auto evictions = MakeFamily(
+      "synwatch_port_scan_track_evictions_total",
+      "Tracked peers pushed out of the full track table (oldest first).",
+      MetricType::Counter);
+  Add(evictions, static_cast<double>(
+                     track_inserts > scan.tracked ? track_inserts - scan.tracked
+                                                  : 0));
+  out.push_back(std::move(evictions));
+  auto dropped = MakeFamily("synwatch_events_dropped_total",
+                            "Events not logged, by reason: ring_full (the "
+                            "ring buffer was full), rate_limit (over "
+                            "log.connections_per_second).",
+                            MetricType::Counter);
+  Add(dropped, static_cast<double>(ring_full), {{"reason", "ring_full"}});
+  Add(dropped, static_cast<double>(rate_limited), {{"reason", "rate_limit"}});
+  out.push_back(std::move(dropped));
 
   auto rules = MakeFamily("synwatch_rules", "Rules in force, by list.",
                       MetricType::Gauge);

@@ -31,6 +31,15 @@ struct PeerRow {
   uint64_t packets = 0;  // summed over CPUs
 };
 
+// Fill of the port-scan tables.
+struct ScanTables {
+  uint32_t tracked = 0;          // entries in scan_track
+  uint32_t blocked_entries = 0;  // entries in blocked, expired or not
+  uint32_t blocked_active = 0;   // entries whose block has not expired
+  uint32_t track_capacity = 0;
+  uint32_t block_capacity = 0;
+};
+
 // What a scrape reads. Implementations return false when a read failed
 // (partial rows may still be filled in).
 class RowSource {
@@ -39,6 +48,7 @@ class RowSource {
   virtual bool ReadInterfaces(std::vector<InterfaceRow>* rows) const = 0;
   virtual bool ReadPeers(std::vector<PeerRow>* rows) const = 0;
   virtual uint32_t PeerCapacity() const = 0;
+  virtual bool ReadScanTables(ScanTables* tables) const = 0;
 };
 
 // State that the daemon changes and the scrape reports.

@@ -171,7 +171,7 @@ bool LooksLike(std::string_view typo, std::string_view known) {
 // Every section and key of DESIGN.md's config: what is not here is unknown.
 struct Section {
   std::string_view name;
-  std::array<std::string_view, 4> keys;  // unused slots are ""
+  std::array<std::string_view, 6> keys;  // unused slots are ""
 };
 
 constexpr Section kSchema[] = {
@@ -179,7 +179,9 @@ constexpr Section kSchema[] = {
     {"xdp", {"interfaces", "mode", "pin_path"}},
     {"peers", {"max_entries", "ipv4_prefix_length", "ipv6_prefix_length"}},
     {"rules", {"default_action", "dry_run", "allow", "deny"}},
-    {"port_scan", {"enabled", "max_ports", "window", "block_duration"}},
+    {"port_scan",
+     {"enabled", "max_ports", "window", "block_duration", "max_tracked_peers",
+      "max_blocked_peers"}},
     {"log", {"level", "format", "connections", "connections_per_second"}},
 };
 
@@ -552,6 +554,10 @@ class Parser {
     GetInteger(s, "port_scan", "max_ports", 1, kMaxScanPorts, &scan.max_ports);
     GetDuration(s, "port_scan", "window", true, &scan.window);
     GetDuration(s, "port_scan", "block_duration", false, &scan.block_duration);
+    GetInteger(s, "port_scan", "max_tracked_peers", 1, kMaxPeerEntries,
+               &scan.max_tracked_peers);
+    GetInteger(s, "port_scan", "max_blocked_peers", 1, kMaxPeerEntries,
+               &scan.max_blocked_peers);
   }
 
   void ParseLog(const toml::value* s, LogConfig& log) {

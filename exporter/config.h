@@ -68,6 +68,10 @@ struct PortScanConfig {
   uint32_t max_ports = 3;
   std::chrono::nanoseconds window = std::chrono::seconds(60);
   std::chrono::nanoseconds block_duration = std::chrono::minutes(10);
+  // Fixed sizes of the kernel's tables (LRU: the oldest entry goes first).
+  // A tracked peer costs about 600 bytes of kernel memory, a blocked one 64.
+  uint32_t max_tracked_peers = 8192;
+  uint32_t max_blocked_peers = 16384;
 
   bool operator==(const PortScanConfig&) const = default;
 };

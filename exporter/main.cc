@@ -21,6 +21,7 @@
 #include "bpf_program.h"
 #include "collector.h"
 #include "config.h"
+#include "events.h"
 #include "http_server.h"
 #include "interfaces.h"
 #include "logging.h"
@@ -212,12 +213,15 @@ bool Reload(const Options& options, BpfProgram& program,
     return false;
   }
   if (next.peers.max_entries != running.peers.max_entries ||
+      next.port_scan.max_tracked_peers != running.port_scan.max_tracked_peers ||
+      next.port_scan.max_blocked_peers != running.port_scan.max_blocked_peers ||
       next.web.listen_address != running.web.listen_address ||
       next.web.metrics_path != running.web.metrics_path ||
       next.log.format != running.log.format) {
     spdlog::warn(
-        "Reload: peers.max_entries, web.* and log.format take effect at the "
-        "next restart; everything else is applied now");
+        "Reload: table sizes (peers.max_entries, port_scan.max_*_peers), web.* "
+        "and log.format take effect at the next restart; everything else is "
+        "applied now");
   }
   try {
     program.ApplyPolicy(PolicyFromConfig(next));
@@ -236,10 +240,14 @@ bool Reload(const Options& options, BpfProgram& program,
   }
   SetLogLevel(next.log.level);
   const uint32_t keep_max = running.peers.max_entries;
+  const uint32_t keep_tracked = running.port_scan.max_tracked_peers;
+  const uint32_t keep_blocked = running.port_scan.max_blocked_peers;
   const auto keep_web = running.web;
   const auto keep_format = running.log.format;
   running = next;
   running.peers.max_entries = keep_max;
+  running.port_scan.max_tracked_peers = keep_tracked;
+  running.port_scan.max_blocked_peers = keep_blocked;
   running.web = keep_web;
   running.log.format = keep_format;
   Publish(running, state);
@@ -294,15 +302,32 @@ int Run(const Options& options) {
                kVersion, kRevision, LibbpfVersion(), ConfigSource(options));
 
   ExporterState state;
-  BpfProgram program(config.peers);
+  BpfProgram program(MapSizesFromConfig(config));
   program.ApplyPolicy(PolicyFromConfig(config));
   InterfaceManager interfaces(program);
   interfaces.Apply(config.xdp.interfaces, config.xdp.mode);
   Publish(config, state);
   state.last_reload_success_time = UnixNow();
 
-  MapRowSource rows(program.if_stats_fd(), program.peers_fd(),
-                    program.peers_capacity(), interfaces);
+  EventReader events(
+      program.events_fd(),
+      [&interfaces](uint32_t ifindex) {
+        for (const auto& s : interfaces.Snapshot()) {
+          if (s.ifindex == ifindex) return s.name;
+        }
+        return "ifindex" + std::to_string(ifindex);
+      },
+      config.log.connections_per_second, state.events_dropped_rate_limit);
+
+  MapRowSource::Maps maps;
+  maps.if_stats_fd = program.if_stats_fd();
+  maps.peers_fd = program.peers_fd();
+  maps.scan_track_fd = program.scan_track_fd();
+  maps.blocked_fd = program.blocked_fd();
+  maps.peers_capacity = program.sizes().peers;
+  maps.scan_track_capacity = program.sizes().scan_track;
+  maps.blocked_capacity = program.sizes().blocked;
+  MapRowSource rows(maps, interfaces);
   auto collector = std::make_shared<SynwatchCollector>(
       rows, state, BuildInfo{kVersion, kRevision, LibbpfVersion()});
   auto process = std::make_shared<ProcessCollector>();
@@ -325,7 +350,9 @@ int Run(const Options& options) {
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
       spdlog::info("SIGHUP: reloading config");
-      Reload(options, program, interfaces, config, state);
+      if (Reload(options, program, interfaces, config, state)) {
+        events.SetConnectionsPerSecond(config.log.connections_per_second);
+      }
       continue;
     }
     spdlog::info("{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include <spdlog/spdlog.h>
 
@@ -21,25 +22,25 @@ constexpr uint32_t kBatchEntries = 4096;
 
 }  // namespace
 
+// sw_if_stats is nothing but __u64 counters: summed as an array, so a
+// counter added to the ABI is summed without touching this code.
+static_assert(sizeof(sw_if_stats) % sizeof(uint64_t) == 0);
+constexpr size_t kStatsWords = sizeof(sw_if_stats) / sizeof(uint64_t);
+
 sw_if_stats SumStats(const std::vector<sw_if_stats>& per_cpu) {
-  sw_if_stats sum{};
+  uint64_t sum[kStatsWords] = {};
   for (const sw_if_stats& s : per_cpu) {
-    for (int c = 0; c < SW_CLASS_COUNT; ++c) sum.classes[c] += s.classes[c];
-    for (int o = 0; o < SW_OUTCOME_COUNT; ++o) {
-      for (int a = 0; a < SW_ACTION_COUNT; ++a) sum.syn[o][a] += s.syn[o][a];
-    }
-    sum.peer_insert_failures += s.peer_insert_failures;
-    sum.port_scans += s.port_scans;
+    uint64_t words[kStatsWords];
+    std::memcpy(words, &s, sizeof(words));
+    for (size_t i = 0; i < kStatsWords; ++i) sum[i] += words[i];
   }
-  return sum;
+  sw_if_stats out;
+  std::memcpy(&out, sum, sizeof(out));
+  return out;
 }
 
-MapRowSource::MapRowSource(int if_stats_fd, int peers_fd,
-                           uint32_t peers_capacity,
-                           const InterfaceManager& interfaces)
-    : if_stats_fd_(if_stats_fd),
-      peers_fd_(peers_fd),
-      peers_capacity_(peers_capacity),
+MapRowSource::MapRowSource(const Maps& maps, const InterfaceManager& interfaces)
+    : maps_(maps),
       interfaces_(interfaces),
       ncpus_(libbpf_num_possible_cpus()) {}
 
@@ -56,7 +57,7 @@ bool MapRowSource::ReadInterfaces(std::vector<InterfaceRow>* rows) const {
     row.attached = s.attached;
     const uint32_t slot = s.slot;
     if (slot != SW_IF_UNKNOWN) {
-      if (bpf_map_lookup_elem(if_stats_fd_, &slot, per_cpu.data()) == 0) {
+      if (bpf_map_lookup_elem(maps_.if_stats_fd, &slot, per_cpu.data()) == 0) {
         row.stats = SumStats(per_cpu);
         row.has_stats = true;
       } else {
@@ -79,7 +80,7 @@ bool MapRowSource::ReadPeers(std::vector<PeerRow>* rows) const {
   for (;;) {
     uint32_t count = kBatchEntries;
     LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    const int rc = bpf_map_lookup_batch(peers_fd_, first ? nullptr : &out_batch,
+    const int rc = bpf_map_lookup_batch(maps_.peers_fd, first ? nullptr : &out_batch,
                                         &out_batch, keys.data(), values.data(),
                                         &count, &opts);
     const int err = rc == 0 ? 0 : errno;
@@ -97,6 +98,66 @@ bool MapRowSource::ReadPeers(std::vector<PeerRow>* rows) const {
     if (err == ENOENT) return true;  // end of table
     first = false;
   }
+}
+
+}  // namespace synwatch
+
+namespace synwatch {
+namespace {
+
+uint64_t MonotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// Walks a hash map with batched lookups, calling visit(key, value) for each
+// entry. Returns false when a read failed.
+template <typename Key, typename Value, typename Visit>
+bool WalkBatched(int fd, uint32_t batch, Visit visit) {
+  std::vector<Key> keys(batch);
+  std::vector<Value> values(batch);
+  uint32_t cursor = 0;
+  bool first = true;
+  for (;;) {
+    uint32_t count = batch;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    const int rc = bpf_map_lookup_batch(fd, first ? nullptr : &cursor, &cursor,
+                                        keys.data(), values.data(), &count,
+                                        &opts);
+    const int err = rc == 0 ? 0 : errno;
+    if (rc != 0 && err != ENOENT) {
+      spdlog::debug("batched map read: {}", std::strerror(err));
+      return false;
+    }
+    for (uint32_t i = 0; i < count; ++i) visit(keys[i], values[i]);
+    if (err == ENOENT) return true;
+    first = false;
+  }
+}
+
+}  // namespace
+
+bool MapRowSource::ReadScanTables(ScanTables* tables) const {
+  tables->track_capacity = maps_.scan_track_capacity;
+  tables->block_capacity = maps_.blocked_capacity;
+  bool ok = true;
+  if (maps_.blocked_fd >= 0) {
+    const uint64_t now = MonotonicNs();
+    ok &= WalkBatched<sw_scan_key, sw_block>(
+        maps_.blocked_fd, 1024, [&](const sw_scan_key&, const sw_block& b) {
+          ++tables->blocked_entries;
+          if (b.expires_ns > now) ++tables->blocked_active;
+        });
+  }
+  if (maps_.scan_track_fd >= 0) {
+    // The values are half a kilobyte each: small batches keep the buffer small.
+    ok &= WalkBatched<sw_scan_key, sw_scan_state>(
+        maps_.scan_track_fd, 256,
+        [&](const sw_scan_key&, const sw_scan_state&) { ++tables->tracked; });
+  }
+  return ok;
 }
 
 }  // namespace synwatch

@@ -16,17 +16,24 @@ class InterfaceManager;
 class MapRowSource : public RowSource {
  public:
   // Holds non-owning references: both outlive the HTTP server.
-  MapRowSource(int if_stats_fd, int peers_fd, uint32_t peers_capacity,
-               const InterfaceManager& interfaces);
+  struct Maps {
+    int if_stats_fd = -1;
+    int peers_fd = -1;
+    int scan_track_fd = -1;
+    int blocked_fd = -1;
+    uint32_t peers_capacity = 0;
+    uint32_t scan_track_capacity = 0;
+    uint32_t blocked_capacity = 0;
+  };
+  MapRowSource(const Maps& maps, const InterfaceManager& interfaces);
 
   bool ReadInterfaces(std::vector<InterfaceRow>* rows) const override;
   bool ReadPeers(std::vector<PeerRow>* rows) const override;
-  uint32_t PeerCapacity() const override { return peers_capacity_; }
+  uint32_t PeerCapacity() const override { return maps_.peers_capacity; }
+  bool ReadScanTables(ScanTables* tables) const override;
 
  private:
-  const int if_stats_fd_;
-  const int peers_fd_;
-  const uint32_t peers_capacity_;
+  const Maps maps_;
   const InterfaceManager& interfaces_;
   const int ncpus_;
 };

@@ -7,7 +7,8 @@
 # validates it with `synwatch --check-config` before it is written, and
 # reloads the service (SIGHUP, counts kept) when it changes. The few settings
 # synwatch reads only at start (web.*, xdp.pin_path, peers.max_entries,
-# log.format) restart it instead when they change.
+# port_scan.max_tracked_peers, port_scan.max_blocked_peers, log.format)
+# restart it instead when they change.
 #
 # Allow and deny lists merge across the Hiera hierarchy (`merge: unique`):
 # common rules, role rules and node rules all apply. See README.md.
@@ -106,6 +107,13 @@
 # @param port_scan_block_duration
 #   `port_scan.block_duration`: how long a scanner is blocked; `'0s'` detects
 #   and logs only.
+# @param port_scan_max_tracked_peers
+#   `port_scan.max_tracked_peers`: size of the table of peers whose ports are
+#   being counted (about 600 bytes of kernel memory each); when it is full,
+#   the peer seen least recently is forgotten first. Applied at restart.
+# @param port_scan_max_blocked_peers
+#   `port_scan.max_blocked_peers`: size of the block table; when it is full,
+#   the oldest block goes first. Applied at restart.
 # @param log_level
 #   `log.level`.
 # @param log_format
@@ -158,6 +166,8 @@ class synwatch (
   Integer[1, 64] $port_scan_max_ports,
   Synwatch::Duration $port_scan_window,
   Synwatch::Duration $port_scan_block_duration,
+  Integer[1, 16777216] $port_scan_max_tracked_peers,
+  Integer[1, 16777216] $port_scan_max_blocked_peers,
   Synwatch::LogLevel $log_level,
   Synwatch::LogFormat $log_format,
   Boolean $log_connections,

@@ -1,7 +1,8 @@
 # @summary Restarts synwatch when a setting changes that a reload cannot apply.
 #
 # A reload (SIGHUP) applies rules, prefixes, port-scan settings, interfaces
-# and the log level. synwatch reads web.*, xdp.pin_path, peers.max_entries
+# and the log level. synwatch reads web.*, xdp.pin_path, the table sizes
+# (peers.max_entries, port_scan.max_tracked_peers, port_scan.max_blocked_peers)
 # and log.format only when it starts; synwatch::config keeps those in a file
 # of their own, and a change to it restarts the service (`try-restart`: only
 # if it is running). With pinning, counts survive the restart.

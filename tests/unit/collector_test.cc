@@ -26,6 +26,11 @@ class FakeRows : public RowSource {
     return peers_ok;
   }
   uint32_t PeerCapacity() const override { return 65536; }
+  bool ReadScanTables(ScanTables* tables) const override {
+    *tables = scan;
+    return true;
+  }
+  ScanTables scan;
 
   std::vector<InterfaceRow> interfaces;
   std::vector<PeerRow> peers;
@@ -204,6 +209,38 @@ TEST(CollectorTest, StateGauges) {
                        "synwatch_config_last_reload_success_timestamp_seconds"),
                   {}),
             1700000000.5);
+}
+
+TEST(CollectorTest, PortScanTablesAndDroppedEvents) {
+  FakeRows rows;
+  InterfaceRow row = Eth0();
+  row.stats.scan_track_inserts = 120;
+  row.stats.events_ring_full = 3;
+  row.stats.events_rate_limited = 40;
+  rows.interfaces.push_back(row);
+  rows.scan = ScanTables{100, 7, 5, 8192, 16384};
+  ExporterState state;
+  state.events_dropped_rate_limit = 2;
+  SynwatchCollector collector(rows, state, {});
+  const auto families = collector.Collect();
+  EXPECT_EQ(Value(Find(families, "synwatch_blocked_peers"), {}), 5);
+  EXPECT_EQ(Value(Find(families, "synwatch_port_scan_table_entries"),
+                  {{"table", "track"}}),
+            100);
+  EXPECT_EQ(Value(Find(families, "synwatch_port_scan_table_entries"),
+                  {{"table", "block"}}),
+            7);
+  EXPECT_EQ(Value(Find(families, "synwatch_port_scan_table_capacity"),
+                  {{"table", "block"}}),
+            16384);
+  EXPECT_EQ(Value(Find(families, "synwatch_port_scan_track_evictions_total"), {}),
+            20);
+  EXPECT_EQ(Value(Find(families, "synwatch_events_dropped_total"),
+                  {{"reason", "ring_full"}}),
+            3);
+  EXPECT_EQ(Value(Find(families, "synwatch_events_dropped_total"),
+                  {{"reason", "rate_limit"}}),
+            42);
 }
 
 }  // namespace

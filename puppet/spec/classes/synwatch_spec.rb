@@ -35,6 +35,8 @@ DEFAULT_TOML = <<~TOML
   max_ports = 3
   window = "60s"
   block_duration = "10m"
+  max_tracked_peers = 8192
+  max_blocked_peers = 16384
 
   [log]
   level = "info"
@@ -51,6 +53,8 @@ RESTART_SETTINGS = <<~TEXT
   web.config_file = ""
   xdp.pin_path = "/sys/fs/bpf/synwatch"
   peers.max_entries = 65536
+  port_scan.max_tracked_peers = 8192
+  port_scan.max_blocked_peers = 16384
   log.format = "text"
 TEXT
 
@@ -85,6 +89,8 @@ ALL_PARAMS = {
   'port_scan_max_ports' => 10,
   'port_scan_window' => '1m30s',
   'port_scan_block_duration' => '0s',
+  'port_scan_max_tracked_peers' => 1024,
+  'port_scan_max_blocked_peers' => 2048,
   'log_level' => 'debug',
   'log_format' => 'json',
   'log_connections' => true,
@@ -133,6 +139,8 @@ ALL_PARAMS_TOML = <<~TOML
   max_ports = 10
   window = "1m30s"
   block_duration = "0s"
+  max_tracked_peers = 1024
+  max_blocked_peers = 2048
 
   [log]
   level = "debug"
@@ -180,7 +188,10 @@ describe 'synwatch' do
             'xdp' => { 'interfaces' => ['auto'], 'mode' => 'auto', 'pin_path' => '/sys/fs/bpf/synwatch' },
             'peers' => { 'max_entries' => 65_536, 'ipv4_prefix_length' => 32, 'ipv6_prefix_length' => 64 },
             'rules' => { 'default_action' => 'pass', 'dry_run' => true, 'allow' => [], 'deny' => [] },
-            'port_scan' => { 'enabled' => true, 'max_ports' => 3, 'window' => '60s', 'block_duration' => '10m' },
+            'port_scan' => {
+              'enabled' => true, 'max_ports' => 3, 'window' => '60s', 'block_duration' => '10m',
+              'max_tracked_peers' => 8192, 'max_blocked_peers' => 16_384
+            },
             'log' => { 'level' => 'info', 'format' => 'text', 'connections' => false, 'connections_per_second' => 100 },
           )
         end
@@ -286,6 +297,22 @@ describe 'synwatch' do
         it 'changes the start-only settings, so the service restarts' do
           is_expected.to contain_file('/etc/synwatch/.restart-settings')
             .with_content(RESTART_SETTINGS.sub('web.listen_address = ":9632"', 'web.listen_address = "[::1]:9633"'))
+        end
+      end
+
+      context 'with new port-scan table sizes' do
+        let(:params) { { 'port_scan_max_tracked_peers' => 65_536, 'port_scan_max_blocked_peers' => 1 } }
+
+        it 'changes the start-only settings, so the service restarts' do
+          is_expected.to contain_file('/etc/synwatch/.restart-settings').with_content(
+            RESTART_SETTINGS.sub('port_scan.max_tracked_peers = 8192', 'port_scan.max_tracked_peers = 65536')
+                            .sub('port_scan.max_blocked_peers = 16384', 'port_scan.max_blocked_peers = 1'),
+          )
+        end
+
+        it 'renders them in [port_scan]' do
+          config = Tomlrb.parse(SynwatchSpec.rendered_config(catalogue))
+          expect(config['port_scan']).to include('max_tracked_peers' => 65_536, 'max_blocked_peers' => 1)
         end
       end
 
@@ -472,6 +499,12 @@ describe 'synwatch' do
           ['port_scan_window', '60', %r{parameter 'port_scan_window' expects a match for Synwatch::Duration}],
           ['port_scan_window', '0s', %r{synwatch: port_scan_window: must be longer than zero, got '0s'}],
           ['port_scan_block_duration', '10 minutes', %r{parameter 'port_scan_block_duration' expects a match for Synwatch::Duration}],
+          ['port_scan_max_tracked_peers', 0, %r{parameter 'port_scan_max_tracked_peers' expects an Integer\[1, 16777216\] value, got Integer\[0, 0\]}],
+          ['port_scan_max_tracked_peers', 16_777_217, %r{parameter 'port_scan_max_tracked_peers' expects an Integer\[1, 16777216\] value}],
+          ['port_scan_max_tracked_peers', '8192', %r{parameter 'port_scan_max_tracked_peers' expects an Integer value, got String}],
+          ['port_scan_max_blocked_peers', 0, %r{parameter 'port_scan_max_blocked_peers' expects an Integer\[1, 16777216\] value, got Integer\[0, 0\]}],
+          ['port_scan_max_blocked_peers', 16_777_217, %r{parameter 'port_scan_max_blocked_peers' expects an Integer\[1, 16777216\] value}],
+          ['port_scan_max_blocked_peers', '16384', %r{parameter 'port_scan_max_blocked_peers' expects an Integer value, got String}],
           ['log_level', 'verbose', %r{parameter 'log_level' expects a match for Synwatch::LogLevel}],
           ['log_format', 'xml', %r{parameter 'log_format' expects a match for Synwatch::LogFormat}],
           ['log_connections', 'no', %r{parameter 'log_connections' expects a Boolean value}],
