@@ -31,7 +31,9 @@ deny = ["192.0.2.66/32", "2001:db8::66"]
 allow = ["192.0.2.10/32"]
 
 [port_scan]
-enabled = false
+max_ports = 3                        # more than 3 ports ...
+window = "60s"                       # ... within a minute is a scan
+block_duration = "30s"
 TOML
 
 say "Sandbox: server $SW_SRV (192.0.2.1, 2001:db8::1) <-veth-> client $SW_CLI (192.0.2.10-19, .66)"
@@ -50,11 +52,18 @@ for src in 192.0.2.10 192.0.2.11 192.0.2.11 192.0.2.12 2001:db8::13 192.0.2.66 2
   printf '  %-14s -> %-12s %s\n' "$src" "$dst" "$r"
 done
 
+say "A port scanner: nmap -sS from 192.0.2.14 against 20 ports"
+cli timeout 30 nmap -sS -Pn -n -p 20-39 --max-retries 0 --host-timeout 20s \
+  -e sw-cli -S 192.0.2.14 192.0.2.1 >/dev/null 2>&1 || true
+grep 'Port scan detected' "$SW_TMP/synwatch.log" | sed 's/^/  | /'
+if connect_from 192.0.2.14 192.0.2.1 8080; then r="connected"; else r="FAILED (blocked as a port scanner)"; fi
+printf '  %-14s -> %-12s %s\n' 192.0.2.14 192.0.2.1 "$r"
+
 say "Non-SYN traffic: ping"
 cli ping -c 3 -i 0.2 -W 1 192.0.2.1 | tail -n 2 | sed 's/^/  /'
 
 say "Scrape: curl http://127.0.0.1:9632/metrics (synwatch_ series)"
-scrape | grep -E '^synwatch_(syn_packets|peer_syn_packets|packets|xdp_attached|rules|dry_run|peer_table)' | grep -v ' 0$' | sed 's/^/  /'
+scrape | grep -E '^synwatch_(syn_packets|peer_syn_packets|packets|port_scans|blocked_peers|xdp_attached|rules|dry_run|peer_table)' | grep -v ' 0$' | sed 's/^/  /'
 
 say "promtool check metrics"
 if command -v promtool >/dev/null; then
