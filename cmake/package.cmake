@@ -82,8 +82,9 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# adduser: postinst creates the system user. Everything else is computed.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+# adduser: postinst creates the system user; procps: the unit's ExecReload
+# runs /bin/kill. Everything else is computed.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, procps")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${_sw_pkg}/control/conffiles
   ${_sw_image}/debian/postinst

@@ -32,9 +32,13 @@ ssh-keygen -q -t ed25519 -N '' -C synwatch-bake -f "$work/id_ed25519"
 # against the base's dpkg status (saved by build-base.sh) and host's lists.
 repo=$work/deps
 mkdir -p "$repo/partial"
-apt-get -qq -o Dir::State::status="$base.dpkg-status" \
-  -o Dir::Cache::archives="$repo" -o Debug::NoLocking=1 \
-  --download-only --no-install-recommends -y install "$deb" >/dev/null
+fetch_deps() {
+  apt-get -qq -o Dir::State::status="$base.dpkg-status" \
+    -o Dir::Cache::archives="$repo" -o Debug::NoLocking=1 -o APT::Sandbox::User=root \
+    --download-only --no-install-recommends -y install "$deb" >/dev/null
+}
+# Stale or missing package lists on the host: refresh once and retry.
+fetch_deps || { apt-get update -qq && fetch_deps; }
 rm -rf "$repo/partial" "$repo/lock"
 (cd "$repo" && dpkg-scanpackages --multiversion . /dev/null 2>/dev/null >Packages && xz -k Packages)
 echo "bake: $(find "$repo" -name '*.deb' | wc -l) dependency packages for the offline install"

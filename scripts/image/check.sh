@@ -18,9 +18,11 @@ packer fmt -check -diff packer/
 packer fmt -check -diff packer/modern/
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/key"
 : >"$tmp/synwatch_0.0.0-1_amd64.deb"
-# Checksum "none" and a local URL: validate must not need the network.
+# A local URL with its checksum: validate must not need the network.
+: >"$tmp/base.qcow2"
 packer validate \
-  -var "base_image_url=file://$tmp/base.qcow2" -var base_image_checksum=none \
+  -var "base_image_url=file://$tmp/base.qcow2" \
+  -var "base_image_checksum=sha256:$(sha256sum "$tmp/base.qcow2" | cut -d' ' -f1)" \
   -var "deb_path=$tmp/synwatch_0.0.0-1_amd64.deb" -var "deps_dir=$tmp" \
   -var "ssh_private_key_file=$tmp/key" -var "ssh_public_key=$(cat "$tmp/key.pub")" \
   -var accelerator=tcg -var offline=true \

@@ -1,14 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# `make image-test`: build the image (scripts/image/image.sh), a newer build
-# of the same package for the upgrade step (Debian revision 2), then boot the
-# image and run tests/image/run.sh. Prints the time of each phase.
+# `make image-test`: static checks (scripts/image/check.sh), the image
+# (scripts/image/image.sh), a newer build of the same package for the upgrade
+# step (Debian revision 2), then boot the image and run tests/image/run.sh.
+# Prints the time of each phase.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 t0=$SECONDS
 
+bash scripts/image/check.sh
 image=$(bash scripts/image/image.sh | tail -n 1)
 t=$SECONDS
 upgrade=$(sh scripts/package.sh --release 2 --no-lintian | tail -n 1)

@@ -161,6 +161,7 @@ vm_shutdown() {
 vm_kill() {
   local i
   vm_running || return 0
+  vm_log "killing qemu (pid $VM_PID)"
   kill "$VM_PID" 2>/dev/null || true
   for i in 1 2 3 4 5 6 7 8 9 10; do
     vm_running || return 0
