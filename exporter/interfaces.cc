@@ -2,13 +2,12 @@
 #include "interfaces.h"
 
 #include <net/if.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-
-#include <spdlog/spdlog.h>
 
 namespace synwatch {
 namespace {
@@ -77,8 +76,9 @@ std::vector<std::string> ParseIpv6DefaultRoutes(const std::string& text) {
 
 std::vector<std::string> DefaultRouteInterfaces() {
   std::vector<std::string> names =
-      ParseIpv4DefaultRoutes(ReadFile("/proc/net/route"));
-  for (const auto& n : ParseIpv6DefaultRoutes(ReadFile("/proc/net/ipv6_route"))) {
+      ParseIpv4DefaultRoutes(ReadFile("/proc/self/net/route"));
+  for (const auto& n :
+       ParseIpv6DefaultRoutes(ReadFile("/proc/self/net/ipv6_route"))) {
     AddUnique(names, n);
   }
   return names;
@@ -108,8 +108,9 @@ void InterfaceManager::Apply(const std::vector<std::string>& configured,
       const AttachedMode m = program_.Attach(name, ifindex, mode);
       if (!was) {
         attached_now.push_back(ifindex);
-        spdlog::info("Attached XDP program (id {}) to {} (ifindex {}) in {} mode",
-                     program_.prog_id(), name, ifindex, ToString(m));
+        spdlog::info(
+            "Attached XDP program (id {}) to {} (ifindex {}) in {} mode",
+            program_.prog_id(), name, ifindex, ToString(m));
       }
       next.push_back({name, ifindex, true,
                       FindIfindexSlot(program_.config(), ifindex),

@@ -14,13 +14,16 @@
 namespace synwatch {
 
 // Interfaces that carry an IPv4 or IPv6 default route in the main table,
-// deduplicated, in route order. Reads /proc/net/route and
-// /proc/net/ipv6_route (both list every default route with its device).
+// deduplicated, in route order. Reads /proc/self/net/route and
+// /proc/self/net/ipv6_route (both list every default route with its device;
+// under /proc/self so that a unit with ProcSubset=pid still sees them).
 std::vector<std::string> DefaultRouteInterfaces();
 
 // Parsers behind DefaultRouteInterfaces, exposed for tests.
-std::vector<std::string> ParseIpv4DefaultRoutes(const std::string& proc_net_route);
-std::vector<std::string> ParseIpv6DefaultRoutes(const std::string& proc_net_ipv6_route);
+std::vector<std::string> ParseIpv4DefaultRoutes(
+    const std::string& proc_net_route);
+std::vector<std::string> ParseIpv6DefaultRoutes(
+    const std::string& proc_net_ipv6_route);
 
 struct InterfaceState {
   std::string name;
