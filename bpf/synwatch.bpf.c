@@ -354,6 +354,31 @@ static long distinct_round(__u64 index, void *data)
 }
 
 /*
+ * One slot of the search for a free or stale slot. A callback of bpf_loop()
+ * rather than a plain loop: clang closes that loop with a fall-through into
+ * its header, which Linux before 6.4 (Debian 12's 6.1) rejects as a
+ * "back-edge" whatever the capabilities (tests/bpf/cfg_check.py).
+ */
+struct claim_ctx {
+	struct sw_scan_state *st;
+	__u64 cutoff_ms;
+	__u64 mine;
+};
+
+static long claim_free_slot(__u32 i, void *data)
+{
+	struct claim_ctx *c = data;
+	__u64 v;
+
+	if (i >= SW_SCAN_SLOTS)
+		return 1;
+	v = READ_ONCE(c->st->slots[i]);
+	if (slot_fresh(v, c->cutoff_ms))
+		return 0;
+	return __sync_val_compare_and_swap(&c->st->slots[i], v, c->mine) == v;
+}
+
+/*
  * Distinct fresh ports of the snapshot into sc->ports, ascending, and their
  * count into sc->nports: each round takes the smallest port above the
  * previous one, so a port that racing CPUs claimed in two slots is listed
@@ -514,24 +539,37 @@ new_tracking(struct sw_if_stats *stats, const struct sw_scan_key *key, __u64 slo
  * only refreshed: it cannot make a scan. A new one claims a free or stale
  * slot, and the fresh slots are counted *after* the claim, so that of two
  * CPUs adding a port each at once, at least one sees both.
+ *
+ * A global function, so the verifier checks it once, not once for every
+ * state the caller reaches it in (address family, outcome, ...); it looks
+ * its maps up again, which for arrays costs a few instructions.
  */
-static __always_inline void track_port(struct xdp_md *ctx, struct sw_if_stats *stats,
-				       const struct sw_params *params,
-				       const struct sw_scan_key *key, const struct syn_source *src,
-				       __u64 now)
+__noinline int track_port(struct xdp_md *ctx, const struct sw_scan_key *key,
+			  const struct syn_source *src, __u64 now, __u32 if_slot)
 {
-	__u64 now_ms = now / NSEC_PER_MSEC;
-	/* Rounded up, so that a sub-millisecond window still holds a port. */
-	__u64 window_ms = (params->scan_window_ns + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
-	__u64 cutoff_ms = now_ms > window_ms ? now_ms - window_ms : 0;
-	__u64 mine = SW_SLOT(src->dport, now_ms);
-	__u16 tag = slot_tag(mine);
-	__u32 max_ports = params->scan_max_ports;
+	const struct sw_params *params;
+	struct sw_if_stats *stats;
 	struct sw_scan_state *st;
-	__u32 fresh = 0;
+	struct sw_config *cfg;
+	struct claim_ctx claim;
+	__u64 now_ms, window_ms, cutoff_ms, mine, v;
+	__u32 zero = 0, max_ports, fresh = 0;
+	__u16 tag;
 	int i;
-	__u64 v;
 
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	stats = bpf_map_lookup_elem(&if_stats, &if_slot);
+	if (!cfg || !stats || !key || !src)
+		return 0;
+	params = &cfg->params[cfg->gen & 1];
+
+	now_ms = now / NSEC_PER_MSEC;
+	/* Rounded up, so that a sub-millisecond window still holds a port. */
+	window_ms = (params->scan_window_ns + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
+	cutoff_ms = now_ms > window_ms ? now_ms - window_ms : 0;
+	mine = SW_SLOT(src->dport, now_ms);
+	tag = slot_tag(mine);
+	max_ports = params->scan_max_ports;
 	if (max_ports > SW_SCAN_MAX_PORTS)
 		max_ports = SW_SCAN_MAX_PORTS;
 
@@ -541,10 +579,10 @@ static __always_inline void track_port(struct xdp_md *ctx, struct sw_if_stats *s
 		if (!st) {
 			/* Created with one port: only max_ports 0 makes that a scan. */
 			if (max_ports > 0)
-				return;
+				return 0;
 			st = bpf_map_lookup_elem(&scan_track, key);
 			if (!st)
-				return;
+				return 0;
 		}
 	}
 
@@ -556,20 +594,17 @@ static __always_inline void track_port(struct xdp_md *ctx, struct sw_if_stats *s
 		 * otherwise bounce the line on every SYN. */
 		if (SW_SLOT_MS(v) < now_ms)
 			__sync_val_compare_and_swap(&st->slots[i], v, mine);
-		return;
+		return 0;
 	}
 
 	/* A new port takes the first free or stale slot; a lost race moves on
 	 * to the next. The port can end up in two slots when two CPUs add it
 	 * at once: counting dedupes. No slot left means every slot is fresh,
 	 * more than any max_ports, and the slow path sorts it out. */
-	for (i = 0; i < SW_SCAN_SLOTS; i++) {
-		v = READ_ONCE(st->slots[i]);
-		if (slot_fresh(v, cutoff_ms))
-			continue;
-		if (__sync_val_compare_and_swap(&st->slots[i], v, mine) == v)
-			break;
-	}
+	claim.st = st;
+	claim.cutoff_ms = cutoff_ms;
+	claim.mine = mine;
+	bpf_loop(SW_SCAN_SLOTS, claim_free_slot, &claim, 0);
 
 	/* Branch-free (slot_fresh_bit): a branch per slot would give the
 	 * verifier two paths per slot, and the count a precise value each. */
@@ -589,6 +624,7 @@ static __always_inline void track_port(struct xdp_md *ctx, struct sw_if_stats *s
 
 		detect_scan(&s, st);
 	}
+	return 0;
 }
 
 /* --- Connection log ----------------------------------------------------- */
@@ -644,7 +680,8 @@ static __always_inline void log_connection(struct xdp_md *ctx, struct sw_if_stat
 /* --- Decision ------------------------------------------------------------ */
 
 static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config *cfg,
-				      struct sw_if_stats *stats, const struct syn_source *src)
+				      __u32 slot, struct sw_if_stats *stats,
+				      const struct syn_source *src)
 {
 	__u32 gen = cfg->gen & 1;
 	const struct sw_params *params = &cfg->params[gen];
@@ -728,7 +765,7 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	/* The detecting SYN itself stays unmatched; the peer's next one is
 	 * blocked. */
 	if (scan)
-		track_port(ctx, stats, params, &skey, src, now);
+		track_port(ctx, &skey, src, now, slot);
 	if (params->log_connections)
 		log_connection(ctx, stats, params, src, outcome, action, now);
 
@@ -759,7 +796,7 @@ int xdp_synwatch(struct xdp_md *ctx)
 
 	if (cls != SW_CLASS_SYN)
 		return XDP_PASS;
-	return handle_syn(ctx, cfg, stats, &src);
+	return handle_syn(ctx, cfg, slot, stats, &src);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="
   build-essential cmake pkg-config git
-  clang llvm libbpf-dev bpftool linux-libc-dev gcc-multilib libelf-dev zlib1g-dev
+  clang llvm python3 libbpf-dev bpftool linux-libc-dev gcc-multilib libelf-dev zlib1g-dev
   prometheus-cpp-dev libcivetweb-dev libtoml11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   iproute2 iputils-ping curl ncat nmap ethtool
