@@ -2,6 +2,9 @@
 #include "logging.h"
 
 #include <bpf/libbpf.h>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdarg>
 #include <cstdio>
@@ -9,20 +12,21 @@
 #include <string>
 #include <string_view>
 
-#include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
-
 namespace synwatch {
 namespace {
 
 spdlog::level::level_enum ToSpdlog(LogLevel level) {
   switch (level) {
-    case LogLevel::kTrace: return spdlog::level::trace;
-    case LogLevel::kDebug: return spdlog::level::debug;
-    case LogLevel::kInfo: return spdlog::level::info;
-    case LogLevel::kWarn: return spdlog::level::warn;
-    case LogLevel::kError: return spdlog::level::err;
+    case LogLevel::kTrace:
+      return spdlog::level::trace;
+    case LogLevel::kDebug:
+      return spdlog::level::debug;
+    case LogLevel::kInfo:
+      return spdlog::level::info;
+    case LogLevel::kWarn:
+      return spdlog::level::warn;
+    case LogLevel::kError:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }
@@ -32,17 +36,31 @@ spdlog::level::level_enum ToSpdlog(LogLevel level) {
 // levels land one step lower in ours.
 int LibbpfPrint(enum libbpf_print_level level, const char* format,
                 va_list args) {
-  const spdlog::level::level_enum ours = level == LIBBPF_WARN ? spdlog::level::info
-                                         : level == LIBBPF_INFO
-                                             ? spdlog::level::debug
-                                             : spdlog::level::trace;
+  const spdlog::level::level_enum ours =
+      level == LIBBPF_WARN   ? spdlog::level::info
+      : level == LIBBPF_INFO ? spdlog::level::debug
+                             : spdlog::level::trace;
   if (!spdlog::should_log(ours)) return 0;
-  char buf[1024];
-  int n = std::vsnprintf(buf, sizeof(buf), format, args);
+  // A verifier log comes as one message of many kilobytes: size it first,
+  // and log it line by line so nothing is cut off.
+  va_list copy;
+  va_copy(copy, args);
+  const int n = std::vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
   if (n < 0) return n;
-  std::string line(buf, std::min<size_t>(static_cast<size_t>(n), sizeof(buf) - 1));
-  while (!line.empty() && line.back() == '\n') line.pop_back();
-  spdlog::log(ours, "libbpf: {}", line);
+  std::string text(static_cast<size_t>(n) + 1, '\0');
+  std::vsnprintf(text.data(), text.size(), format, args);
+  text.resize(static_cast<size_t>(n));
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) {
+      spdlog::log(ours, "libbpf: {}",
+                  std::string_view(text).substr(start, end - start));
+    }
+    start = end + 1;
+  }
   return n;
 }
 
@@ -55,14 +73,22 @@ class JsonMessageFlag : public spdlog::custom_flag_formatter {
     static constexpr char kHex[] = "0123456789abcdef";
     for (char c : msg.payload) {
       switch (c) {
-        case '"': dest.append(std::string_view("\\\"")); break;
-        case '\\': dest.append(std::string_view("\\\\")); break;
-        case '\n': dest.append(std::string_view("\\n")); break;
-        case '\t': dest.append(std::string_view("\\t")); break;
+        case '"':
+          dest.append(std::string_view("\\\""));
+          break;
+        case '\\':
+          dest.append(std::string_view("\\\\"));
+          break;
+        case '\n':
+          dest.append(std::string_view("\\n"));
+          break;
+        case '\t':
+          dest.append(std::string_view("\\t"));
+          break;
         default:
           if (static_cast<unsigned char>(c) < 0x20) {
-            const char esc[] = {'\\', 'u', '0', '0',
-                                kHex[(c >> 4) & 0xf], kHex[c & 0xf]};
+            const char esc[] = {
+                '\\', 'u', '0', '0', kHex[(c >> 4) & 0xf], kHex[c & 0xf]};
             dest.append(esc, esc + sizeof(esc));
           } else {
             dest.push_back(c);
