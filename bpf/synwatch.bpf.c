@@ -4,6 +4,13 @@
  * attempts (SYN set, ACK clear). Everything that is not a SYN passes after
  * one per-CPU counter increment, so established traffic is never cut and
  * pays almost nothing.
+ *
+ * A SYN that no static rule matched is checked against the dynamic block
+ * table; with port-scan detection on, its destination port is tracked per
+ * peer, and a peer with more than max_ports distinct ports in the window
+ * goes into the block table and is reported through the "events" ring
+ * buffer. With the connection log on, every SYN is reported there too,
+ * within a per-CPU rate limit.
  */
 #include <linux/bpf.h>
 #include <linux/errno.h>
@@ -539,18 +546,19 @@ static __always_inline struct sw_scan_state *new_tracking(struct sw_if_stats *st
  * slot, and the fresh slots are counted *after* the claim, so that of two
  * CPUs adding a port each at once, at least one sees both.
  *
- * A global function, so the verifier checks it once, not once for every
- * state the caller reaches it in (address family, outcome, ...); it looks
- * its maps up again, which for arrays costs a few instructions.
+ * Out of line, with its own lookups of the array maps (a few instructions
+ * each), so that the decision path stays short and the verifier walks the
+ * tracking loops once per call site rather than inlined into every path.
  */
 static __noinline int track_port(struct xdp_md *ctx, const struct sw_scan_key *key,
-			  const struct syn_source *src, __u64 now, __u32 if_slot)
+				 const struct syn_source *src, __u64 now, __u32 if_slot)
 {
 	const struct sw_params *params;
 	struct sw_if_stats *stats;
 	struct sw_scan_state *st;
 	struct sw_config *cfg;
 	struct claim_ctx claim;
+	struct scan_syn s;
 	__u64 now_ms, window_ms, cutoff_ms, mine, v;
 	__u32 zero = 0, max_ports, fresh = 0;
 	__u16 tag;
@@ -609,20 +617,17 @@ static __noinline int track_port(struct xdp_md *ctx, const struct sw_scan_key *k
 	 * verifier two paths per slot, and the count a precise value each. */
 	for (i = 0; i < SW_SCAN_SLOTS; i++)
 		fresh += slot_fresh_bit(READ_ONCE(st->slots[i]), cutoff_ms);
-	if (fresh > max_ports) {
-		struct scan_syn s = {
-		    .ctx = ctx,
-		    .stats = stats,
-		    .params = params,
-		    .key = key,
-		    .src = src,
-		    .now = now,
-		    .cutoff_ms = cutoff_ms,
-		    .max_ports = max_ports,
-		};
-
-		detect_scan(&s, st);
-	}
+	if (fresh <= max_ports)
+		return 0;
+	s.ctx = ctx;
+	s.stats = stats;
+	s.params = params;
+	s.key = key;
+	s.src = src;
+	s.now = now;
+	s.cutoff_ms = cutoff_ms;
+	s.max_ports = max_ports;
+	detect_scan(&s, st);
 	return 0;
 }
 
@@ -683,31 +688,38 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 {
 	__u32 gen = cfg->gen & 1;
 	const struct sw_params *params = &cfg->params[gen];
-	struct sw_rule_key rkey = {};
+	/* The rule key is dead once looked up: the scan key takes its place, which
+	 * keeps the deepest call chain within the 512-byte combined stack that
+	 * Linux 6.1 allows (it rounds every frame up to 32 bytes). */
+	union {
+		struct sw_rule_key rule;
+		struct sw_scan_key scan;
+	} k = {};
+	struct sw_rule_key *rkey = &k.rule;
+	struct sw_scan_key *skey = &k.scan;
 	struct sw_peer_key pkey = {};
-	struct sw_scan_key skey = {};
 	struct sw_rule_value *rule;
-	__u32 addr[4] = {};
+	__u32 *addr = (__u32 *)pkey.addr; /* masked in place: no copy on the stack */
 	__u64 now = 0;
 	__u8 outcome, action, scan;
 	__u32 plen;
 	int i;
 
-	rkey.gen = gen;
-	rkey.family = src->family;
-	__builtin_memcpy(addr, src->saddr, sizeof(addr));
+	rkey->gen = gen;
+	rkey->family = src->family;
+	__builtin_memcpy(pkey.addr, src->saddr, sizeof(pkey.addr));
 	if (src->family == SW_FAMILY_IPV4) {
-		rkey.prefixlen = 32 + 32;
+		rkey->prefixlen = 32 + 32;
 		plen = params->ipv4_prefix_len;
 		if (plen > 32)
 			plen = 32;
 	} else {
-		rkey.prefixlen = 32 + 128;
+		rkey->prefixlen = 32 + 128;
 		plen = params->ipv6_prefix_len;
 		if (plen > 128)
 			plen = 128;
 	}
-	__builtin_memcpy(rkey.addr, addr, sizeof(addr));
+	__builtin_memcpy(rkey->addr, src->saddr, sizeof(rkey->addr));
 #pragma unroll
 	for (i = 0; i < 4; i++)
 		addr[i] &= word_mask(plen, i * 32);
@@ -717,7 +729,7 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	 * Anything but "allowed" in a rule value reads as "denied": the
 	 * outcome indexes the counters and must stay in range.
 	 */
-	rule = bpf_map_lookup_elem(&rules, &rkey);
+	rule = bpf_map_lookup_elem(&rules, rkey);
 	if (rule && rule->outcome == SW_OUTCOME_ALLOWED)
 		outcome = SW_OUTCOME_ALLOWED;
 	else if (rule)
@@ -737,10 +749,11 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	if (scan || params->log_connections)
 		now = bpf_ktime_get_coarse_ns();
 	if (scan) {
-		skey.family = src->family;
-		skey.prefix_len = plen;
-		__builtin_memcpy(skey.addr, addr, sizeof(addr));
-		if (peer_blocked(&skey, now)) {
+		__builtin_memset(skey, 0, sizeof(*skey));
+		skey->family = src->family;
+		skey->prefix_len = plen;
+		__builtin_memcpy(skey->addr, pkey.addr, sizeof(skey->addr));
+		if (peer_blocked(skey, now)) {
 			outcome = SW_OUTCOME_BLOCKED;
 			scan = 0;
 		}
@@ -763,13 +776,12 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	pkey.prefix_len = plen;
 	pkey.outcome = outcome;
 	pkey.action = action;
-	__builtin_memcpy(pkey.addr, addr, sizeof(addr));
 	count_peer(stats, &pkey);
 
 	/* The detecting SYN itself stays unmatched; the peer's next one is
 	 * blocked. */
 	if (scan)
-		track_port(ctx, &skey, src, now, slot);
+		track_port(ctx, skey, src, now, slot);
 	if (params->log_connections)
 		log_connection(ctx, stats, params, src, outcome, action, now);
 
