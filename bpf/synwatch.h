@@ -64,7 +64,7 @@ enum sw_family {
  * reload writes the inactive half and then flips gen (one aligned store). */
 struct sw_params {
 	__u8 default_drop;    /* 1: unmatched SYNs are dropped */
-	__u8 dry_run;         /* 1: decide and count, never drop */
+	__u8 dry_run;	      /* 1: decide and count, never drop */
 	__u8 ipv4_prefix_len; /* peer key mask, 0..32 */
 	__u8 ipv6_prefix_len; /* peer key mask, 0..128 */
 	__u8 scan_enabled;    /* port-scan tracking on */
@@ -72,8 +72,8 @@ struct sw_params {
 	__u8 pad0[2];
 	__u32 scan_max_ports; /* more distinct ports than this is a scan, 1..SW_SCAN_MAX_PORTS */
 	__u32 connections_per_second; /* connection events per second and CPU, at most */
-	__u64 scan_window_ns; /* sliding window */
-	__u64 block_ns;       /* block duration, 0 = detect only */
+	__u64 scan_window_ns;	      /* sliding window */
+	__u64 block_ns;		      /* block duration, 0 = detect only */
 };
 
 /* The single entry of the "config" array map. */
@@ -90,12 +90,12 @@ struct sw_if_stats {
 	__u64 classes[SW_CLASS_COUNT];
 	__u64 syn[SW_OUTCOME_COUNT][SW_ACTION_COUNT];
 	__u64 peer_insert_failures; /* per-peer updates the kernel refused */
-	__u64 port_scans;           /* scans detected on this interface */
-	__u64 scan_track_inserts;   /* new entries in "scan_track" (evictions = inserts - entries) */
-	__u64 scan_track_failures;  /* scan_track inserts the kernel refused */
-	__u64 block_inserts;        /* entries written to "blocked" (evictions likewise) */
-	__u64 events_ring_full;     /* events lost: ring buffer full */
-	__u64 events_rate_limited;  /* connection events not sent: over connections_per_second */
+	__u64 port_scans;	    /* scans detected on this interface */
+	__u64 scan_track_inserts;  /* new entries in "scan_track" (evictions = inserts - entries) */
+	__u64 scan_track_failures; /* scan_track inserts the kernel refused */
+	__u64 block_inserts;	   /* entries written to "blocked" (evictions likewise) */
+	__u64 events_ring_full;	   /* events lost: ring buffer full */
+	__u64 events_rate_limited; /* connection events not sent: over connections_per_second */
 };
 
 /* LPM key of the "rules" trie. prefixlen counts the bits of gen, family
@@ -140,27 +140,27 @@ struct sw_peer_key {
  * sw_peer_key, but across interfaces, outcomes and actions. Key of the LRU
  * hashes "scan_track" and "blocked". */
 struct sw_scan_key {
-	__u8 family;     /* enum sw_family */
+	__u8 family;	 /* enum sw_family */
 	__u8 prefix_len; /* mask applied to addr */
-	__u8 pad[2];     /* zero */
-	__u8 addr[16];   /* network byte order, masked */
+	__u8 pad[2];	 /* zero */
+	__u8 addr[16];	 /* network byte order, masked */
 };
 
 /* Distinct destination ports a peer sent SYNs to, with the time each was
  * last seen. A slot is 0 (free) or ((port + 1) << 48 | last_seen_ms), where
- * last_seen_ms is bpf_ktime_get_ns() / 1e6 (CLOCK_MONOTONIC); slots are
- * claimed and refreshed with atomic compare-and-exchange, so SYNs of one
- * peer on several CPUs neither lose a port nor count one twice for long. */
+ * last_seen_ms is bpf_ktime_get_coarse_ns() / 1e6 (CLOCK_MONOTONIC, a tick behind at most); slots
+ * are claimed and refreshed with atomic compare-and-exchange, so SYNs of one peer on several CPUs
+ * neither lose a port nor count one twice for long. */
 struct sw_scan_state {
 	__u64 slots[SW_SCAN_SLOTS];
 };
 
-#define SW_SLOT_PORT(slot) ((__u32)((slot) >> 48) - 1)
+#define SW_SLOT_PORT(slot) ((__u16)(((slot) >> 48) - 1)) /* port 65535 wraps to tag 0 and back */
 #define SW_SLOT_MS(slot) ((slot) & ((1ULL << 48) - 1))
 #define SW_SLOT(port, ms) ((((__u64)(port) + 1) << 48) | ((ms) & ((1ULL << 48) - 1)))
 
 /* Value of "blocked": the peer's SYNs are blocked until expires_ns
- * (bpf_ktime_get_ns()); an expired entry no longer blocks and is
+ * (bpf_ktime_get_coarse_ns(), CLOCK_MONOTONIC); an expired entry no longer blocks and is
  * overwritten by the next detection. */
 struct sw_block {
 	__u64 expires_ns;
@@ -168,22 +168,22 @@ struct sw_block {
 };
 
 enum sw_event_type {
-	SW_EVENT_SCAN = 1,       /* a port scan was detected */
+	SW_EVENT_SCAN = 1,	 /* a port scan was detected */
 	SW_EVENT_CONNECTION = 2, /* a SYN (log.connections) */
 };
 
 /* A record of the "events" ring buffer. */
 struct sw_event {
-	__u8 type;     /* enum sw_event_type */
-	__u8 family;   /* enum sw_family */
-	__u8 outcome;  /* enum sw_outcome (of this SYN) */
-	__u8 action;   /* enum sw_action (of this SYN; for a scan: what its next SYNs get) */
+	__u8 type;    /* enum sw_event_type */
+	__u8 family;  /* enum sw_family */
+	__u8 outcome; /* enum sw_outcome (of this SYN) */
+	__u8 action;  /* enum sw_action (of this SYN; for a scan: what its next SYNs get) */
 	__u32 ifindex;
-	__u8 src[16];  /* network byte order, unmasked */
-	__u8 dst[16];  /* network byte order */
-	__u16 sport;   /* host byte order */
-	__u16 dport;   /* host byte order */
-	__u16 nports;  /* SW_EVENT_SCAN: entries used in ports[] */
+	__u8 src[16]; /* network byte order, unmasked */
+	__u8 dst[16]; /* network byte order */
+	__u16 sport;  /* host byte order */
+	__u16 dport;  /* host byte order */
+	__u16 nports; /* SW_EVENT_SCAN: entries used in ports[] */
 	__u16 pad;
 	__u64 block_ns; /* SW_EVENT_SCAN: block duration in force, 0 = detect only */
 	__u16 ports[SW_SCAN_SLOTS + 3]; /* SW_EVENT_SCAN: distinct ports in the window, ascending */

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,8 +12,6 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "rules.h"
 #include "synwatch.skel.h"
@@ -33,7 +32,8 @@ std::string ErrnoText(int err) {
 }
 
 uint32_t XdpFlags(AttachedMode mode) {
-  return mode == AttachedMode::kNative ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+  return mode == AttachedMode::kNative ? XDP_FLAGS_DRV_MODE
+                                       : XDP_FLAGS_SKB_MODE;
 }
 
 }  // namespace
@@ -104,7 +104,9 @@ BpfProgram::~BpfProgram() {
 int BpfProgram::prog_fd() const {
   return bpf_program__fd(skel_->progs.xdp_synwatch);
 }
-int BpfProgram::if_stats_fd() const { return bpf_map__fd(skel_->maps.if_stats); }
+int BpfProgram::if_stats_fd() const {
+  return bpf_map__fd(skel_->maps.if_stats);
+}
 int BpfProgram::peers_fd() const { return bpf_map__fd(skel_->maps.peers); }
 int BpfProgram::config_fd() const { return bpf_map__fd(skel_->maps.config); }
 int BpfProgram::rules_fd() const { return bpf_map__fd(skel_->maps.rules); }
@@ -142,13 +144,14 @@ void BpfProgram::ApplyPolicy(const Policy& policy) {
   };
   if (policy_applied_) delete_generation(new_gen);
 
-  for (const RuleEntry& e : BuildRuleEntries(policy.rules.allow,
-                                             policy.rules.deny,
-                                             static_cast<uint8_t>(new_gen))) {
+  for (const RuleEntry& e :
+       BuildRuleEntries(policy.rules.allow, policy.rules.deny,
+                        static_cast<uint8_t>(new_gen))) {
     if (bpf_map_update_elem(fd, &e.key, &e.value, BPF_ANY) != 0) {
       const int err = errno;
       delete_generation(new_gen);
-      Fail("write rule " + std::to_string(e.key.prefixlen - kRuleKeyHeaderBits) +
+      Fail("write rule " +
+               std::to_string(e.key.prefixlen - kRuleKeyHeaderBits) +
                "-bit prefix",
            err);
     }
@@ -182,14 +185,15 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
   query.sz = sizeof(query);
   if (bpf_xdp_query(static_cast<int>(ifindex), 0, &query) == 0 &&
       query.attach_mode != XDP_ATTACHED_NONE) {
-    const uint32_t other = query.prog_id ? query.prog_id
+    const uint32_t other = query.prog_id       ? query.prog_id
                            : query.drv_prog_id ? query.drv_prog_id
                            : query.skb_prog_id ? query.skb_prog_id
                                                : query.hw_prog_id;
     throw std::runtime_error(
         where + ": another XDP program (id " + std::to_string(other) +
         ") is attached; synwatch does not replace it (detach it first, e.g. "
-        "`ip link set dev " + name + " xdp off`)");
+        "`ip link set dev " +
+        name + " xdp off`)");
   }
 
   // Slot before link: the first packet through the link already counts
@@ -212,8 +216,8 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
     bpf_link_create_opts opts{};
     opts.sz = sizeof(opts);
     opts.flags = XdpFlags(m);
-    const int fd = bpf_link_create(prog_fd(), static_cast<int>(ifindex),
-                                   BPF_XDP, &opts);
+    const int fd =
+        bpf_link_create(prog_fd(), static_cast<int>(ifindex), BPF_XDP, &opts);
     if (fd >= 0) {
       links_[ifindex] = Link{fd, m};
       return m;
@@ -226,8 +230,10 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
   }
   RemoveIfindex(config_, ifindex);
   bpf_map_update_elem(config_fd(), &zero, &config_, BPF_ANY);
-  Fail(where + (mode == XdpMode::kAuto ? "" : std::string(" in ") +
-                std::string(ToString(tries.front())) + " mode"),
+  Fail(where + (mode == XdpMode::kAuto
+                    ? ""
+                    : std::string(" in ") +
+                          std::string(ToString(tries.front())) + " mode"),
        err);
 }
 

@@ -16,8 +16,8 @@ struct synwatch_bpf;  // bpftool skeleton (synwatch.skel.h)
 
 namespace synwatch {
 
-// What a successful attach used. kNative is the driver hook (XDP_FLAGS_DRV_MODE),
-// kGeneric the skb hook (XDP_FLAGS_SKB_MODE).
+// What a successful attach used. kNative is the driver hook
+// (XDP_FLAGS_DRV_MODE), kGeneric the skb hook (XDP_FLAGS_SKB_MODE).
 enum class AttachedMode { kNative, kGeneric };
 std::string_view ToString(AttachedMode mode);
 

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "collector.h"
 
+#include <spdlog/spdlog.h>
+
 #include <array>
 #include <chrono>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
-
-#include <spdlog/spdlog.h>
 
 #include "net.h"
 
@@ -21,7 +21,7 @@ using prometheus::MetricType;
 constexpr std::array<std::string_view, SW_OUTCOME_COUNT> kOutcomeNames = {
     "allowed", "denied", "blocked", "unmatched"};
 constexpr std::array<std::string_view, SW_ACTION_COUNT> kActionNames = {"pass",
-                                                                       "drop"};
+                                                                        "drop"};
 constexpr std::array<std::string_view, SW_CLASS_COUNT> kClassNames = {
     "syn", "tcp_other", "other_ip", "non_ip", "malformed"};
 
@@ -33,7 +33,8 @@ MetricFamily MakeFamily(std::string name, std::string help, MetricType type) {
   return f;
 }
 
-ClientMetric Sample(double value, std::vector<prometheus::ClientMetric::Label> labels,
+ClientMetric Sample(double value,
+                    std::vector<prometheus::ClientMetric::Label> labels,
                     MetricType type) {
   ClientMetric m;
   m.label = std::move(labels);
@@ -96,18 +97,20 @@ std::vector<MetricFamily> SynwatchCollector::Collect() const {
   std::vector<MetricFamily> out;
   out.reserve(20);
 
-  auto syn = MakeFamily("synwatch_syn_packets_total",
-                    "SYN packets (SYN set, ACK clear) by rule outcome and the "
-                    "action taken; exact, never evicted.",
-                    MetricType::Counter);
-  auto classes = MakeFamily("synwatch_packets_total",
-                        "Packets the XDP program saw, by class.",
-                        MetricType::Counter);
+  auto syn =
+      MakeFamily("synwatch_syn_packets_total",
+                 "SYN packets (SYN set, ACK clear) by rule outcome and the "
+                 "action taken; exact, never evicted.",
+                 MetricType::Counter);
+  auto classes =
+      MakeFamily("synwatch_packets_total",
+                 "Packets the XDP program saw, by class.", MetricType::Counter);
   auto scans = MakeFamily("synwatch_port_scans_detected_total",
-                      "Port scans detected.", MetricType::Counter);
-  auto attached = MakeFamily("synwatch_xdp_attached",
-                         "1 while the XDP program is attached to the interface.",
-                         MetricType::Gauge);
+                          "Port scans detected.", MetricType::Counter);
+  auto attached =
+      MakeFamily("synwatch_xdp_attached",
+                 "1 while the XDP program is attached to the interface.",
+                 MetricType::Gauge);
   uint64_t insert_failures = 0;
   uint64_t track_inserts = 0;
   uint64_t ring_full = state_.events_dropped_ring_full.load();
@@ -142,39 +145,43 @@ std::vector<MetricFamily> SynwatchCollector::Collect() const {
   out.push_back(std::move(scans));
 
   auto peer = MakeFamily("synwatch_peer_syn_packets_total",
-                     "SYN packets per peer (address, or prefix when "
-                     "peers.*_prefix_length is shorter than the address), "
-                     "bounded by peers.max_entries (least recently seen "
-                     "peers are evicted).",
-                     MetricType::Counter);
+                         "SYN packets per peer (address, or prefix when "
+                         "peers.*_prefix_length is shorter than the address), "
+                         "bounded by peers.max_entries (least recently seen "
+                         "peers are evicted).",
+                         MetricType::Counter);
   peer.metric.reserve(peers.size());
   for (const PeerRow& row : peers) {
     const sw_peer_key& k = row.key;
-    const Family family = k.family == SW_FAMILY_IPV6 ? Family::kIpv6 : Family::kIpv4;
+    const Family family =
+        k.family == SW_FAMILY_IPV6 ? Family::kIpv6 : Family::kIpv4;
     auto it = names.find(k.ifindex);
     std::string ifname =
         it != names.end() ? it->second : "ifindex" + std::to_string(k.ifindex);
     Add(peer, static_cast<double>(row.packets),
         {{"interface", std::move(ifname)},
          {"peer", FormatPeer(family, k.addr, k.prefix_len)},
-         {"outcome", std::string(Name(kOutcomeNames.data(), kOutcomeNames.size(), k.outcome))},
-         {"action", std::string(Name(kActionNames.data(), kActionNames.size(), k.action))}});
+         {"outcome", std::string(Name(kOutcomeNames.data(),
+                                      kOutcomeNames.size(), k.outcome))},
+         {"action", std::string(Name(kActionNames.data(), kActionNames.size(),
+                                     k.action))}});
   }
   out.push_back(std::move(peer));
   out.push_back(std::move(attached));
 
-  auto entries = MakeFamily("synwatch_peer_table_entries",
-                        "Entries in the per-peer table.", MetricType::Gauge);
+  auto entries =
+      MakeFamily("synwatch_peer_table_entries",
+                 "Entries in the per-peer table.", MetricType::Gauge);
   Add(entries, static_cast<double>(peers.size()));
   out.push_back(std::move(entries));
   auto capacity = MakeFamily("synwatch_peer_table_capacity",
-                         "Size of the per-peer table (peers.max_entries).",
-                         MetricType::Gauge);
+                             "Size of the per-peer table (peers.max_entries).",
+                             MetricType::Gauge);
   Add(capacity, source_.PeerCapacity());
   out.push_back(std::move(capacity));
   auto failures = MakeFamily("synwatch_peer_table_insert_failures_total",
-                         "Per-peer counter updates the kernel refused.",
-                         MetricType::Counter);
+                             "Per-peer counter updates the kernel refused.",
+                             MetricType::Counter);
   Add(failures, static_cast<double>(insert_failures));
   out.push_back(std::move(failures));
 
@@ -192,9 +199,9 @@ std::vector<MetricFamily> SynwatchCollector::Collect() const {
   Add(scan_entries, scan.tracked, {{"table", "track"}});
   Add(scan_entries, scan.blocked_entries, {{"table", "block"}});
   out.push_back(std::move(scan_entries));
-  auto scan_capacity = MakeFamily("synwatch_port_scan_table_capacity",
-                                  "Size of the port-scan tables.",
-                                  MetricType::Gauge);
+  auto scan_capacity =
+      MakeFamily("synwatch_port_scan_table_capacity",
+                 "Size of the port-scan tables.", MetricType::Gauge);
   Add(scan_capacity, scan.track_capacity, {{"table", "track"}});
   Add(scan_capacity, scan.block_capacity, {{"table", "block"}});
   out.push_back(std::move(scan_capacity));
@@ -202,9 +209,9 @@ std::vector<MetricFamily> SynwatchCollector::Collect() const {
       "synwatch_port_scan_track_evictions_total",
       "Tracked peers pushed out of the full track table (oldest first).",
       MetricType::Counter);
-  Add(evictions, static_cast<double>(
-                     track_inserts > scan.tracked ? track_inserts - scan.tracked
-                                                  : 0));
+  Add(evictions, static_cast<double>(track_inserts > scan.tracked
+                                         ? track_inserts - scan.tracked
+                                         : 0));
   out.push_back(std::move(evictions));
   auto dropped = MakeFamily("synwatch_events_dropped_total",
                             "Events not logged, by reason: ring_full (the "
@@ -216,40 +223,40 @@ std::vector<MetricFamily> SynwatchCollector::Collect() const {
   out.push_back(std::move(dropped));
 
   auto rules = MakeFamily("synwatch_rules", "Rules in force, by list.",
-                      MetricType::Gauge);
+                          MetricType::Gauge);
   Add(rules, state_.allow_rules.load(), {{"list", "allow"}});
   Add(rules, state_.deny_rules.load(), {{"list", "deny"}});
   out.push_back(std::move(rules));
   auto dry = MakeFamily("synwatch_dry_run", "1 when nothing is dropped.",
-                    MetricType::Gauge);
+                        MetricType::Gauge);
   Add(dry, state_.dry_run.load() ? 1 : 0);
   out.push_back(std::move(dry));
 
   auto reload_ok = MakeFamily("synwatch_config_last_reload_successful",
-                          "0 after a failed reload.", MetricType::Gauge);
+                              "0 after a failed reload.", MetricType::Gauge);
   Add(reload_ok, state_.last_reload_ok.load() ? 1 : 0);
   out.push_back(std::move(reload_ok));
-  auto reload_ts = MakeFamily("synwatch_config_last_reload_success_timestamp_seconds",
-                          "Time of the last successful (re)load of the config.",
-                          MetricType::Gauge);
+  auto reload_ts = MakeFamily(
+      "synwatch_config_last_reload_success_timestamp_seconds",
+      "Time of the last successful (re)load of the config.", MetricType::Gauge);
   Add(reload_ts, state_.last_reload_success_time.load());
   out.push_back(std::move(reload_ts));
 
-  auto duration = MakeFamily("synwatch_scrape_duration_seconds",
-                         "Time to read the maps for this scrape.",
-                         MetricType::Gauge);
+  auto duration =
+      MakeFamily("synwatch_scrape_duration_seconds",
+                 "Time to read the maps for this scrape.", MetricType::Gauge);
   Add(duration, read_seconds);
   out.push_back(std::move(duration));
   auto errors = MakeFamily("synwatch_scrape_errors_total",
-                       "Map reads that failed (the scrape still answers).",
-                       MetricType::Counter);
+                           "Map reads that failed (the scrape still answers).",
+                           MetricType::Counter);
   Add(errors, static_cast<double>(scrape_errors_.load()));
   out.push_back(std::move(errors));
 
   auto build = MakeFamily("synwatch_build_info",
-                      "A metric with a constant 1 labelled by version, "
-                      "revision and libbpf version.",
-                      MetricType::Gauge);
+                          "A metric with a constant 1 labelled by version, "
+                          "revision and libbpf version.",
+                          MetricType::Gauge);
   Add(build, 1,
       {{"version", build_info_.version},
        {"revision", build_info_.revision},

@@ -2,6 +2,7 @@
 #include "events.h"
 
 #include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -12,8 +13,6 @@
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
-
-#include <spdlog/spdlog.h>
 
 #include "config.h"
 #include "net.h"
@@ -67,13 +66,14 @@ std::string FormatScanEvent(const sw_event& e, const std::string& ifname) {
   line += " action=";
   line += ActionName(e.action);
   if (e.block_ns > 0) {
-    line += " blocked_for=" +
-            FormatDuration(std::chrono::nanoseconds(e.block_ns));
+    line +=
+        " blocked_for=" + FormatDuration(std::chrono::nanoseconds(e.block_ns));
   }
   return line;
 }
 
-std::string FormatConnectionEvent(const sw_event& e, const std::string& ifname) {
+std::string FormatConnectionEvent(const sw_event& e,
+                                  const std::string& ifname) {
   std::string line = "New connection: ";
   line += Endpoint(e, e.src, e.sport);
   line += " -> ";
@@ -95,7 +95,8 @@ bool RateLimiter::Allow(uint64_t now_ns) {
   if (last_ns_ == 0) {
     tokens_ = rate_;
   } else if (now_ns > last_ns_) {
-    tokens_ = std::min(rate_, tokens_ + rate_ * static_cast<double>(now_ns - last_ns_) / 1e9);
+    tokens_ = std::min(
+        rate_, tokens_ + rate_ * static_cast<double>(now_ns - last_ns_) / 1e9);
   }
   last_ns_ = now_ns;
   if (tokens_ < 1) return false;
@@ -115,7 +116,8 @@ EventReader::EventReader(int events_fd, InterfaceName names,
       rate_limit_drops_(rate_limit_drops),
       limiter_(connections_per_second),
       limiter_rate_(connections_per_second) {
-  ring_.reset(ring_buffer__new(events_fd, &EventReader::OnEvent, this, nullptr));
+  ring_.reset(
+      ring_buffer__new(events_fd, &EventReader::OnEvent, this, nullptr));
   if (!ring_) {
     throw std::runtime_error(std::string("open event ring buffer: ") +
                              std::strerror(errno));
@@ -128,7 +130,8 @@ EventReader::EventReader(int events_fd, InterfaceName names,
     const int err = errno;
     if (epoll_fd_ >= 0) close(epoll_fd_);
     if (stop_fd_ >= 0) close(stop_fd_);
-    throw std::runtime_error(std::string("event reader: ") + std::strerror(err));
+    throw std::runtime_error(std::string("event reader: ") +
+                             std::strerror(err));
   }
   epoll_event ev{};
   ev.events = EPOLLIN;

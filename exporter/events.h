@@ -48,7 +48,8 @@ class EventReader {
   // Starts the thread. Throws std::runtime_error when the ring buffer cannot
   // be set up. rate_limit_drops is bumped for connection lines that the
   // user-space limit held back (the XDP program limits per CPU as well).
-  EventReader(int events_fd, InterfaceName names, uint32_t connections_per_second,
+  EventReader(int events_fd, InterfaceName names,
+              uint32_t connections_per_second,
               std::atomic<uint64_t>& rate_limit_drops);
   ~EventReader();  // stops and joins the thread
   EventReader(const EventReader&) = delete;

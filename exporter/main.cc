@@ -2,7 +2,9 @@
 // synwatch: config -> BPF lifecycle -> collectors -> HTTP -> wait for signals.
 #include <bpf/libbpf.h>
 #include <getopt.h>
+#include <prometheus/registry.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -14,9 +16,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <prometheus/registry.h>
-#include <spdlog/spdlog.h>
 
 #include "bpf_program.h"
 #include "collector.h"
@@ -103,22 +102,41 @@ Options ParseOptions(int argc, char** argv) {
   int c;
   while ((c = getopt_long(argc, argv, "h", kLong, nullptr)) != -1) {
     switch (c) {
-      case kConfig: o.config_path = optarg; break;
-      case kCheckConfig: o.check_config = true; break;
-      case kPrintDefault: o.print_default_config = true; break;
-      case kDetach: o.detach = true; break;
-      case kVersion: o.version = true; break;
-      case kListen: o.listen_address = optarg; break;
-      case kWebConfig: o.web_config_file = optarg; break;
-      case kInterface: o.interfaces.emplace_back(optarg); break;
-      case kLogLevel: o.log_level = optarg; break;
+      case kConfig:
+        o.config_path = optarg;
+        break;
+      case kCheckConfig:
+        o.check_config = true;
+        break;
+      case kPrintDefault:
+        o.print_default_config = true;
+        break;
+      case kDetach:
+        o.detach = true;
+        break;
+      case kVersion:
+        o.version = true;
+        break;
+      case kListen:
+        o.listen_address = optarg;
+        break;
+      case kWebConfig:
+        o.web_config_file = optarg;
+        break;
+      case kInterface:
+        o.interfaces.emplace_back(optarg);
+        break;
+      case kLogLevel:
+        o.log_level = optarg;
+        break;
       case 'h':
         std::fputs(kUsage, stdout);
         std::exit(0);
       default:
-        throw UsageError(std::string("unknown or incomplete option ") +
-                         (optind > 0 && optind <= argc ? argv[optind - 1] : "") +
-                         " (see --help)");
+        throw UsageError(
+            std::string("unknown or incomplete option ") +
+            (optind > 0 && optind <= argc ? argv[optind - 1] : "") +
+            " (see --help)");
     }
   }
   if (optind < argc) {
@@ -253,9 +271,10 @@ bool Reload(const Options& options, BpfProgram& program,
   Publish(running, state);
   state.last_reload_ok = true;
   state.last_reload_success_time = UnixNow();
-  spdlog::info("Reloaded config from {}: {} allow and {} deny rules, dry_run={}",
-               ConfigSource(options), running.rules.allow.size(),
-               running.rules.deny.size(), running.rules.dry_run);
+  spdlog::info(
+      "Reloaded config from {}: {} allow and {} deny rules, dry_run={}",
+      ConfigSource(options), running.rules.allow.size(),
+      running.rules.deny.size(), running.rules.dry_run);
   return true;
 }
 
@@ -339,9 +358,9 @@ int Run(const Options& options) {
     return families;
   };
 
-  HttpServer server({config.web.listen_address, config.web.metrics_path,
-                     kVersion},
-                    gather, [&interfaces] { return interfaces.AllAttached(); });
+  HttpServer server(
+      {config.web.listen_address, config.web.metrics_path, kVersion}, gather,
+      [&interfaces] { return interfaces.AllAttached(); });
   spdlog::info("Listening on {} (metrics at {})", config.web.listen_address,
                config.web.metrics_path);
 

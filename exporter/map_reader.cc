@@ -3,12 +3,11 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-
-#include <spdlog/spdlog.h>
 
 #include "interfaces.h"
 
@@ -80,9 +79,9 @@ bool MapRowSource::ReadPeers(std::vector<PeerRow>* rows) const {
   for (;;) {
     uint32_t count = kBatchEntries;
     LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    const int rc = bpf_map_lookup_batch(maps_.peers_fd, first ? nullptr : &out_batch,
-                                        &out_batch, keys.data(), values.data(),
-                                        &count, &opts);
+    const int rc = bpf_map_lookup_batch(
+        maps_.peers_fd, first ? nullptr : &out_batch, &out_batch, keys.data(),
+        values.data(), &count, &opts);
     const int err = rc == 0 ? 0 : errno;
     if (rc != 0 && err != ENOENT) {
       spdlog::debug("batched read of peer table: {}", std::strerror(err));
@@ -123,9 +122,9 @@ bool WalkBatched(int fd, uint32_t batch, Visit visit) {
   for (;;) {
     uint32_t count = batch;
     LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    const int rc = bpf_map_lookup_batch(fd, first ? nullptr : &cursor, &cursor,
-                                        keys.data(), values.data(), &count,
-                                        &opts);
+    const int rc =
+        bpf_map_lookup_batch(fd, first ? nullptr : &cursor, &cursor,
+                             keys.data(), values.data(), &count, &opts);
     const int err = rc == 0 ? 0 : errno;
     if (rc != 0 && err != ENOENT) {
       spdlog::debug("batched map read: {}", std::strerror(err));

@@ -20,8 +20,8 @@
 
 #define PEERS 65536
 #define SKETCH_SLOTS 65536 /* power of two */
-#define ADMIT_AFTER 2      /* a peer is admitted on its second SYN */
-#define SRC6_OFF 22        /* Ethernet (14) + offset of saddr in ipv6hdr (8) */
+#define ADMIT_AFTER 2	   /* a peer is admitted on its second SYN */
+#define SRC6_OFF 22	   /* Ethernet (14) + offset of saddr in ipv6hdr (8) */
 
 __u32 advance = 1;
 __u64 failures;

@@ -46,7 +46,7 @@ int Fill(const std::string& ifname, uint32_t count, uint32_t base) {
   if (bpf_xdp_query(static_cast<int>(ifindex), 0, &query) != 0) {
     Die("query XDP on " + ifname, errno);
   }
-  const uint32_t prog_id = query.prog_id    ? query.prog_id
+  const uint32_t prog_id = query.prog_id       ? query.prog_id
                            : query.drv_prog_id ? query.drv_prog_id
                                                : query.skb_prog_id;
   if (prog_id == 0) throw std::runtime_error("no XDP program on " + ifname);
@@ -104,10 +104,15 @@ int main(int argc, char** argv) {
       const std::string a = argv[i];
       if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
       const std::string v = argv[++i];
-      if (a == "--interface") ifname = v;
-      else if (a == "--count") count = static_cast<uint32_t>(std::stoul(v));
-      else if (a == "--base") base = static_cast<uint32_t>(std::stoul(v, nullptr, 16));
-      else throw std::runtime_error("unknown argument " + a);
+      if (a == "--interface") {
+        ifname = v;
+      } else if (a == "--count") {
+        count = static_cast<uint32_t>(std::stoul(v));
+      } else if (a == "--base") {
+        base = static_cast<uint32_t>(std::stoul(v, nullptr, 16));
+      } else {
+        throw std::runtime_error("unknown argument " + a);
+      }
     }
     if (ifname.empty()) throw std::runtime_error("--interface is required");
     return Fill(ifname, count, base);

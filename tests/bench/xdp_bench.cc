@@ -10,8 +10,10 @@
 // the harness's own cost (the same harness tail-calling the floor) is taken
 // out again. See tests/bench/README.md for every method and JSON key.
 //
-//   xdp_bench [--runs N] [--repeat N] [--json FILE]   (root, in a scratch netns)
-//   xdp_bench --print-rules toml|nft                  (the rule set, for run.sh)
+//   xdp_bench [--runs N] [--repeat N] [--notfull-repeat N] [--json FILE]
+//       (root, inside a scratch network namespace)
+//   xdp_bench --print-rules toml|nft
+//       (the benchmark rule set, for run.sh's synwatch and nftables configs)
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -106,10 +108,18 @@ RuleSet RealisticRules() {
   for (unsigned i = 0; i < 499; ++i) {
     const std::string group = Hex(0x8000 + i);
     switch (i % 4) {
-      case 0: r.deny.push_back("2001:db8:" + group + "::/48"); break;
-      case 1: r.deny.push_back("2001:db8:" + group + ":ab00::/56"); break;
-      case 2: r.deny.push_back("2001:db8:" + group + ":1::/64"); break;
-      default: r.deny.push_back("2001:db8:" + group + "::66/128"); break;
+      case 0:
+        r.deny.push_back("2001:db8:" + group + "::/48");
+        break;
+      case 1:
+        r.deny.push_back("2001:db8:" + group + ":ab00::/56");
+        break;
+      case 2:
+        r.deny.push_back("2001:db8:" + group + ":1::/64");
+        break;
+      default:
+        r.deny.push_back("2001:db8:" + group + "::66/128");
+        break;
     }
   }
   r.deny.push_back("2001:db8:e000::/47");
@@ -378,19 +388,28 @@ Options ParseArgs(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--runs") o.runs = std::stoi(value());
-    else if (a == "--repeat") o.repeat = static_cast<uint32_t>(std::stoul(value()));
-    else if (a == "--notfull-repeat") o.notfull_repeat = static_cast<uint32_t>(std::stoul(value()));
-    else if (a == "--json") o.json = value();
-    else if (a == "--print-rules") o.print_rules = value();
-    else throw std::runtime_error("unknown argument " + a);
+    if (a == "--runs") {
+      o.runs = std::stoi(value());
+    } else if (a == "--repeat") {
+      o.repeat = static_cast<uint32_t>(std::stoul(value()));
+    } else if (a == "--notfull-repeat") {
+      o.notfull_repeat = static_cast<uint32_t>(std::stoul(value()));
+    } else if (a == "--json") {
+      o.json = value();
+    } else if (a == "--print-rules") {
+      o.print_rules = value();
+    } else {
+      throw std::runtime_error("unknown argument " + a);
+    }
   }
-  if (o.runs < 1 || o.repeat < 1) throw std::runtime_error("bad --runs/--repeat");
+  if (o.runs < 1 || o.repeat < 1)
+    throw std::runtime_error("bad --runs/--repeat");
   return o;
 }
 
 bool InScratchNetns() {
-  struct stat self{}, init{};
+  struct stat self = {};
+  struct stat init = {};
   if (stat("/proc/self/ns/net", &self) != 0) return false;
   if (stat("/proc/1/ns/net", &init) != 0) return true;  // cannot tell: trust
   return self.st_ino != init.st_ino;
@@ -417,8 +436,8 @@ int Run(const Options& o) {
   sched_setaffinity(0, sizeof(set), &set);
 
   // The floor.
-  std::unique_ptr<floor_bpf, Destroy<floor_bpf>> floor(floor_bpf__open_and_load(),
-                                                       {floor_bpf__destroy});
+  std::unique_ptr<floor_bpf, Destroy<floor_bpf>> floor(
+      floor_bpf__open_and_load(), {floor_bpf__destroy});
   if (!floor) Die("load floor program", errno);
   const int floor_fd = bpf_program__fd(floor->progs.xdp_floor);
 
@@ -476,7 +495,8 @@ int Run(const Options& o) {
   udp_ip.protocol = IPPROTO_UDP;
   const auto udp4 = PacketBuilder().Eth(ETH_P_IP).Ipv4(udp_ip).Udp().Build();
   const auto ack4 = PacketBuilder().Eth(ETH_P_IP).Ipv4({}).Tcp(kTcpAck).Build();
-  const auto ack6 = PacketBuilder().Eth(ETH_P_IPV6).Ipv6({}).Tcp(kTcpAck).Build();
+  const auto ack6 =
+      PacketBuilder().Eth(ETH_P_IPV6).Ipv6({}).Tcp(kTcpAck).Build();
   const auto known4 = Syn4("192.0.2.56");
   const auto known6 = Syn6("2001:db8:1:2:3:4:5:6");
   Ipv4Spec vlan_ip;
@@ -498,7 +518,8 @@ int Run(const Options& o) {
     samples[key].push_back(s);
   };
 
-  std::fprintf(stderr, "xdp_bench: %d runs, repeat %u (new peer, not full: %u)\n",
+  std::fprintf(stderr,
+               "xdp_bench: %d runs, repeat %u (new peer, not full: %u)\n",
                o.runs, o.repeat, o.notfull_repeat);
   for (int run = 0; run < o.runs; ++run) {
     const uint32_t r = o.repeat;
@@ -531,9 +552,8 @@ int Run(const Options& o) {
     // Table not full: an empty table, fewer new peers than it holds.
     ClearMap(sw_peers);
     SetSrc6Word(new6, kNotFullBase + static_cast<uint32_t>(run) * 0x10000);
-    rec("harness_new_peer_notfull",
-        TestRun(next_src6, new6, o.notfull_repeat, XDP_PASS,
-                "new peer, not full"));
+    rec("harness_new_peer_notfull", TestRun(next_src6, new6, o.notfull_repeat,
+                                            XDP_PASS, "new peer, not full"));
 
     if (has_scan) {
       // The default port-scan settings (3 ports in 60 s, blocked 10 min).
@@ -541,7 +561,8 @@ int Run(const Options& o) {
       scan.port_scan = PortScanConfig{};
       scan.port_scan.enabled = true;
       sw.ApplyPolicy(scan);
-      rec("syn_known_v4_scan", TestRun(sw_fd, known4, r, XDP_PASS, "scan known"));
+      rec("syn_known_v4_scan",
+          TestRun(sw_fd, known4, r, XDP_PASS, "scan known"));
       SetSrc6Word(new6, kScanBase + static_cast<uint32_t>(run) * kFullStride);
       rec("harness_new_peer_scan",
           TestRun(next_src6, new6, r, XDP_PASS, "scan new peer"));
@@ -594,7 +615,8 @@ int Run(const Options& o) {
       SetSrc6Word(frame, 0x00030004);
       rec(k + "_known", TestRun(d.prog_fd, frame, r, XDP_PASS, k));
       alt->data->advance = 1;
-      if (d.map_fd >= 0) Prefill(d.map_fd, d.percpu, kPrefillBase, kPeerEntries + 8192);
+      if (d.map_fd >= 0)
+        Prefill(d.map_fd, d.percpu, kPrefillBase, kPeerEntries + 8192);
       SetSrc6Word(frame, kFullBase + static_cast<uint32_t>(run) * kFullStride);
       rec(k + "_new_full", TestRun(d.prog_fd, frame, r, XDP_PASS, k));
       if (d.map_fd >= 0) ClearMap(d.map_fd);
@@ -656,33 +678,41 @@ int Run(const Options& o) {
   direct("syn_allowed_v4", "SYN allow-listed IPv4", 6);
   direct("syn_denied_v4", "SYN denied IPv4 (drop)", 6);
   direct("syn_denied_v6", "SYN denied IPv6 (drop)", 6);
-  via_harness("syn_known_v6_tailcall", "harness_same_known_v6",
-              "SYN known peer IPv6 via tail call (method check)", harness_same,
-              6, "tail-call harness minus harness->floor; should match syn_known_v6");
+  via_harness(
+      "syn_known_v6_tailcall", "harness_same_known_v6",
+      "SYN known peer IPv6 via tail call (method check)", harness_same, 6,
+      "tail-call harness minus harness->floor; should match syn_known_v6");
   via_harness("syn_new_peer_full", "harness_new_peer_full",
               "SYN new peer every packet, table full (IPv6)", harness_src, 30,
-              "harness rewrites the source /64 per packet; table pre-filled to capacity");
+              "harness rewrites the source /64 per packet; table pre-filled to "
+              "capacity");
   via_harness("syn_new_peer_notfull", "harness_new_peer_notfull",
               "SYN new peer every packet, table not full (IPv6)", harness_src,
               30, "empty table, fewer new peers than capacity per run");
   if (has_scan) {
-    direct("syn_known_v4_scan", "SYN known peer IPv4, port-scan tracking on", 6);
+    direct("syn_known_v4_scan", "SYN known peer IPv4, port-scan tracking on",
+           6);
     via_harness("syn_new_peer_scan", "harness_new_peer_scan",
                 "SYN new peer, port-scan tracking on", harness_src, 30, "");
     via_harness("syn_port_sweep_scan", "harness_port_sweep",
-                "SYN from a scanner sweeping ports (blocked, drop)", harness_src,
-                6, "one source, next port every packet: detected, then blocked");
+                "SYN from a scanner sweeping ports (blocked, drop)",
+                harness_src, 6,
+                "one source, next port every packet: detected, then blocked");
   } else {
     const std::string why =
         "n/a: the program has no port-scan table yet (maps: " + map_names + ")";
-    missing("syn_known_v4_scan", "SYN known peer IPv4, port-scan tracking on", why);
+    missing("syn_known_v4_scan", "SYN known peer IPv4, port-scan tracking on",
+            why);
     missing("syn_new_peer_scan", "SYN new peer, port-scan tracking on", why);
-    missing("syn_port_sweep_scan", "SYN from a scanner sweeping ports (blocked, drop)", why);
+    missing("syn_port_sweep_scan",
+            "SYN from a scanner sweeping ports (blocked, drop)", why);
   }
 
   // Table.
-  std::printf("\n== 1. XDP per-packet cost (BPF_PROG_TEST_RUN, kernel ns/packet, "
-              "%d runs x %u repeats) ==\n", o.runs, o.repeat);
+  std::printf(
+      "\n== 1. XDP per-packet cost (BPF_PROG_TEST_RUN, kernel ns/packet, "
+      "%d runs x %u repeats) ==\n",
+      o.runs, o.repeat);
   std::printf("%-52s %6s %6s %6s %8s %7s %7s %s\n", "case", "min", "median",
               "max", "net", "ratio", "target", "");
   for (const Row& row : rows) {
@@ -694,8 +724,8 @@ int Run(const Options& o) {
     const bool met = !row.target || row.ratio <= *row.target;
     std::printf("%-52s %6u %6u %6u %8s %6.2fx %6s %s\n", row.label.c_str(),
                 row.stats.min, row.stats.median, row.stats.max,
-                row.net ? Num(*row.net).c_str() : "",
-                row.ratio, row.target ? (Num(*row.target).substr(0, 4) + "x").c_str() : "",
+                row.net ? Num(*row.net).c_str() : "", row.ratio,
+                row.target ? (Num(*row.target).substr(0, 4) + "x").c_str() : "",
                 row.target ? (met ? "met" : "MISSED") : "");
   }
   std::printf("harness->floor: same frame %.0f ns, new source /64 %.0f ns\n",
@@ -707,15 +737,16 @@ int Run(const Options& o) {
   const double key_notfull = st["alt_key_only_new_notfull"].median;
   const double sw_known6 = st["syn_known_v6"].median;
   const double cur_known = st["alt_lru_percpu_known"].median - key_known;
-  std::printf("\n-- per-peer table designs (tests/bench/peer_alt.bpf.c): ns of the "
-              "table operation alone (program minus alt_key_only) --\n");
+  std::printf(
+      "\n-- per-peer table designs (tests/bench/peer_alt.bpf.c): ns of the "
+      "table operation alone (program minus alt_key_only) --\n");
   std::printf("%-22s %8s %10s %12s %22s\n", "design", "known", "new,full",
               "new,notfull", "projected new-peer/floor");
   std::ostringstream alt_json;
   bool first_alt = true;
-  for (const char* d : {"lookup_only", "lru_percpu", "lru_percpu_nocommon",
-                        "lru_shared", "lru_shared_nocommon", "hash_noevict",
-                        "admit"}) {
+  for (const char* d :
+       {"lookup_only", "lru_percpu", "lru_percpu_nocommon", "lru_shared",
+        "lru_shared_nocommon", "hash_noevict", "admit"}) {
     const std::string k = std::string("alt_") + d;
     const double known = st[k + "_known"].median - key_known;
     const double full = st[k + "_new_full"].median - key_full;
@@ -733,8 +764,10 @@ int Run(const Options& o) {
     first_alt = false;
   }
 
-  std::printf("\n-- rule lookup alone (LPM trie, %zu entries; program minus "
-              "floor, ns) --\n", rules.allow.size() + rules.deny.size());
+  std::printf(
+      "\n-- rule lookup alone (LPM trie, %zu entries; program minus "
+      "floor, ns) --\n",
+      rules.allow.size() + rules.deny.size());
   std::ostringstream lpm_json;
   bool first_lpm = true;
   for (const char* c : {"known_v4", "denied_v4", "known_v6", "denied_v6"}) {
@@ -769,8 +802,9 @@ int Run(const Options& o) {
           << JsonEscape(row.note) << "\"}";
       continue;
     }
-    out << "\"ns_min\": " << row.stats.min << ", \"ns_median\": "
-        << row.stats.median << ", \"ns_max\": " << row.stats.max
+    out << "\"ns_min\": " << row.stats.min
+        << ", \"ns_median\": " << row.stats.median
+        << ", \"ns_max\": " << row.stats.max
         << ", \"ns_mean\": " << Num(row.stats.mean)
         << ", \"wall_ns_median\": " << Num(row.stats.wall_median);
     if (row.net) out << ", \"net_ns\": " << Num(*row.net);
@@ -778,10 +812,11 @@ int Run(const Options& o) {
         << Num((row.net ? *row.net : row.stats.median) - floor_ns);
     out << ", \"ratio\": " << Num(row.ratio);
     if (row.target) {
-      out << ", \"target_ratio\": " << Num(*row.target) << ", \"met\": "
-          << (row.ratio <= *row.target ? "true" : "false");
+      out << ", \"target_ratio\": " << Num(*row.target)
+          << ", \"met\": " << (row.ratio <= *row.target ? "true" : "false");
     }
-    if (!row.note.empty()) out << ", \"note\": \"" << JsonEscape(row.note) << "\"";
+    if (!row.note.empty())
+      out << ", \"note\": \"" << JsonEscape(row.note) << "\"";
     out << "}";
   }
   out << "\n  },\n  \"alternatives\": {" << alt_json.str() << "\n  },\n"

@@ -134,9 +134,10 @@ class PacketBuilder {
   }
 
   // doff above 5 adds NOP options; below 5 still writes a 20-byte header.
-  PacketBuilder& Tcp(uint8_t flags, uint8_t doff = 5) {
-    Put16(40000);
-    Put16(80);
+  PacketBuilder& Tcp(uint8_t flags, uint8_t doff = 5, uint16_t sport = 40000,
+                     uint16_t dport = 80) {
+    Put16(sport);
+    Put16(dport);
     Put32(1000);
     Put32((flags & kTcpAck) ? 2000 : 0);
     Put8(static_cast<uint8_t>(doff << 4));
@@ -230,5 +231,19 @@ class PacketBuilder {
   std::vector<size_t> ip6_offsets_;
   std::optional<size_t> truncate_at_;
 };
+
+// A SYN from source (IPv4 or IPv6, by its text) to the family's test
+// destination.
+inline std::vector<uint8_t> SynFrame(const std::string& source,
+                                     uint16_t dport = 80,
+                                     uint16_t sport = 40000) {
+  PacketBuilder b;
+  if (source.find(':') == std::string::npos) {
+    b.Eth(ETH_P_IP).Ipv4({.src = source});
+  } else {
+    b.Eth(ETH_P_IPV6).Ipv6({.src = source});
+  }
+  return b.Tcp(kTcpSyn, 5, sport, dport).Build();
+}
 
 }  // namespace synwatch

@@ -11,13 +11,19 @@
 #include <errno.h>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +46,13 @@ struct TestPolicy {
   bool dry_run = false;
   uint8_t ipv4_prefix_len = 32;
   uint8_t ipv6_prefix_len = 128;
+  // [port_scan] and [log]; off unless a test turns them on.
+  bool scan_enabled = false;
+  uint32_t scan_max_ports = 3;
+  uint64_t scan_window_ns = 60'000'000'000;
+  uint64_t block_ns = 600'000'000'000;
+  bool log_connections = false;
+  uint32_t connections_per_second = 100;
 };
 
 inline const char* OutcomeName(unsigned outcome) {
@@ -101,10 +114,59 @@ inline std::string ExpectedPeer(const std::string& peer, unsigned outcome,
          OutcomeName(outcome) + " " + ActionName(action);
 }
 
+// An address of an event or key as text: "192.0.2.56", "2001:db8::1".
+inline std::string AddrText(uint8_t family, const uint8_t* addr) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  inet_ntop(family == SW_FAMILY_IPV4 ? AF_INET : AF_INET6, addr, text,
+            sizeof(text));
+  return text;
+}
+
+// The ports[] an event lists, nports of them.
+inline std::vector<uint16_t> EventPorts(const sw_event& event) {
+  const size_t n = std::min<size_t>(event.nports, std::size(event.ports));
+  return std::vector<uint16_t>(event.ports, event.ports + n);
+}
+
+// Pins the calling thread to one CPU for its lifetime (per-CPU state such
+// as the connection-log token bucket), and restores the old mask.
+class CpuPin {
+ public:
+  explicit CpuPin(int cpu) {
+    ok_ = pthread_getaffinity_np(pthread_self(), sizeof(old_), &old_) == 0;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    ok_ = ok_ && pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
+  }
+  ~CpuPin() {
+    if (ok_) pthread_setaffinity_np(pthread_self(), sizeof(old_), &old_);
+  }
+  CpuPin(const CpuPin&) = delete;
+  CpuPin& operator=(const CpuPin&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  cpu_set_t old_{};
+  bool ok_ = false;
+};
+
+// CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns().
+inline uint64_t MonotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+
 struct SkelDeleter {
   void operator()(synwatch_bpf* skel) const { synwatch_bpf__destroy(skel); }
 };
 using SkelPtr = std::unique_ptr<synwatch_bpf, SkelDeleter>;
+
+struct RingBufferDeleter {
+  void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
+};
 
 struct RunResult {
   int err = 0;  // errno of BPF_PROG_TEST_RUN, 0 on success
@@ -114,11 +176,15 @@ struct RunResult {
 class XdpProgram {
  public:
   // Opens and loads the embedded program with a peer table of peer_entries
-  // (set before load, as the exporter does). Returns 0 or an errno value.
-  int Load(uint32_t peer_entries = SW_DEFAULT_PEER_ENTRIES) {
+  // and a scan tracking table of scan_track_entries (set before load, as the
+  // exporter does). Returns 0 or an errno value.
+  int Load(uint32_t peer_entries = SW_DEFAULT_PEER_ENTRIES,
+           uint32_t scan_track_entries = SW_DEFAULT_SCAN_TRACK_ENTRIES) {
     skel_.reset(synwatch_bpf__open());
     if (!skel_) return errno;
-    if (bpf_map__set_max_entries(skel_->maps.peers, peer_entries) != 0) {
+    if (bpf_map__set_max_entries(skel_->maps.peers, peer_entries) != 0 ||
+        bpf_map__set_max_entries(skel_->maps.scan_track, scan_track_entries) !=
+            0) {
       return errno;
     }
     if (synwatch_bpf__load(skel_.get()) != 0) return errno;
@@ -159,6 +225,12 @@ class XdpProgram {
     params.dry_run = policy.dry_run;
     params.ipv4_prefix_len = policy.ipv4_prefix_len;
     params.ipv6_prefix_len = policy.ipv6_prefix_len;
+    params.scan_enabled = policy.scan_enabled;
+    params.scan_max_ports = policy.scan_max_ports;
+    params.scan_window_ns = policy.scan_window_ns;
+    params.block_ns = policy.block_ns;
+    params.log_connections = policy.log_connections;
+    params.connections_per_second = policy.connections_per_second;
     WriteConfig(cfg);
 
     const std::vector<RuleEntry> entries =
@@ -199,7 +271,8 @@ class XdpProgram {
   }
 
   // The non-zero counters of one if_stats slot, summed over CPUs:
-  // "class.syn", "syn.denied.drop", "peer_insert_failures", "port_scans".
+  // "class.syn", "syn.denied.drop", "peer_insert_failures", "port_scans",
+  // "scan_track_inserts", ..., "events_rate_limited".
   std::map<std::string, uint64_t> SlotCounters(uint32_t slot) const {
     std::vector<sw_if_stats> values(static_cast<size_t>(ncpus_));
     std::map<std::string, uint64_t> out;
@@ -222,6 +295,11 @@ class XdpProgram {
       }
       add("peer_insert_failures", s.peer_insert_failures);
       add("port_scans", s.port_scans);
+      add("scan_track_inserts", s.scan_track_inserts);
+      add("scan_track_failures", s.scan_track_failures);
+      add("block_inserts", s.block_inserts);
+      add("events_ring_full", s.events_ring_full);
+      add("events_rate_limited", s.events_rate_limited);
     }
     return out;
   }
@@ -254,8 +332,92 @@ class XdpProgram {
     return out;
   }
 
+  // Every record in the "events" ring buffer since the last call, in order.
+  std::vector<sw_event> DrainEvents() {
+    if (!ring_) {
+      ring_.reset(ring_buffer__new(Fd(skel_->maps.events), &XdpProgram::OnEvent,
+                                   &events_, nullptr));
+      if (!ring_) {
+        ADD_FAILURE() << "ring_buffer__new: " << std::strerror(errno);
+        return {};
+      }
+    }
+    std::vector<sw_event> out;
+    events_.clear();
+    const int n = ring_buffer__consume(ring_.get());
+    EXPECT_GE(n, 0) << "ring_buffer__consume: " << std::strerror(-n);
+    out.swap(events_);
+    return out;
+  }
+
+  // The "blocked" entry of a peer ("192.0.2.0" and its prefix length), if
+  // any.
+  std::optional<sw_block> Blocked(const std::string& addr,
+                                  uint8_t prefix_len) const {
+    const sw_scan_key key = ScanKey(addr, prefix_len);
+    sw_block block{};
+    if (bpf_map_lookup_elem(Fd(skel_->maps.blocked), &key, &block) != 0) {
+      return std::nullopt;
+    }
+    return block;
+  }
+
+  // The "scan_track" entry of a peer, if any.
+  std::optional<sw_scan_state> ScanState(const std::string& addr,
+                                         uint8_t prefix_len) const {
+    const sw_scan_key key = ScanKey(addr, prefix_len);
+    sw_scan_state state{};
+    if (bpf_map_lookup_elem(Fd(skel_->maps.scan_track), &key, &state) != 0) {
+      return std::nullopt;
+    }
+    return state;
+  }
+
+  size_t ScanTrackEntries() const {
+    return CountKeys<sw_scan_key>("scan_track");
+  }
+  size_t BlockedEntries() const { return CountKeys<sw_scan_key>("blocked"); }
+
+  static sw_scan_key ScanKey(const std::string& addr, uint8_t prefix_len) {
+    sw_scan_key key{};
+    const bool v4 = addr.find(':') == std::string::npos;
+    key.family = v4 ? SW_FAMILY_IPV4 : SW_FAMILY_IPV6;
+    key.prefix_len = prefix_len;
+    EXPECT_EQ(inet_pton(v4 ? AF_INET : AF_INET6, addr.c_str(), key.addr), 1)
+        << addr;
+    return key;
+  }
+
  private:
   static int Fd(const bpf_map* map) { return bpf_map__fd(map); }
+
+  static int OnEvent(void* ctx, void* data, size_t size) {
+    auto* events = static_cast<std::vector<sw_event>*>(ctx);
+    EXPECT_EQ(size, sizeof(sw_event));
+    sw_event event{};
+    std::memcpy(&event, data, std::min(size, sizeof(event)));
+    events->push_back(event);
+    return 0;
+  }
+
+  template <typename Key>
+  size_t CountKeys(const char* map_name) const {
+    const bpf_map* map = bpf_object__find_map_by_name(skel_->obj, map_name);
+    if (map == nullptr) {
+      ADD_FAILURE() << "no map " << map_name;
+      return 0;
+    }
+    size_t n = 0;
+    Key key{};
+    Key next{};
+    const Key* prev = nullptr;
+    while (bpf_map_get_next_key(Fd(map), prev, &next) == 0) {
+      key = next;
+      prev = &key;
+      ++n;
+    }
+    return n;
+  }
 
   static std::vector<Cidr> ParseAll(const std::vector<std::string>& texts) {
     std::vector<Cidr> out;
@@ -270,6 +432,8 @@ class XdpProgram {
 
   SkelPtr skel_;
   int ncpus_ = 0;
+  std::unique_ptr<ring_buffer, RingBufferDeleter> ring_;
+  std::vector<sw_event> events_;
 };
 
 // Loads a fresh program per test (no counts leak between rows) with the
@@ -278,7 +442,7 @@ class XdpProgram {
 class XdpTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const int err = prog_.Load(PeerEntries());
+    const int err = prog_.Load(PeerEntries(), ScanTrackEntries());
     if (err == EPERM || err == ENOSYS) {
       GTEST_SKIP() << "kernel refused to load the XDP program: "
                    << std::strerror(err);
@@ -289,6 +453,9 @@ class XdpTest : public ::testing::Test {
   }
 
   virtual uint32_t PeerEntries() const { return SW_DEFAULT_PEER_ENTRIES; }
+  virtual uint32_t ScanTrackEntries() const {
+    return SW_DEFAULT_SCAN_TRACK_ENTRIES;
+  }
 
   // Installs policy as generation 0 and puts it in force.
   void Apply(const TestPolicy& policy) {

@@ -2,13 +2,12 @@
 #include "collector.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace synwatch {
 namespace {
@@ -58,7 +57,7 @@ double Value(const MetricFamily* family,
     }
     if (match) {
       return family->type == prometheus::MetricType::Counter ? m.counter.value
-                                                              : m.gauge.value;
+                                                             : m.gauge.value;
     }
   }
   return -1;
@@ -107,12 +106,14 @@ TEST(CollectorTest, InterfaceTotalsByOutcomeActionAndClass) {
   // Every outcome x action combination is present, zeros included, so that
   // rate() works from the first increment.
   EXPECT_EQ(syn->metric.size(), 8u);
-  EXPECT_EQ(Value(syn, {{"interface", "eth0"}, {"outcome", "unmatched"},
+  EXPECT_EQ(Value(syn, {{"interface", "eth0"},
+                        {"outcome", "unmatched"},
                         {"action", "pass"}}),
             7);
-  EXPECT_EQ(Value(syn, {{"interface", "eth0"}, {"outcome", "denied"},
-                        {"action", "drop"}}),
-            3);
+  EXPECT_EQ(
+      Value(syn,
+            {{"interface", "eth0"}, {"outcome", "denied"}, {"action", "drop"}}),
+      3);
   EXPECT_EQ(Value(syn, {{"outcome", "allowed"}, {"action", "drop"}}), 0);
 
   const auto* classes = Find(families, "synwatch_packets_total");
@@ -124,36 +125,45 @@ TEST(CollectorTest, InterfaceTotalsByOutcomeActionAndClass) {
   EXPECT_EQ(Value(Find(families, "synwatch_port_scans_detected_total"),
                   {{"interface", "eth0"}}),
             2);
-  EXPECT_EQ(Value(Find(families, "synwatch_peer_table_insert_failures_total"), {}),
-            4);
+  EXPECT_EQ(
+      Value(Find(families, "synwatch_peer_table_insert_failures_total"), {}),
+      4);
   EXPECT_EQ(Value(Find(families, "synwatch_xdp_attached"),
                   {{"interface", "eth0"}, {"mode", "native"}}),
             1);
-  EXPECT_EQ(Value(Find(families, "synwatch_build_info"),
-                  {{"version", "1.2.3"}, {"revision", "abc"},
-                   {"libbpf_version", "1.1"}}),
-            1);
+  EXPECT_EQ(
+      Value(Find(families, "synwatch_build_info"), {{"version", "1.2.3"},
+                                                    {"revision", "abc"},
+                                                    {"libbpf_version", "1.1"}}),
+      1);
 }
 
 TEST(CollectorTest, PeerLabelsUseAddressOrPrefix) {
   FakeRows rows;
   rows.interfaces.push_back(Eth0());
-  rows.peers.push_back(Peer(4, "192.0.2.56", 32, SW_OUTCOME_UNMATCHED, SW_ACTION_PASS, 5));
-  rows.peers.push_back(Peer(4, "198.51.100.0", 24, SW_OUTCOME_DENIED, SW_ACTION_DROP, 2));
-  rows.peers.push_back(Peer(6, "2001:db8:1:2::", 64, SW_OUTCOME_ALLOWED, SW_ACTION_PASS, 9));
+  rows.peers.push_back(
+      Peer(4, "192.0.2.56", 32, SW_OUTCOME_UNMATCHED, SW_ACTION_PASS, 5));
+  rows.peers.push_back(
+      Peer(4, "198.51.100.0", 24, SW_OUTCOME_DENIED, SW_ACTION_DROP, 2));
+  rows.peers.push_back(
+      Peer(6, "2001:db8:1:2::", 64, SW_OUTCOME_ALLOWED, SW_ACTION_PASS, 9));
   ExporterState state;
   SynwatchCollector collector(rows, state, {});
   const auto families = collector.Collect();
   const auto* peer = Find(families, "synwatch_peer_syn_packets_total");
   ASSERT_NE(peer, nullptr);
   EXPECT_EQ(peer->metric.size(), 3u);
-  EXPECT_EQ(Value(peer, {{"interface", "eth0"}, {"peer", "192.0.2.56"},
-                         {"outcome", "unmatched"}, {"action", "pass"}}),
+  EXPECT_EQ(Value(peer, {{"interface", "eth0"},
+                         {"peer", "192.0.2.56"},
+                         {"outcome", "unmatched"},
+                         {"action", "pass"}}),
             5);
-  EXPECT_EQ(Value(peer, {{"peer", "198.51.100.0/24"}, {"outcome", "denied"},
+  EXPECT_EQ(Value(peer, {{"peer", "198.51.100.0/24"},
+                         {"outcome", "denied"},
                          {"action", "drop"}}),
             2);
-  EXPECT_EQ(Value(peer, {{"peer", "2001:db8:1:2::/64"}, {"outcome", "allowed"}}), 9);
+  EXPECT_EQ(
+      Value(peer, {{"peer", "2001:db8:1:2::/64"}, {"outcome", "allowed"}}), 9);
   EXPECT_EQ(Value(Find(families, "synwatch_peer_table_entries"), {}), 3);
   EXPECT_EQ(Value(Find(families, "synwatch_peer_table_capacity"), {}), 65536);
 }
@@ -185,9 +195,9 @@ TEST(CollectorTest, DetachedInterfaceReportsZeroAndNoTotals) {
   ExporterState state;
   SynwatchCollector collector(rows, state, {});
   const auto families = collector.Collect();
-  EXPECT_EQ(Value(Find(families, "synwatch_xdp_attached"),
-                  {{"interface", "veth9"}}),
-            0);
+  EXPECT_EQ(
+      Value(Find(families, "synwatch_xdp_attached"), {{"interface", "veth9"}}),
+      0);
   EXPECT_TRUE(Find(families, "synwatch_syn_packets_total")->metric.empty());
 }
 
@@ -204,7 +214,8 @@ TEST(CollectorTest, StateGauges) {
   EXPECT_EQ(Value(Find(families, "synwatch_dry_run"), {}), 0);
   EXPECT_EQ(Value(Find(families, "synwatch_rules"), {{"list", "allow"}}), 2);
   EXPECT_EQ(Value(Find(families, "synwatch_rules"), {{"list", "deny"}}), 5);
-  EXPECT_EQ(Value(Find(families, "synwatch_config_last_reload_successful"), {}), 0);
+  EXPECT_EQ(Value(Find(families, "synwatch_config_last_reload_successful"), {}),
+            0);
   EXPECT_EQ(Value(Find(families,
                        "synwatch_config_last_reload_success_timestamp_seconds"),
                   {}),
@@ -233,8 +244,9 @@ TEST(CollectorTest, PortScanTablesAndDroppedEvents) {
   EXPECT_EQ(Value(Find(families, "synwatch_port_scan_table_capacity"),
                   {{"table", "block"}}),
             16384);
-  EXPECT_EQ(Value(Find(families, "synwatch_port_scan_track_evictions_total"), {}),
-            20);
+  EXPECT_EQ(
+      Value(Find(families, "synwatch_port_scan_track_evictions_total"), {}),
+      20);
   EXPECT_EQ(Value(Find(families, "synwatch_events_dropped_total"),
                   {{"reason", "ring_full"}}),
             3);

@@ -8,7 +8,8 @@ namespace {
 
 TEST(InterfacesTest, Ipv4DefaultRoutes) {
   const std::string text =
-      "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+      "Iface\tDestination\tGateway "
+      "\tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
       "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
       "eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
       "wg0\t00000000\t00000000\t0001\t0\t0\t100\t00000000\t0\t0\t0\n"
@@ -22,7 +23,8 @@ TEST(InterfacesTest, Ipv6DefaultRoutesSkipLoopbackAndReject) {
   const std::string text =
       "20010db8000000000000000000000000 40 " + zero + " 00 " + zero +
       " 00000100 00000001 00000000 00000001     eth1\n" + zero + " 00 " + zero +
-      " 00 20010db8000000000000000000000001 00000400 00000001 00000000 00000003     eth1\n" +
+      " 00 20010db8000000000000000000000001 00000400 00000001 00000000 "
+      "00000003     eth1\n" +
       zero + " 00 " + zero + " 00 " + zero +
       " ffffffff 00000001 00000000 00200200       lo\n";
   EXPECT_EQ(ParseIpv6DefaultRoutes(text), (std::vector<std::string>{"eth1"}));
