@@ -6,7 +6,7 @@
 set -eu
 
 PACKAGES="
-  dpkg-dev fakeroot file lintian
+  dpkg-dev fakeroot file lintian xz-utils
   mmdebstrap debian-archive-keyring e2fsprogs fdisk
   grub-common grub-pc-bin
   qemu-system-x86 qemu-utils
