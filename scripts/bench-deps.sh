@@ -11,24 +11,5 @@ PACKAGES="
   iproute2 curl bpftool procps
 "
 
-missing=""
-for p in $PACKAGES; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing="$missing $p"
-  fi
-done
-
-if [ -z "$missing" ]; then
-  exit 0
-fi
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "bench-deps: missing packages:$missing (run as root)" >&2
-  exit 1
-fi
-
-echo "bench-deps: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# shellcheck disable=SC2086 # one word per package
+exec sh "$(dirname "$0")/apt-install.sh" bench-deps $PACKAGES
