@@ -78,7 +78,8 @@ bool MapRowSource::ReadPeers(std::vector<PeerRow>* rows) const {
   rows->reserve(rows->size() + 1024);
   for (;;) {
     uint32_t count = kBatchEntries;
-    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    bpf_map_batch_opts opts{};
+    opts.sz = sizeof(opts);
     const int rc = bpf_map_lookup_batch(
         maps_.peers_fd, first ? nullptr : &out_batch, &out_batch, keys.data(),
         values.data(), &count, &opts);
@@ -121,7 +122,8 @@ bool WalkBatched(int fd, uint32_t batch, Visit visit) {
   bool first = true;
   for (;;) {
     uint32_t count = batch;
-    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    bpf_map_batch_opts opts{};
+    opts.sz = sizeof(opts);
     const int rc =
         bpf_map_lookup_batch(fd, first ? nullptr : &cursor, &cursor,
                              keys.data(), values.data(), &count, &opts);
