@@ -188,3 +188,17 @@ vm_cleanup() {
   VM_PID=""
   return "$rc"
 }
+
+# check WHAT CMD...: one "ok:"/"FAIL:" line, counted in the caller's
+# $passed and $failed (shared by the image and Puppet VM tests).
+check() {
+  local what=$1
+  shift
+  if "$@"; then
+    echo "ok: $what"
+    passed=$((passed + 1))
+  else
+    echo "FAIL: $what"
+    failed=$((failed + 1))
+  fi
+}

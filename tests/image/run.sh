@@ -41,17 +41,6 @@ passed=0
 failed=0
 skipped=0
 t_start=$SECONDS
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    echo "ok: $what"
-    passed=$((passed + 1))
-  else
-    echo "FAIL: $what"
-    failed=$((failed + 1))
-  fi
-}
 # die: a failure after which later checks make no sense.
 die() {
   echo "FAIL: $*"

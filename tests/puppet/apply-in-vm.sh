@@ -63,17 +63,6 @@ modules=/var/tmp/synwatch-puppet/modules
 passed=0
 failed=0
 t_start=$SECONDS
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    echo "ok: $what"
-    passed=$((passed + 1))
-  else
-    echo "FAIL: $what"
-    failed=$((failed + 1))
-  fi
-}
 summary() {
   echo "puppet VM test: $((SECONDS - t_start)) s"
   echo "$passed passed, $failed failed"
