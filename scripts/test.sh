@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Everything CI runs (`make test`): the unit, BPF and end-to-end suites on the
 # -Werror build, the same suites on the ASan+UBSan build, the shell, Puppet
-# and Packer checks, and the package/image tests. BPF and e2e tests need root.
+# and Packer checks, the package/image boot test and a real puppet apply in
+# the VM image. BPF, e2e and VM tests need root.
 set -eu
 BUILD="${1:-build}"
 ASAN="${2:-build-asan}"
@@ -24,6 +25,13 @@ step "unit, BPF and end-to-end tests (ASan+UBSan build)"
 
 step "Puppet module: parser, lint, epp, metadata, REFERENCE.md, rspec-puppet"
 SYNWATCH_BIN="$(realpath "$BUILD/synwatch")" bash tests/puppet/run.sh
+
+step "package, VM image and boot test under qemu (install, upgrade, purge)"
+bash scripts/image/test.sh
+
+step "Puppet module: a real puppet apply inside the VM image"
+deb=$(sh scripts/package.sh --no-lintian | tail -n 1)
+SYNWATCH_PUPPET_VM_REQUIRED=1 bash tests/puppet/apply-in-vm.sh build/image/synwatch.qcow2 "$deb"
 
 step "shellcheck"
 find scripts tests packer -name '*.sh' -exec shellcheck -x .ci/run {} +
