@@ -8,8 +8,9 @@ PACKAGES="
   build-essential cmake pkg-config git
   clang llvm python3 libbpf-dev bpftool linux-libc-dev gcc-multilib libelf-dev zlib1g-dev
   prometheus-cpp-dev libcivetweb-dev libtoml11-dev libspdlog-dev libfmt-dev
+  libyaml-cpp-dev libssl-dev libcrypt-dev
   libgtest-dev libgmock-dev
-  iproute2 iputils-ping curl ncat nmap ethtool
+  iproute2 iputils-ping curl ncat nmap ethtool openssl apache2-utils
   prometheus
   clang-format clang-tidy shellcheck
 "
