@@ -7,10 +7,13 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rules.h"
@@ -70,7 +73,8 @@ MapSizes MapSizesFromConfig(const Config& config) {
                   config.port_scan.max_blocked_peers};
 }
 
-BpfProgram::BpfProgram(const MapSizes& sizes) : sizes_(sizes) {
+BpfProgram::BpfProgram(const MapSizes& sizes, PinDir pins)
+    : pins_(std::move(pins)), sizes_(sizes) {
   skel_.reset(synwatch_bpf__open());
   if (!skel_) Fail("open XDP program", errno);
   const std::pair<bpf_map*, uint32_t> sized[] = {
@@ -85,14 +89,137 @@ BpfProgram::BpfProgram(const MapSizes& sizes) : sizes_(sizes) {
            errno);
     }
   }
+  if (pins_.enabled()) ReusePinnedMaps();
   if (synwatch_bpf__load(skel_.get()) != 0) Fail("load XDP program", errno);
 
   bpf_prog_info info{};
   uint32_t len = sizeof(info);
   if (bpf_obj_get_info_by_fd(prog_fd(), &info, &len) == 0) prog_id_ = info.id;
 
-  config_.abi_version = SW_ABI_VERSION;
-  WriteConfig();
+  if (continued_) {
+    // The config of the earlier synwatch: its interface slots (so each
+    // interface continues its own totals) and the generation in force (the
+    // first ApplyPolicy fills the other one and flips, as a reload does).
+    const uint32_t zero = 0;
+    if (bpf_map_lookup_elem(config_fd(), &zero, &config_) != 0) {
+      Fail("read pinned config map", errno);
+    }
+    policy_applied_ = true;
+  } else {
+    config_.abi_version = SW_ABI_VERSION;
+    WriteConfig();
+  }
+  if (pins_.enabled()) PinMaps();
+}
+
+namespace {
+
+MapShape WantedShape(const bpf_map* map) {
+  return MapShape{static_cast<uint32_t>(bpf_map__type(map)),
+                  bpf_map__key_size(map), bpf_map__value_size(map),
+                  bpf_map__max_entries(map), bpf_map__map_flags(map)};
+}
+
+MapShape PinnedShape(int fd) {
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return {};
+  return MapShape{info.type, info.key_size, info.value_size, info.max_entries,
+                  info.map_flags};
+}
+
+}  // namespace
+
+void BpfProgram::ReusePinnedMaps() {
+  std::string incompatible;  // why the pinned state cannot be reused
+  bpf_map* map = nullptr;
+  bpf_object__for_each_map(map, skel_->obj) {
+    const std::string name = bpf_map__name(map);
+    const std::string path = pins_.MapPath(name);
+    UniqueFd fd(bpf_obj_get(path.c_str()));
+    if (!fd.valid()) {
+      if (errno == ENOENT) continue;
+      Fail("open pinned map " + path, errno);
+    }
+    PinnedMap pinned;
+    pinned.name = name;
+    pinned.shape = PinnedShape(fd.get());
+    pinned.fd = std::move(fd);
+    const MapShape wanted = WantedShape(map);
+    pinned.fit = CompareMaps(pinned.shape, wanted);
+    if (pinned.fit == MapFit::kIncompatible && incompatible.empty()) {
+      incompatible = "map " + name + " is " + Describe(pinned.shape) +
+                     ", this synwatch needs " + Describe(wanted);
+    }
+    if (map == skel_->maps.config && pinned.fit == MapFit::kSame) {
+      sw_config old{};
+      const uint32_t zero = 0;
+      if (bpf_map_lookup_elem(pinned.fd.get(), &zero, &old) != 0) {
+        Fail("read pinned map " + path, errno);
+      }
+      if (old.abi_version != SW_ABI_VERSION && incompatible.empty()) {
+        incompatible = "layout version " + std::to_string(old.abi_version) +
+                       ", this synwatch uses version " +
+                       std::to_string(SW_ABI_VERSION);
+      }
+    }
+    pinned_maps_.push_back(std::move(pinned));
+  }
+  if (pinned_maps_.empty()) return;
+
+  if (!incompatible.empty()) {
+    spdlog::warn(
+        "Pinned state in {} does not match this synwatch ({}): replacing it; "
+        "counters and port-scan blocks start from zero, pinned XDP links are "
+        "switched to the new program without a gap",
+        pins_.path(), incompatible);
+    for (PinnedMap& p : pinned_maps_) p.fit = MapFit::kIncompatible;
+    return;
+  }
+  bool reused_config = false;
+  for (PinnedMap& p : pinned_maps_) {
+    if (p.fit != MapFit::kSame) continue;
+    bpf_map* target =
+        bpf_object__find_map_by_name(skel_->obj, p.name.c_str());
+    if (bpf_map__reuse_fd(target, p.fd.get()) != 0) {
+      Fail("reuse pinned map " + pins_.MapPath(p.name), errno);
+    }
+    if (target == skel_->maps.config) reused_config = true;
+  }
+  continued_ = reused_config;
+  spdlog::info(
+      "Reusing pinned state in {} (layout version {}): counters and "
+      "port-scan blocks continue",
+      pins_.path(), SW_ABI_VERSION);
+}
+
+void BpfProgram::PinMaps() {
+  bpf_map* map = nullptr;
+  bpf_object__for_each_map(map, skel_->obj) {
+    const std::string name = bpf_map__name(map);
+    const std::string path = pins_.MapPath(name);
+    PinnedMap* old = nullptr;
+    for (PinnedMap& p : pinned_maps_) {
+      if (p.name == name) old = &p;
+    }
+    if (old != nullptr && old->fit == MapFit::kSame) continue;  // reused
+    if (old != nullptr && old->fit == MapFit::kResized &&
+        old->shape.type != BPF_MAP_TYPE_RINGBUF) {
+      const uint64_t copied =
+          CopyMapEntries(old->fd.get(), bpf_map__fd(map), old->shape);
+      spdlog::info(
+          "Resized pinned map {} from {} to {} entries: {} entries carried "
+          "over",
+          name, old->shape.max_entries, bpf_map__max_entries(map), copied);
+    }
+    if (old != nullptr && unlink(path.c_str()) != 0 && errno != ENOENT) {
+      Fail("unpin " + path, errno);
+    }
+    if (bpf_obj_pin(bpf_map__fd(map), path.c_str()) != 0) {
+      Fail("pin map " + path, errno);
+    }
+  }
+  pinned_maps_.clear();
 }
 
 BpfProgram::~BpfProgram() {
@@ -175,11 +302,91 @@ void BpfProgram::ApplyPolicy(const Policy& policy) {
   policy_applied_ = true;
 }
 
+void BpfProgram::PlaceSlot(const std::string& where, uint32_t ifindex) {
+  // Slot before link: the first packet through the link already counts
+  // under this interface.
+  sw_config next = config_;
+  if (PlaceIfindex(next, ifindex) < 0) {
+    throw std::runtime_error(where + ": interface slot table full");
+  }
+  const uint32_t zero = 0;
+  if (bpf_map_update_elem(config_fd(), &zero, &next, BPF_ANY) != 0) {
+    Fail(where + ": write config map", errno);
+  }
+  config_ = next;
+}
+
+namespace {
+
+// The mode of the XDP program attached to ifindex now, if any.
+std::optional<AttachedMode> CurrentMode(uint32_t ifindex) {
+  bpf_xdp_query_opts query{};
+  query.sz = sizeof(query);
+  if (bpf_xdp_query(static_cast<int>(ifindex), 0, &query) != 0) {
+    return std::nullopt;
+  }
+  if (query.attach_mode == XDP_ATTACHED_DRV) return AttachedMode::kNative;
+  if (query.attach_mode == XDP_ATTACHED_SKB) return AttachedMode::kGeneric;
+  return std::nullopt;
+}
+
+bool ModeAllowed(XdpMode wanted, AttachedMode m) {
+  return wanted == XdpMode::kAuto ||
+         (wanted == XdpMode::kNative) == (m == AttachedMode::kNative);
+}
+
+}  // namespace
+
+// A link pinned for this ifindex by an earlier synwatch: if it is still on
+// the interface, in an allowed mode, swap our program into it.
+bool BpfProgram::TakeOverPinnedLink(const std::string& name, uint32_t ifindex,
+                                    XdpMode mode, AttachedMode* attached) {
+  const std::string path = pins_.LinkPath(ifindex);
+  UniqueFd fd(bpf_obj_get(path.c_str()));
+  if (!fd.valid()) return false;
+  bpf_link_info info{};
+  uint32_t len = sizeof(info);
+  const bool live = bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0 &&
+                    info.type == BPF_LINK_TYPE_XDP &&
+                    info.xdp.ifindex == ifindex;
+  const std::optional<AttachedMode> current =
+      live ? CurrentMode(ifindex) : std::nullopt;
+  if (!current || !ModeAllowed(mode, *current)) {
+    if (current) {
+      spdlog::info(
+          "Pinned XDP link on {} is in {} mode, xdp.mode wants {}: "
+          "re-attaching",
+          name, ToString(*current), ToString(mode));
+    }
+    fd.Reset();
+    unlink(path.c_str());  // a stale pin, or one we replace: detaches it
+    return false;
+  }
+  const std::string where =
+      "take over pinned XDP link on " + name + " (ifindex " +
+      std::to_string(ifindex) + ")";
+  PlaceSlot(where, ifindex);
+  if (bpf_link_update(fd.get(), prog_fd(), nullptr) != 0) {
+    Fail(where, errno);
+  }
+  spdlog::info(
+      "Took over pinned XDP link on {} (ifindex {}, {} mode): program id {} "
+      "replaced by {} in place, no packet missed",
+      name, ifindex, ToString(*current), info.prog_id, prog_id_);
+  links_[ifindex] = Link{fd.Release(), *current};
+  *attached = *current;
+  return true;
+}
+
 AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
                                 XdpMode mode) {
   const std::string where =
       "attach XDP to " + name + " (ifindex " + std::to_string(ifindex) + ")";
   if (links_.contains(ifindex)) return links_.at(ifindex).mode;
+  AttachedMode taken{};
+  if (pins_.enabled() && TakeOverPinnedLink(name, ifindex, mode, &taken)) {
+    return taken;
+  }
 
   bpf_xdp_query_opts query{};
   query.sz = sizeof(query);
@@ -196,18 +403,7 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
         name + " xdp off`)");
   }
 
-  // Slot before link: the first packet through the link already counts
-  // under this interface.
-  sw_config next = config_;
-  if (PlaceIfindex(next, ifindex) < 0) {
-    throw std::runtime_error(where + ": interface slot table full");
-  }
-  const uint32_t zero = 0;
-  if (bpf_map_update_elem(config_fd(), &zero, &next, BPF_ANY) != 0) {
-    Fail(where + ": write config map", errno);
-  }
-  config_ = next;
-
+  PlaceSlot(where, ifindex);
   std::vector<AttachedMode> tries;
   if (mode != XdpMode::kGeneric) tries.push_back(AttachedMode::kNative);
   if (mode != XdpMode::kNative) tries.push_back(AttachedMode::kGeneric);
@@ -216,10 +412,17 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
     bpf_link_create_opts opts{};
     opts.sz = sizeof(opts);
     opts.flags = XdpFlags(m);
-    const int fd =
-        bpf_link_create(prog_fd(), static_cast<int>(ifindex), BPF_XDP, &opts);
-    if (fd >= 0) {
-      links_[ifindex] = Link{fd, m};
+    UniqueFd fd(
+        bpf_link_create(prog_fd(), static_cast<int>(ifindex), BPF_XDP, &opts));
+    if (fd.valid()) {
+      if (pins_.enabled()) {
+        const std::string path = pins_.LinkPath(ifindex);
+        unlink(path.c_str());
+        if (bpf_obj_pin(fd.get(), path.c_str()) != 0) {
+          Fail(where + ": pin link " + path, errno);
+        }
+      }
+      links_[ifindex] = Link{fd.Release(), m};
       return m;
     }
     err = errno;
@@ -228,6 +431,7 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
     if (err == EBUSY || err == EEXIST || err == EPERM) break;
     spdlog::debug("{} in {} mode: {}", where, ToString(m), std::strerror(err));
   }
+  const uint32_t zero = 0;
   RemoveIfindex(config_, ifindex);
   bpf_map_update_elem(config_fd(), &zero, &config_, BPF_ANY);
   Fail(where + (mode == XdpMode::kAuto
@@ -240,10 +444,61 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
 void BpfProgram::Detach(uint32_t ifindex) {
   auto it = links_.find(ifindex);
   if (it == links_.end()) return;
+  if (pins_.enabled()) unlink(pins_.LinkPath(ifindex).c_str());
   close(it->second.fd);
   links_.erase(it);
   // The slot stays registered: its totals are exact and never evicted, and
   // the same interface coming back continues them.
+}
+
+bool BpfProgram::LinkAlive(uint32_t ifindex) const {
+  auto it = links_.find(ifindex);
+  if (it == links_.end()) return false;
+  bpf_link_info info{};
+  uint32_t len = sizeof(info);
+  return bpf_obj_get_info_by_fd(it->second.fd, &info, &len) == 0 &&
+         info.xdp.ifindex == ifindex;
+}
+
+void BpfProgram::MoveSlot(uint32_t old_ifindex, uint32_t new_ifindex) {
+  const uint32_t from = FindIfindexSlot(config_, old_ifindex);
+  if (from == SW_IF_UNKNOWN || old_ifindex == new_ifindex) return;
+  sw_config next = config_;
+  RemoveIfindex(next, old_ifindex);
+  const int placed = PlaceIfindex(next, new_ifindex);
+  if (placed < 0) return;  // Attach reports the full table
+  const auto to = static_cast<uint32_t>(placed);
+  if (to != from) {
+    const int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) return;
+    std::vector<sw_if_stats> stats(static_cast<std::size_t>(cpus));
+    if (bpf_map_lookup_elem(if_stats_fd(), &from, stats.data()) != 0) {
+      Fail("read totals of ifindex " + std::to_string(old_ifindex), errno);
+    }
+    if (bpf_map_update_elem(if_stats_fd(), &to, stats.data(), BPF_ANY) != 0) {
+      Fail("move totals to ifindex " + std::to_string(new_ifindex), errno);
+    }
+    std::fill(stats.begin(), stats.end(), sw_if_stats{});
+    bpf_map_update_elem(if_stats_fd(), &from, stats.data(), BPF_ANY);
+  }
+  const uint32_t zero = 0;
+  if (bpf_map_update_elem(config_fd(), &zero, &next, BPF_ANY) != 0) {
+    Fail("write config map", errno);
+  }
+  config_ = next;
+}
+
+void BpfProgram::ReleaseUnclaimedLinks() {
+  if (!pins_.enabled()) return;
+  for (uint32_t ifindex : pins_.LinkIfindexes()) {
+    if (links_.contains(ifindex)) continue;
+    if (unlink(pins_.LinkPath(ifindex).c_str()) == 0) {
+      spdlog::info(
+          "Released the pinned XDP link of ifindex {}: that interface is not "
+          "configured (or gone)",
+          ifindex);
+    }
+  }
 }
 
 bool BpfProgram::IsAttached(uint32_t ifindex) const {

@@ -8,9 +8,11 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "abi.h"
 #include "config.h"
+#include "pinning.h"
 
 struct synwatch_bpf;  // bpftool skeleton (synwatch.skel.h)
 
@@ -44,7 +46,13 @@ class BpfProgram {
   // Opens and loads the embedded program with maps sized from config.
   // Throws std::runtime_error with context ("load XDP program: Operation not
   // permitted (synwatch needs CAP_BPF and CAP_NET_ADMIN)").
-  explicit BpfProgram(const MapSizes& sizes);
+  //
+  // With an enabled PinDir, maps pinned there by an earlier synwatch are
+  // reused when their layout matches (counters, block table and the policy
+  // generation continue), copied into a new map when only their size
+  // changed, and replaced (one warning line) when their layout does not
+  // match: a map of another layout is never read. New maps are pinned.
+  explicit BpfProgram(const MapSizes& sizes, PinDir pins = {});
   ~BpfProgram();
   BpfProgram(const BpfProgram&) = delete;
   BpfProgram& operator=(const BpfProgram&) = delete;
@@ -55,12 +63,32 @@ class BpfProgram {
   // force is then unchanged.
   void ApplyPolicy(const Policy& policy);
 
-  // Attaches through a bpf_link (nothing is left attached when the process
-  // dies). Refuses an interface that already has an XDP program. kAuto tries
-  // native, then generic. Throws with the interface name and ifindex.
+  // Attaches through a bpf_link. Without pinning nothing is left attached
+  // when the process dies; with pinning the link is pinned and outlives the
+  // process, and a link pinned earlier for this ifindex is taken over: its
+  // program is replaced by this one in place (bpf_link_update), so no packet
+  // goes uncounted. Refuses an interface that has any other XDP program.
+  // kAuto tries native, then generic. Throws with the interface name and
+  // ifindex.
   AttachedMode Attach(const std::string& name, uint32_t ifindex, XdpMode mode);
+  // Detaches and unpins the link of ifindex (a no-op when not attached).
   void Detach(uint32_t ifindex);
   bool IsAttached(uint32_t ifindex) const;
+  // Whether the link of ifindex still has its interface (false once the
+  // interface is gone: the kernel then detaches the link by itself).
+  bool LinkAlive(uint32_t ifindex) const;
+  // The interface behind old_ifindex came back as new_ifindex (deleted and
+  // created again): its totals move to new_ifindex's slot, so the counters
+  // of that interface name continue. Call before attaching new_ifindex.
+  void MoveSlot(uint32_t old_ifindex, uint32_t new_ifindex);
+  // Unpins (so detaches) pinned links this process did not take over:
+  // interfaces no longer configured, or gone. Call once after the first
+  // attach round.
+  void ReleaseUnclaimedLinks();
+
+  // True when the maps came from an earlier synwatch (counters continue).
+  bool continued() const { return continued_; }
+  const PinDir& pins() const { return pins_; }
 
   uint32_t prog_id() const { return prog_id_; }
   int if_stats_fd() const;
@@ -84,7 +112,24 @@ class BpfProgram {
 
   void WriteConfig();
   int prog_fd() const;
+  void ReusePinnedMaps();
+  void PinMaps();
+  bool TakeOverPinnedLink(const std::string& name, uint32_t ifindex,
+                          XdpMode mode, AttachedMode* attached);
+  void PlaceSlot(const std::string& where, uint32_t ifindex);
 
+  // A pinned map found at load: reused as is, or copied into the new map
+  // (resized), or replaced (incompatible).
+  struct PinnedMap {
+    std::string name;
+    UniqueFd fd;
+    MapShape shape;
+    MapFit fit = MapFit::kSame;
+  };
+
+  PinDir pins_;
+  std::vector<PinnedMap> pinned_maps_;  // only between open and PinMaps()
+  bool continued_ = false;
   std::unique_ptr<::synwatch_bpf, SkelDeleter> skel_;
   std::map<uint32_t, Link> links_;  // by ifindex; closed before skel_
   sw_config config_{};              // the user-space copy of config[0]

@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "interfaces.h"
 
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -84,6 +90,50 @@ std::vector<std::string> DefaultRouteInterfaces() {
   return names;
 }
 
+LinkWatcher::LinkWatcher() {
+  fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+               NETLINK_ROUTE);
+  if (fd_ < 0) {
+    throw std::runtime_error(std::string("netlink socket for link events: ") +
+                             std::strerror(errno));
+  }
+  sockaddr_nl addr{};
+  addr.nl_family = AF_NETLINK;
+  addr.nl_groups = RTMGRP_LINK;
+  if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    const int err = errno;
+    close(fd_);
+    throw std::runtime_error(std::string("netlink bind for link events: ") +
+                             std::strerror(err));
+  }
+}
+
+LinkWatcher::~LinkWatcher() { close(fd_); }
+
+bool LinkWatcher::Drain() {
+  alignas(nlmsghdr) char buf[8192];
+  bool changed = false;
+  for (;;) {
+    const ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOBUFS) {  // overrun: events were lost, look again
+        changed = true;
+        continue;
+      }
+      break;  // EAGAIN: drained
+    }
+    int left = static_cast<int>(n);
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, left);
+         h = NLMSG_NEXT(h, left)) {
+      if (h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK) {
+        changed = true;
+      }
+    }
+  }
+  return changed;
+}
+
 void InterfaceManager::Apply(const std::vector<std::string>& configured,
                              XdpMode mode) {
   std::vector<std::string> names = configured;
@@ -122,6 +172,8 @@ void InterfaceManager::Apply(const std::vector<std::string>& configured,
   }
 
   std::lock_guard lock(mu_);
+  mode_ = mode;
+  errors_.assign(next.size(), std::string());
   for (const InterfaceState& old : states_) {
     const bool kept = std::any_of(next.begin(), next.end(), [&](const auto& s) {
       return s.ifindex == old.ifindex;
@@ -133,6 +185,46 @@ void InterfaceManager::Apply(const std::vector<std::string>& configured,
     }
   }
   states_ = std::move(next);
+}
+
+void InterfaceManager::Reconcile() {
+  std::vector<InterfaceState> states = Snapshot();
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    InterfaceState& s = states[i];
+    const uint32_t now = if_nametoindex(s.name.c_str());
+    if (s.attached &&
+        (now != s.ifindex || !program_.LinkAlive(s.ifindex))) {
+      program_.Detach(s.ifindex);
+      s.attached = false;
+      s.mode = std::string(ToString(mode_));
+      spdlog::warn(
+          "Interface {} (ifindex {}) is gone: XDP program detached; it is "
+          "attached again when an interface named {} appears",
+          s.name, s.ifindex, s.name);
+    }
+    if (s.attached || now == 0) continue;
+    try {
+      program_.MoveSlot(s.ifindex, now);
+      const AttachedMode m = program_.Attach(s.name, now, mode_);
+      s.ifindex = now;
+      s.attached = true;
+      s.slot = FindIfindexSlot(program_.config(), now);
+      s.mode = std::string(ToString(m));
+      errors_[i].clear();
+      spdlog::info(
+          "Interface {} is back (ifindex {}): attached XDP program (id {}) in "
+          "{} mode",
+          s.name, now, program_.prog_id(), ToString(m));
+    } catch (const std::exception& e) {
+      if (errors_[i] != e.what()) {
+        spdlog::error("Interface {} is back but cannot be attached: {}",
+                      s.name, e.what());
+        errors_[i] = e.what();
+      }
+    }
+  }
+  std::lock_guard lock(mu_);
+  states_ = std::move(states);
 }
 
 std::vector<InterfaceState> InterfaceManager::Snapshot() const {

@@ -25,6 +25,22 @@ std::vector<std::string> ParseIpv4DefaultRoutes(
 std::vector<std::string> ParseIpv6DefaultRoutes(
     const std::string& proc_net_ipv6_route);
 
+// Link events (RTM_NEWLINK/RTM_DELLINK) of this network namespace, from a
+// NETLINK_ROUTE socket. fd() is for poll(); Drain() reads what is pending
+// and says whether any link changed (an overrun counts as a change).
+class LinkWatcher {
+ public:
+  LinkWatcher();  // throws std::runtime_error
+  ~LinkWatcher();
+  LinkWatcher(const LinkWatcher&) = delete;
+  LinkWatcher& operator=(const LinkWatcher&) = delete;
+  int fd() const { return fd_; }
+  bool Drain();
+
+ private:
+  int fd_ = -1;
+};
+
 struct InterfaceState {
   std::string name;
   uint32_t ifindex = 0;
@@ -43,13 +59,22 @@ class InterfaceManager {
   // attached then), so a start or a reload is all or nothing.
   void Apply(const std::vector<std::string>& configured, XdpMode mode);
 
+  // Follows interfaces that went away and came back since the last call:
+  // an attached interface whose link lost its device (deleted, moved to
+  // another namespace, its namespace gone) is marked detached, and a
+  // configured name that exists again is re-attached (its totals continue).
+  // Logs one line per change; never throws. Call on link events.
+  void Reconcile();
+
   std::vector<InterfaceState> Snapshot() const;
   bool AllAttached() const;
 
  private:
   BpfProgram& program_;
-  mutable std::mutex mu_;
+  XdpMode mode_ = XdpMode::kAuto;
+  mutable std::mutex mu_;  // guards states_ (read by scrapes)
   std::vector<InterfaceState> states_;
+  std::vector<std::string> errors_;  // last re-attach error, per state
 };
 
 }  // namespace synwatch

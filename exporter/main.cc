@@ -3,13 +3,18 @@
 #include <bpf/libbpf.h>
 #include <getopt.h>
 #include <prometheus/registry.h>
+#include <poll.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <iostream>
 #include <memory>
@@ -25,6 +30,7 @@
 #include "interfaces.h"
 #include "logging.h"
 #include "map_reader.h"
+#include "pinning.h"
 #include "process_collector.h"
 #include "version.h"
 
@@ -44,7 +50,8 @@ Options:
   --check-config             validate the config, print the first error as
                              FILE:LINE: KEY: reason, exit 0 (valid) or 1
   --print-default-config     print the commented default config and exit
-  --detach                   remove pinned programs and maps, then exit
+  --detach                   detach and remove the XDP links and maps pinned
+                             under xdp.pin_path, then exit
   --web.listen-address ADDR  override web.listen_address (e.g. :9632)
   --web.config.file FILE     override web.config_file
   --interface NAME           override xdp.interfaces (repeatable)
@@ -215,6 +222,38 @@ void CheckSupported(const Config& config) {
   }
 }
 
+// --detach: unpin every link and map synwatch pinned under xdp.pin_path.
+int Detach(const Options& options) {
+  std::string pin_path = XdpConfig{}.pin_path;
+  try {
+    pin_path = LoadEffectiveConfig(options).xdp.pin_path;
+  } catch (const std::exception& e) {
+    // A purge must still clean up: fall back to the default location.
+    std::fprintf(stderr, "synwatch: %s; detaching from the default %s\n",
+                 e.what(), pin_path.c_str());
+  }
+  if (pin_path.empty()) {
+    std::printf(
+        "synwatch: xdp.pin_path is \"\": nothing is pinned (links end with "
+        "the process)\n");
+    return 0;
+  }
+  const DetachReport r = DetachPinned(pin_path);
+  if (!r.existed) {
+    std::printf("synwatch: nothing pinned at %s\n", pin_path.c_str());
+    return 0;
+  }
+  std::printf("synwatch: detached %d XDP link(s) and removed %d map(s) from %s",
+              r.links, r.maps, pin_path.c_str());
+  if (!r.left.empty()) {
+    std::string left;
+    for (const auto& name : r.left) left += (left.empty() ? "" : ", ") + name;
+    std::printf("; left alone (not synwatch's): %s", left.c_str());
+  }
+  std::printf("\n");
+  return 0;
+}
+
 // Applies a new config to the running daemon: rules and knobs first (one
 // atomic switch), then interfaces, then the log level. Returns false and
 // keeps the running config when anything fails.
@@ -233,13 +272,14 @@ bool Reload(const Options& options, BpfProgram& program,
   if (next.peers.max_entries != running.peers.max_entries ||
       next.port_scan.max_tracked_peers != running.port_scan.max_tracked_peers ||
       next.port_scan.max_blocked_peers != running.port_scan.max_blocked_peers ||
+      next.xdp.pin_path != running.xdp.pin_path ||
       next.web.listen_address != running.web.listen_address ||
       next.web.metrics_path != running.web.metrics_path ||
       next.log.format != running.log.format) {
     spdlog::warn(
-        "Reload: table sizes (peers.max_entries, port_scan.max_*_peers), web.* "
-        "and log.format take effect at the next restart; everything else is "
-        "applied now");
+        "Reload: table sizes (peers.max_entries, port_scan.max_*_peers), "
+        "xdp.pin_path, web.* and log.format take effect at the next restart; "
+        "everything else is applied now");
   }
   try {
     program.ApplyPolicy(PolicyFromConfig(next));
@@ -261,12 +301,14 @@ bool Reload(const Options& options, BpfProgram& program,
   const uint32_t keep_tracked = running.port_scan.max_tracked_peers;
   const uint32_t keep_blocked = running.port_scan.max_blocked_peers;
   const auto keep_web = running.web;
+  const auto keep_pin_path = running.xdp.pin_path;
   const auto keep_format = running.log.format;
   running = next;
   running.peers.max_entries = keep_max;
   running.port_scan.max_tracked_peers = keep_tracked;
   running.port_scan.max_blocked_peers = keep_blocked;
   running.web = keep_web;
+  running.xdp.pin_path = keep_pin_path;
   running.log.format = keep_format;
   Publish(running, state);
   state.last_reload_ok = true;
@@ -299,11 +341,7 @@ int Run(const Options& options) {
     std::printf("%s: OK\n", ConfigSource(options).c_str());
     return 0;
   }
-  if (options.detach) {
-    // Nothing is pinned by this build: links die with the process.
-    std::printf("synwatch: nothing pinned; nothing to detach\n");
-    return 0;
-  }
+  if (options.detach) return Detach(options);
 
   // Signals are blocked before any thread starts (civetweb's, libbpf's), so
   // only sigwait below ever sees them.
@@ -321,10 +359,21 @@ int Run(const Options& options) {
                kVersion, kRevision, LibbpfVersion(), ConfigSource(options));
 
   ExporterState state;
-  BpfProgram program(MapSizesFromConfig(config));
+  BpfProgram program(MapSizesFromConfig(config),
+                     PinDir::Open(config.xdp.pin_path));
   program.ApplyPolicy(PolicyFromConfig(config));
+  LinkWatcher link_events;  // before attaching: no link event goes unseen
   InterfaceManager interfaces(program);
   interfaces.Apply(config.xdp.interfaces, config.xdp.mode);
+  program.ReleaseUnclaimedLinks();
+  if (config.xdp.pin_path.empty()) {
+    spdlog::info("xdp.pin_path is \"\": nothing pinned, exiting detaches");
+  } else {
+    spdlog::info(
+        "Pinned maps and XDP links in {}: they keep counting after this "
+        "process exits (`synwatch --detach` removes them)",
+        config.xdp.pin_path);
+  }
   Publish(config, state);
   state.last_reload_success_time = UnixNow();
 
@@ -364,17 +413,33 @@ int Run(const Options& options) {
   spdlog::info("Listening on {} (metrics at {})", config.web.listen_address,
                config.web.metrics_path);
 
+  // One thread waits for signals and link events; nothing polls on a timer.
+  UniqueFd signal_fd(signalfd(-1, &signals, SFD_CLOEXEC));
+  if (!signal_fd.valid()) {
+    throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
+  }
   for (;;) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
-    if (sig == SIGHUP) {
+    pollfd fds[] = {{signal_fd.get(), POLLIN, 0},
+                    {link_events.fd(), POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+    }
+    if ((fds[1].revents & POLLIN) != 0 && link_events.Drain()) {
+      interfaces.Reconcile();
+    }
+    if ((fds[0].revents & POLLIN) == 0) continue;
+    signalfd_siginfo info{};
+    if (read(signal_fd.get(), &info, sizeof(info)) != sizeof(info)) continue;
+    if (info.ssi_signo == SIGHUP) {
       spdlog::info("SIGHUP: reloading config");
       if (Reload(options, program, interfaces, config, state)) {
         events.SetConnectionsPerSecond(config.log.connections_per_second);
       }
       continue;
     }
-    spdlog::info("{}: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    spdlog::info("{}: shutting down",
+                 info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
     break;
   }
   return 0;
