@@ -628,6 +628,45 @@ std::string OneLineSyntaxError(const std::string& file,
          ": syntax error: " + first;
 }
 
+// Offset of the first byte that is not part of well-formed UTF-8 (RFC 3629:
+// no overlong forms, no surrogates, nothing above U+10FFFF), or npos.
+size_t FirstInvalidUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = [&text](size_t at) {
+      return at < text.size() ? static_cast<unsigned char>(text[at]) : 0u;
+    };
+    const unsigned c = byte(i);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    // Length of the sequence and the range its second byte must be in.
+    size_t n = 0;
+    unsigned lo = 0x80;
+    unsigned hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 3;
+      if (c == 0xe0) lo = 0xa0;  // overlong
+      if (c == 0xed) hi = 0x9f;  // surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 4;
+      if (c == 0xf0) lo = 0x90;  // overlong
+      if (c == 0xf4) hi = 0x8f;  // above U+10FFFF
+    } else {
+      return i;
+    }
+    if (byte(i + 1) < lo || byte(i + 1) > hi) return i;
+    for (size_t k = 2; k < n; ++k) {
+      if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return i;
+    }
+    i += n;
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace
 
 bool SystemInterfaceExists(const std::string& name) {
@@ -636,6 +675,14 @@ bool SystemInterfaceExists(const std::string& name) {
 
 Config ParseConfig(std::string_view text, const std::string& name,
                    const InterfaceExists& exists) {
+  // TOML documents are UTF-8, and toml11 3.7 reads outside its buffer when
+  // it reports bad UTF-8 inside a '''multi-line literal string''' (found by
+  // tests/fuzz/config_fuzzer.cc): such text never reaches it.
+  if (const size_t bad = FirstInvalidUtf8(text); bad != text.npos) {
+    const auto line = std::count(text.begin(), text.begin() + bad, '\n') + 1;
+    throw ConfigError(name + ":" + std::to_string(line) +
+                      ": syntax error: invalid UTF-8");
+  }
   toml::value root;
   try {
     std::istringstream in{std::string(text)};

@@ -437,6 +437,38 @@ TEST(ConfigTest, SyntaxErrorsAreOneLineWithLocation) {
             "exists.");
 }
 
+// TOML is UTF-8. Bad UTF-8 is refused before toml11 sees it: inside a
+// '''multi-line literal string''' toml11 3.7 read outside its buffer
+// (tests/fuzz/corpus/config/crash_ml_literal_bad_utf8.toml).
+TEST(ConfigTest, RejectsInvalidUtf8WithLine) {
+  struct Case {
+    std::string text;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"a = '''\xdd'''\n", "t.toml:1: syntax error: invalid UTF-8"},
+      {"[web]\nmetrics_path = '''/m\xc3'''\n",
+       "t.toml:2: syntax error: invalid UTF-8"},
+      {"# ok\n\n# \xff\n", "t.toml:3: syntax error: invalid UTF-8"},
+      {"# overlong \xc0\xaf\n", "t.toml:1: syntax error: invalid UTF-8"},
+      {"# overlong \xe0\x80\xaf\n", "t.toml:1: syntax error: invalid UTF-8"},
+      {"# surrogate \xed\xa0\x80\n", "t.toml:1: syntax error: invalid UTF-8"},
+      {"# too high \xf4\x90\x80\x80\n",
+       "t.toml:1: syntax error: invalid UTF-8"},
+      {"# cut short \xe2\x82", "t.toml:1: syntax error: invalid UTF-8"},
+      {"\n# stray continuation \x80\n",
+       "t.toml:2: syntax error: invalid UTF-8"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(ErrorOf(c.text), c.error) << c.text;
+  }
+  // Well-formed UTF-8 of every length is fine, in comments and values.
+  EXPECT_EQ(ErrorOf("# caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n"
+                    "# \xf4\x8f\xbf\xbf\n"
+                    "[web]\nconfig_file = '''/etc/caf\xc3\xa9.yml'''\n"),
+            "no error");
+}
+
 TEST(ConfigTest, InterfacesAreCheckedThroughTheInjectedFunction) {
   std::vector<std::string> asked;
   const auto exists = [&asked](const std::string& name) {
