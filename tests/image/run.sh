@@ -29,7 +29,7 @@ upgrade_deb=${2:?usage: run.sh IMAGE.qcow2 UPGRADE.deb}
 connections=${SYNWATCH_IMAGE_TEST_CONNECTIONS:-25}
 # Counters survive the upgrade only with pinning (xdp.pin_path, the default).
 # auto: expected when the running exporter pinned something; 1: always.
-expect_pinning=${SYNWATCH_IMAGE_TEST_PINNING:-auto}
+expect_pinning=${SYNWATCH_IMAGE_TEST_PINNING:-1}
 
 metrics_port=9632
 listen_port=18080
@@ -148,6 +148,29 @@ peer_counted() {
 }
 check "every SYN counted on $nic" counted
 check "counted for peer 10.0.2.2 (the slirp gateway)" peer_counted
+
+# --- 2b. the exporter stopped: the pinned program keeps counting --------------
+if [ "$expect_pinning" = 1 ]; then
+  # shellcheck disable=SC2016 # expands in the guest
+  check "maps and the XDP link pinned under /sys/fs/bpf/synwatch, owned by synwatch" \
+    vm_ssh 'test -e /sys/fs/bpf/synwatch/peers && ls /sys/fs/bpf/synwatch | grep -q "^link_" && test "$(stat -c %U /sys/fs/bpf/synwatch/peers)" = synwatch'
+  vm_ssh 'systemctl stop synwatch'
+  check "still attached while the exporter is stopped" guest_xdp_on_nic
+  stopped_answered=$(connect_many)
+  vm_ssh 'systemctl start synwatch'
+  t=$SECONDS
+  until curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:${VM_PORT[$metrics_port]}/-/ready" ||
+    [ $((SECONDS - t)) -ge 60 ]; do sleep 2; done
+  restarted=$(scrape | sum_metric synwatch_syn_packets_total "interface=\"$nic\"")
+  echo "stopped: $stopped_answered connections answered; synwatch_syn_packets_total: $after -> $restarted"
+  gap_counted() {
+    [ "$restarted" != none ] && [ "$restarted" -ge $((after + stopped_answered)) ] &&
+      [ "$stopped_answered" = "$connections" ]
+  }
+  check "SYNs sent while the exporter was stopped are counted after it starts" gap_counted
+  after=$restarted
+  pid=$(vm_ssh 'systemctl show -P MainPID synwatch')
+fi
 
 # --- 3. upgrade ----------------------------------------------------------------
 old_version=$(vm_ssh "dpkg-query -W -f='\${Version}' synwatch")

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: Apache-2.0
+// Pinned state (exporter/pinning.h) with the real program and a BPF
+// filesystem of the test's own: what a second BpfProgram reuses, copies,
+// replaces or refuses, and what --detach removes.
+#include "pinning.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bpf_program.h"
+
+namespace synwatch {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kMapNames[][16] = {"config",  "if_stats",   "rules",
+                                  "peers",   "scan_track", "blocked",
+                                  "events",  "conn_rate",  "scan_scratch"};
+
+class PinningTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/synwatch-pin-test.XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    root_ = dir;
+    ASSERT_EQ(mount("bpf", root_.c_str(), "bpf", 0, nullptr), 0)
+        << "mount bpffs (needs root)";
+    pin_ = root_ + "/synwatch";
+  }
+  void TearDown() override {
+    umount2(root_.c_str(), MNT_DETACH);
+    rmdir(root_.c_str());
+  }
+
+  static MapSizes Sizes(uint32_t peers = 1024) {
+    MapSizes sizes;
+    sizes.peers = peers;
+    sizes.scan_track = 256;
+    sizes.blocked = 256;
+    return sizes;
+  }
+
+  static int NumCpus() { return libbpf_num_possible_cpus(); }
+
+  // Adds n to slot's SYN-class counter on CPU 0.
+  static void AddToSlot(int if_stats_fd, uint32_t slot, uint64_t n) {
+    std::vector<sw_if_stats> v(static_cast<std::size_t>(NumCpus()));
+    ASSERT_EQ(bpf_map_lookup_elem(if_stats_fd, &slot, v.data()), 0);
+    v[0].classes[SW_CLASS_SYN] += n;
+    ASSERT_EQ(bpf_map_update_elem(if_stats_fd, &slot, v.data(), BPF_ANY), 0);
+  }
+  static uint64_t SlotSyns(int if_stats_fd, uint32_t slot) {
+    std::vector<sw_if_stats> v(static_cast<std::size_t>(NumCpus()));
+    EXPECT_EQ(bpf_map_lookup_elem(if_stats_fd, &slot, v.data()), 0);
+    uint64_t sum = 0;
+    for (const auto& s : v) sum += s.classes[SW_CLASS_SYN];
+    return sum;
+  }
+  static sw_peer_key PeerKey(uint8_t last) {
+    sw_peer_key key{};
+    key.family = SW_FAMILY_IPV4;
+    key.addr[0] = 192;
+    key.addr[1] = 0;
+    key.addr[2] = 2;
+    key.addr[3] = last;
+    return key;
+  }
+  static uint32_t MaxEntries(const std::string& path) {
+    const int fd = bpf_obj_get(path.c_str());
+    EXPECT_GE(fd, 0) << path;
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    EXPECT_EQ(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+    close(fd);
+    return info.max_entries;
+  }
+
+  std::string root_;
+  std::string pin_;
+};
+
+TEST_F(PinningTest, FirstStartPinsEveryMap) {
+  BpfProgram program(Sizes(), PinDir::Open(pin_));
+  EXPECT_FALSE(program.continued());
+  for (const char* name : kMapNames) {
+    EXPECT_TRUE(fs::exists(pin_ + "/" + name)) << name;
+  }
+  struct stat st;
+  ASSERT_EQ(stat(pin_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700U);
+}
+
+TEST_F(PinningTest, NextProgramContinuesCountersAndGeneration) {
+  uint32_t gen = 0;
+  {
+    BpfProgram first(Sizes(), PinDir::Open(pin_));
+    first.ApplyPolicy(Policy{});
+    first.ApplyPolicy(Policy{});  // a reload: generation 1 in force
+    gen = first.config().gen;
+    AddToSlot(first.if_stats_fd(), 7, 41);
+  }
+  BpfProgram second(Sizes(), PinDir::Open(pin_));
+  EXPECT_TRUE(second.continued());
+  EXPECT_EQ(SlotSyns(second.if_stats_fd(), 7), 41U);
+  EXPECT_EQ(second.config().gen, gen);
+  EXPECT_EQ(second.config().abi_version, static_cast<uint32_t>(SW_ABI_VERSION));
+  second.ApplyPolicy(Policy{});  // fills the other generation, flips
+  EXPECT_EQ(second.config().gen, gen ^ 1U);
+}
+
+TEST_F(PinningTest, AnotherLayoutVersionIsReplacedNotRead) {
+  {
+    BpfProgram first(Sizes(), PinDir::Open(pin_));
+    AddToSlot(first.if_stats_fd(), 7, 41);
+    sw_config cfg = first.config();
+    cfg.abi_version = SW_ABI_VERSION + 1;
+    const uint32_t zero = 0;
+    ASSERT_EQ(bpf_map_update_elem(first.config_fd(), &zero, &cfg, BPF_ANY), 0);
+  }
+  BpfProgram second(Sizes(), PinDir::Open(pin_));
+  EXPECT_FALSE(second.continued());
+  EXPECT_EQ(SlotSyns(second.if_stats_fd(), 7), 0U);
+  EXPECT_EQ(second.config().abi_version, static_cast<uint32_t>(SW_ABI_VERSION));
+  // The pins now are the new maps: a third start continues them.
+  AddToSlot(second.if_stats_fd(), 7, 5);
+}
+
+TEST_F(PinningTest, ResizedPeerTableKeepsItsEntries) {
+  {
+    BpfProgram first(Sizes(1024), PinDir::Open(pin_));
+    const int cpus = NumCpus();
+    std::vector<uint64_t> value(static_cast<std::size_t>(cpus), 3);
+    for (uint8_t i = 1; i <= 10; ++i) {
+      const sw_peer_key key = PeerKey(i);
+      ASSERT_EQ(
+          bpf_map_update_elem(first.peers_fd(), &key, value.data(), BPF_ANY),
+          0);
+    }
+  }
+  BpfProgram second(Sizes(2048), PinDir::Open(pin_));
+  EXPECT_TRUE(second.continued());
+  EXPECT_EQ(MaxEntries(pin_ + "/peers"), 2048U);
+  std::vector<uint64_t> value(static_cast<std::size_t>(NumCpus()));
+  for (uint8_t i = 1; i <= 10; ++i) {
+    const sw_peer_key key = PeerKey(i);
+    ASSERT_EQ(bpf_map_lookup_elem(second.peers_fd(), &key, value.data()), 0);
+    EXPECT_EQ(value[0], 3U);
+  }
+}
+
+TEST_F(PinningTest, SecondOpenOfTheSameDirectoryIsRefused) {
+  PinDir held = PinDir::Open(pin_);
+  try {
+    PinDir::Open(pin_);
+    FAIL() << "expected a refusal";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("another synwatch is running"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(PinningTest, PathOutsideABpfFilesystemIsRefused) {
+  const std::string path = root_ + "-not-bpffs/synwatch";
+  try {
+    PinDir::Open(path);
+    FAIL() << "expected a refusal";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("is not in a BPF filesystem"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(fs::exists(path));
+}
+
+TEST_F(PinningTest, DetachRemovesOnlySynwatchPins) {
+  { BpfProgram program(Sizes(), PinDir::Open(pin_)); }
+  const int foreign = bpf_map_create(BPF_MAP_TYPE_ARRAY, "other", 4, 4, 1,
+                                     nullptr);
+  ASSERT_GE(foreign, 0);
+  ASSERT_EQ(bpf_obj_pin(foreign, (pin_ + "/foreign").c_str()), 0);
+  close(foreign);
+  // A map pinned under a name that is not its own is not synwatch's either.
+  const int renamed = bpf_map_create(BPF_MAP_TYPE_ARRAY, "peers", 4, 4, 1,
+                                     nullptr);
+  ASSERT_GE(renamed, 0);
+  ASSERT_EQ(bpf_obj_pin(renamed, (pin_ + "/peers2").c_str()), 0);
+  close(renamed);
+
+  const DetachReport report = DetachPinned(pin_);
+  EXPECT_TRUE(report.existed);
+  EXPECT_EQ(report.maps, static_cast<int>(std::size(kMapNames)));
+  EXPECT_EQ(report.links, 0);
+  std::vector<std::string> left = report.left;
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"foreign", "peers2"}));
+  EXPECT_FALSE(report.removed);
+  EXPECT_TRUE(fs::exists(pin_ + "/foreign"));
+
+  fs::remove(pin_ + "/foreign");
+  fs::remove(pin_ + "/peers2");
+  const DetachReport again = DetachPinned(pin_);
+  EXPECT_TRUE(again.removed);
+  EXPECT_FALSE(fs::exists(pin_));
+  EXPECT_FALSE(DetachPinned(pin_).existed);
+}
+
+TEST(MapShapeTest, OnlyTheSizeMayDiffer) {
+  const MapShape a{BPF_MAP_TYPE_LRU_PERCPU_HASH, 20, 8, 1024, 0};
+  MapShape b = a;
+  EXPECT_EQ(CompareMaps(a, b), MapFit::kSame);
+  b.max_entries = 2048;
+  EXPECT_EQ(CompareMaps(a, b), MapFit::kResized);
+  for (MapShape c : {MapShape{BPF_MAP_TYPE_LRU_HASH, 20, 8, 1024, 0},
+                     MapShape{BPF_MAP_TYPE_LRU_PERCPU_HASH, 24, 8, 1024, 0},
+                     MapShape{BPF_MAP_TYPE_LRU_PERCPU_HASH, 20, 16, 1024, 0},
+                     MapShape{BPF_MAP_TYPE_LRU_PERCPU_HASH, 20, 8, 1024, 1}}) {
+    EXPECT_EQ(CompareMaps(a, c), MapFit::kIncompatible) << Describe(c);
+  }
+}
+
+}  // namespace
+}  // namespace synwatch
