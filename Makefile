@@ -3,11 +3,13 @@
 
 BUILD       ?= build
 BUILD_ASAN  ?= build-asan
+BUILD_FUZZ  ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help deps deps-puppet test-puppet package image image-test build build-asan test test-unit test-bpf test-e2e test-asan demo bench format lint clean
+.PHONY: help deps deps-puppet test-puppet package image image-test build build-asan build-fuzz test fuzz test-unit test-bpf test-e2e test-asan demo bench format lint clean
 
 help: ## Show this help
 	@echo "synwatch — XDP SYN counting exporter"
@@ -32,8 +34,14 @@ $(BUILD_ASAN)/CMakeCache.txt:
 build-asan: deps $(BUILD_ASAN)/CMakeCache.txt ## Build with AddressSanitizer + UBSan
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 
-test: build build-asan ## Run every test CI runs (root for BPF and e2e tests)
-	sh scripts/test.sh $(BUILD) $(BUILD_ASAN)
+$(BUILD_FUZZ)/CMakeCache.txt:
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -DSYNWATCH_FUZZ=ON -DSYNWATCH_TESTS=OFF $(CMAKE_FLAGS)
+
+build-fuzz: deps $(BUILD_FUZZ)/CMakeCache.txt ## Build the libFuzzer harnesses (clang)
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzzers
+
+test: build build-asan build-fuzz ## Run every test CI runs (root for BPF and e2e tests)
+	sh scripts/test.sh $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
 
 test-unit: build ## Unit tests only (no privileges)
 	cd $(BUILD) && ctest -L unit --output-on-failure
@@ -49,6 +57,9 @@ test-puppet: build ## Puppet module checks and rspec-puppet
 
 test-asan: build-asan ## Unit, BPF and e2e tests under ASan+UBSan
 	cd $(BUILD_ASAN) && ctest --output-on-failure
+
+fuzz: build-fuzz ## Fuzz each harness for FUZZ_SECONDS (60) over a kept copy of its seeds
+	sh scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 demo: build ## Run synwatch in a sandbox with real traffic and show its metrics (root)
 	bash scripts/demo.sh $(BUILD)/synwatch
@@ -66,10 +77,10 @@ bench: build ## Benchmarks; figures in build/bench/results.json
 	bash tests/bench/run.sh $(BUILD)
 
 format: ## Reformat C++ and BPF C with clang-format
-	clang-format -i exporter/*.cc exporter/*.h tests/unit/*.cc tests/bpf/*.cc tests/bpf/*.h bpf/*.c bpf/*.h tests/bench/*.c tests/bench/tools/*.cc
+	clang-format -i exporter/*.cc exporter/*.h tests/unit/*.cc tests/bpf/*.cc tests/bpf/*.h bpf/*.c bpf/*.h tests/bench/*.c tests/bench/tools/*.cc tests/fuzz/*.cc tests/fuzz/*.h
 
 lint: build ## clang-format check, clang-tidy, shellcheck
 	sh scripts/lint.sh $(BUILD)
 
 clean: ## Remove build trees
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

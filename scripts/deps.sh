@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="
   build-essential cmake pkg-config git
-  clang llvm python3 libbpf-dev bpftool linux-libc-dev gcc-multilib libelf-dev zlib1g-dev
+  clang libclang-rt-dev llvm python3 libbpf-dev bpftool linux-libc-dev gcc-multilib libelf-dev zlib1g-dev
   prometheus-cpp-dev libcivetweb-dev libtoml11-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libssl-dev libcrypt-dev
   libgtest-dev libgmock-dev

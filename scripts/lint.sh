@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 echo "lint: clang-format"
 clang-format --dry-run --Werror exporter/*.cc exporter/*.h tests/unit/*.cc \
-  tests/bpf/*.cc tests/bpf/*.h bpf/*.c bpf/*.h tests/bench/*.c tests/bench/tools/*.cc
+  tests/bpf/*.cc tests/bpf/*.h bpf/*.c bpf/*.h tests/bench/*.c tests/bench/tools/*.cc \
+  tests/fuzz/*.cc tests/fuzz/*.h
 
 echo "lint: clang-tidy"
 clang-tidy --quiet -p "$BUILD" --extra-arg=-Wno-overlength-strings exporter/*.cc 2>&1 | grep -v "^[0-9]* warnings generated" || true

@@ -1,12 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Everything CI runs (`make test`): the unit, BPF and end-to-end suites on the
-# -Werror build, the same suites on the ASan+UBSan build, the shell, Puppet
-# and Packer checks, the package/image boot test and a real puppet apply in
-# the VM image. BPF, e2e and VM tests need root.
+# -Werror build, the same suites on the ASan+UBSan build, each libFuzzer
+# harness briefly (clang build), the shell, Puppet and Packer checks, the
+# package/image boot test and a real puppet apply in the VM image. BPF, e2e
+# and VM tests need root.
 set -eu
 BUILD="${1:-build}"
 ASAN="${2:-build-asan}"
+FUZZ="${3:-build-fuzz}"
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -22,6 +24,9 @@ step "unit, BPF and end-to-end tests (-Werror build)"
 step "unit, BPF and end-to-end tests (ASan+UBSan build)"
 (cd "$ASAN" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure --timeout 600)
+
+step "libFuzzer harnesses, briefly from their seed corpora (clang build)"
+(cd "$FUZZ" && ctest -L fuzz --output-on-failure)
 
 step "Puppet module: parser, lint, epp, metadata, REFERENCE.md, rspec-puppet"
 SYNWATCH_BIN="$(realpath "$BUILD/synwatch")" bash tests/puppet/run.sh
