@@ -20,7 +20,9 @@
 #include <utility>
 #include <vector>
 
+#include "basic_auth.h"
 #include "exposition.h"
+#include "tls.h"
 
 namespace synwatch {
 namespace {
@@ -171,12 +173,20 @@ struct Header {
   std::string_view value;
 };
 
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
 // Sends a complete response with Content-Length, so civetweb can keep the
 // connection alive. A HEAD request gets the same headers and no body.
+// configured: the web config's headers, on every response.
 int Respond(mg_connection* conn, bool head, int status,
             std::string_view content_type, std::string_view body,
-            std::initializer_list<Header> extra = {}) {
+            std::initializer_list<Header> extra = {},
+            const HeaderList& configured = {}) {
   mg_response_header_start(conn, status);
+  for (const auto& [name, value] : configured) {
+    mg_response_header_add(conn, name.c_str(), value.data(),
+                           static_cast<int>(value.size()));
+  }
   mg_response_header_add(conn, "Content-Type", content_type.data(),
                          static_cast<int>(content_type.size()));
   char length[24];
@@ -301,6 +311,20 @@ class PooledBuffer {
   std::string buffer_;
 };
 
+// What a request is checked against and decorated with; replaced whole on
+// reload, while requests in flight keep the one they started with.
+struct Security {
+  std::shared_ptr<BasicAuth> auth;
+  HeaderList headers;
+};
+
+std::shared_ptr<const Security> MakeSecurity(const WebSecurityConfig& config) {
+  auto security = std::make_shared<Security>();
+  security->auth = std::make_shared<BasicAuth>(config.basic_auth_users);
+  security->headers = config.headers;
+  return security;
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -310,6 +334,11 @@ struct HttpServer::Impl {
   std::string landing_page;
   mg_context* context = nullptr;
   std::vector<int> listening_sockets;  // owned by civetweb
+
+  // Outlives every connection: Stop() joins civetweb's workers first.
+  std::unique_ptr<TlsServerContext> tls;  // null for plain HTTP
+  std::mutex security_mutex;
+  std::shared_ptr<const Security> security;  // guarded by security_mutex
 
   // One scrape at a time: peak memory stays at one scrape's worth (a full
   // peer table is tens of MB of text), and gatherers need not be reentrant.
@@ -321,8 +350,15 @@ struct HttpServer::Impl {
   bool starting = true;
   std::string start_log;
 
+  std::shared_ptr<const Security> CurrentSecurity() {
+    std::lock_guard lock(security_mutex);
+    return security;
+  }
+
+  void Start();  // throws std::runtime_error
+  void Stop();
   int Handle(mg_connection* conn);
-  int HandleMetrics(mg_connection* conn, bool head);
+  int HandleMetrics(mg_connection* conn, bool head, const HeaderList& headers);
 };
 
 int HttpServer::Impl::Handle(mg_connection* conn) {
@@ -332,24 +368,43 @@ int HttpServer::Impl::Handle(mg_connection* conn) {
   const std::string_view path =
       request->local_uri != nullptr ? request->local_uri : "";
   const bool head = method == "HEAD";
+  const std::shared_ptr<const Security> current = CurrentSecurity();
+  const HeaderList& headers = current->headers;
+
+  // Every path, as exporter-toolkit does: nothing is served to a client
+  // that cannot authenticate.
+  if (current->auth->enabled()) {
+    std::string user;
+    std::string password;
+    const char* authorization = mg_get_header(conn, "Authorization");
+    if (authorization == nullptr ||
+        !ParseBasicAuthorization(authorization, &user, &password) ||
+        !current->auth->Check(user, password)) {
+      return Respond(conn, head, 401, kPlain, "Unauthorized\n",
+                     {{"WWW-Authenticate", "Basic"}}, headers);
+    }
+  }
 
   const bool known = path == options.metrics_path || path == "/" ||
                      path == "/-/healthy" || path == "/-/ready";
-  if (!known) return Respond(conn, head, 404, kPlain, "Not found\n");
+  if (!known)
+    return Respond(conn, head, 404, kPlain, "Not found\n", {}, headers);
   if (method != "GET" && !head) {
     return Respond(conn, head, 405, kPlain, "Method not allowed\n",
-                   {{"Allow", "GET, HEAD"}});
+                   {{"Allow", "GET, HEAD"}}, headers);
   }
-  if (path == options.metrics_path) return HandleMetrics(conn, head);
-  if (path == "/") return Respond(conn, head, 200, kHtml, landing_page);
+  if (path == options.metrics_path) return HandleMetrics(conn, head, headers);
+  if (path == "/")
+    return Respond(conn, head, 200, kHtml, landing_page, {}, headers);
   if (path == "/-/healthy") {
-    return Respond(conn, head, 200, kPlain, "Healthy\n");
+    return Respond(conn, head, 200, kPlain, "Healthy\n", {}, headers);
   }
-  if (ready()) return Respond(conn, head, 200, kPlain, "Ready\n");
-  return Respond(conn, head, 503, kPlain, "Not ready\n");
+  if (ready()) return Respond(conn, head, 200, kPlain, "Ready\n", {}, headers);
+  return Respond(conn, head, 503, kPlain, "Not ready\n", {}, headers);
 }
 
-int HttpServer::Impl::HandleMetrics(mg_connection* conn, bool head) {
+int HttpServer::Impl::HandleMetrics(mg_connection* conn, bool head,
+                                    const HeaderList& headers) {
   const ExpositionFormat format =
       NegotiateFormat(HeaderOrEmpty(conn, "Accept"));
   const bool gzip = AcceptsGzip(HeaderOrEmpty(conn, "Accept-Encoding"));
@@ -366,7 +421,7 @@ int HttpServer::Impl::HandleMetrics(mg_connection* conn, bool head) {
         message += (*p == '\n' || *p == '\r') ? ' ' : *p;
       }
       message += '\n';
-      return Respond(conn, head, 500, kPlain, message);
+      return Respond(conn, head, 500, kPlain, message, {}, headers);
     }
     if (gzip) {
       compressed.emplace(buffers);
@@ -377,10 +432,10 @@ int HttpServer::Impl::HandleMetrics(mg_connection* conn, bool head) {
   constexpr std::string_view kVary = "Accept, Accept-Encoding";
   if (gzip) {
     return Respond(conn, head, 200, ContentType(format), compressed->get(),
-                   {{"Content-Encoding", "gzip"}, {"Vary", kVary}});
+                   {{"Content-Encoding", "gzip"}, {"Vary", kVary}}, headers);
   }
   return Respond(conn, head, 200, ContentType(format), text.get(),
-                 {{"Vary", kVary}});
+                 {{"Vary", kVary}}, headers);
 }
 
 HttpServer::HttpServer(const HttpOptions& options, Gatherer gather,
@@ -394,9 +449,20 @@ HttpServer::HttpServer(const HttpOptions& options, Gatherer gather,
   impl_->gather = std::move(gather);
   impl_->ready = std::move(ready);
   impl_->landing_page = LandingPage(options);
+  impl_->security = MakeSecurity(options.web_config);
+  if (options.web_config.tls_enabled) {
+    impl_->tls = std::make_unique<TlsServerContext>(options.web_config.tls);
+  }
+  impl_->Start();
+}
 
+void HttpServer::Impl::Start() {
   const bool ipv6 = mg_check_feature(MG_FEATURES_IPV6) != 0;
-  const ListenSpec spec = ParseListenAddress(options.listen_address, ipv6);
+  ListenSpec spec = ParseListenAddress(options.listen_address, ipv6);
+  if (tls) {
+    EnableCivetwebTls();
+    spec.civetweb_ports += 's';  // civetweb's suffix for a TLS port
+  }
 
   // clang-format off: one option per line.
   const char* config[] = {
@@ -421,11 +487,9 @@ HttpServer::HttpServer(const HttpOptions& options, Gatherer gather,
       text.remove_suffix(1);
     }
     spdlog::debug("civetweb: {}", text);
-    const mg_context* context =
-        conn != nullptr ? mg_get_context(conn) : nullptr;
-    auto* impl = context != nullptr
-                     ? static_cast<Impl*>(mg_get_user_data(context))
-                     : nullptr;
+    const mg_context* ctx = conn != nullptr ? mg_get_context(conn) : nullptr;
+    auto* impl =
+        ctx != nullptr ? static_cast<Impl*>(mg_get_user_data(ctx)) : nullptr;
     if (impl != nullptr) {
       std::lock_guard lock(impl->log_mutex);
       // "Failed to setup server ports" follows the useful line; keep the
@@ -434,12 +498,27 @@ HttpServer::HttpServer(const HttpOptions& options, Gatherer gather,
     }
     return 1;
   };
+  // civetweb takes our SSL_CTX as it is (returning 1) and, when it stops,
+  // leaves freeing it to us (returning 1 again).
+  callbacks.external_ssl_ctx = [](void** ssl_ctx, void* user_data) {
+    auto* impl = static_cast<Impl*>(user_data);
+    if (*ssl_ctx == nullptr) {
+      if (!impl->tls) return -1;
+      *ssl_ctx = impl->tls->ssl_ctx();
+    }
+    return 1;
+  };
 
-  // Reference-counted by civetweb; paired with mg_exit_library() below.
-  mg_init_library(0);
+  // Reference-counted by civetweb; paired with mg_exit_library() in Stop().
+  const unsigned features = tls ? MG_FEATURES_TLS : 0;
+  if ((mg_init_library(features) & features) != features) {
+    mg_exit_library();
+    throw std::runtime_error("listen on " + options.listen_address +
+                             ": civetweb could not initialize OpenSSL for TLS");
+  }
   mg_init_data init{};
   init.callbacks = &callbacks;
-  init.user_data = impl_.get();
+  init.user_data = this;
   init.configuration_options = config;
   char error_text[256] = {};
   unsigned error_code = 0;
@@ -448,35 +527,45 @@ HttpServer::HttpServer(const HttpOptions& options, Gatherer gather,
   error.text = error_text;
   error.text_buffer_size = sizeof(error_text);
 
+  {
+    std::lock_guard lock(log_mutex);
+    starting = true;
+    start_log.clear();
+  }
   const std::vector<int> sockets_before = SocketFds();
-  impl_->context = mg_start2(&init, &error);
-  if (impl_->context == nullptr) {
+  context = mg_start2(&init, &error);
+  if (context == nullptr) {
     mg_exit_library();
     std::string reason;
     {
-      std::lock_guard lock(impl_->log_mutex);
-      reason = ReasonFromLog(impl_->start_log);
+      std::lock_guard lock(log_mutex);
+      reason = ReasonFromLog(start_log);
     }
     if (reason.empty()) reason = error_text[0] != '\0' ? error_text : "failed";
     ListenError(options.listen_address, reason);
   }
   try {
-    impl_->listening_sockets = NewListeningSockets(sockets_before, ports());
+    std::vector<int> bound;
+    mg_server_port ports[8] = {};
+    const int n = mg_get_server_ports(context, 8, ports);
+    for (int i = 0; i < n; ++i) bound.push_back(ports[i].port);
+    listening_sockets = NewListeningSockets(sockets_before, bound);
   } catch (...) {
     // The destructor does not run for a throwing constructor.
-    mg_stop(impl_->context);
+    mg_stop(context);
+    context = nullptr;
     mg_exit_library();
     throw;
   }
   {
-    std::lock_guard lock(impl_->log_mutex);
-    impl_->starting = false;
-    impl_->start_log.clear();
+    std::lock_guard lock(log_mutex);
+    starting = false;
+    start_log.clear();
   }
   // "**" catches every path, so unknown ones get our 404 rather than
   // civetweb's file handling.
   mg_set_request_handler(
-      impl_->context, "**",
+      context, "**",
       [](mg_connection* conn, void* data) {
         auto* impl = static_cast<Impl*>(data);
         try {
@@ -486,26 +575,73 @@ HttpServer::HttpServer(const HttpOptions& options, Gatherer gather,
           return Respond(conn, false, 500, kPlain, "internal error\n");
         }
       },
-      impl_.get());
+      this);
 }
 
-HttpServer::~HttpServer() {
-  if (impl_->context != nullptr) {
-    // Stops accepting (the fds stay open until mg_stop closes them), which
-    // wakes civetweb's accept loop so mg_stop returns in milliseconds.
-    for (const int fd : impl_->listening_sockets) shutdown(fd, SHUT_RDWR);
-    mg_stop(impl_->context);
-    mg_exit_library();
-  }
+void HttpServer::Impl::Stop() {
+  if (context == nullptr) return;
+  // Stops accepting (the fds stay open until mg_stop closes them), which
+  // wakes civetweb's accept loop so mg_stop returns in milliseconds.
+  for (const int fd : listening_sockets) shutdown(fd, SHUT_RDWR);
+  mg_stop(context);
+  context = nullptr;
+  listening_sockets.clear();
+  mg_exit_library();
 }
+
+HttpServer::~HttpServer() { impl_->Stop(); }
 
 std::vector<int> HttpServer::ports() const {
+  std::vector<int> out;
+  if (impl_->context == nullptr) return out;
   mg_server_port ports[8] = {};
   const int n = mg_get_server_ports(impl_->context, 8, ports);
-  std::vector<int> out;
   out.reserve(n > 0 ? static_cast<std::size_t>(n) : 0);
   for (int i = 0; i < n; ++i) out.push_back(ports[i].port);
   return out;
+}
+
+bool HttpServer::running() const { return impl_->context != nullptr; }
+
+void HttpServer::UpdateWebConfig(const WebSecurityConfig& config) {
+  std::shared_ptr<const Security> security = MakeSecurity(config);
+  const bool tls_now = impl_->tls != nullptr;
+  if (config.tls_enabled == tls_now) {
+    if (tls_now) impl_->tls->Update(config.tls);
+    std::lock_guard lock(impl_->security_mutex);
+    impl_->security = std::move(security);
+    return;
+  }
+  // TLS on or off: civetweb decides at start whether a port is TLS, so the
+  // server restarts, with the new settings or else the old ones.
+  std::unique_ptr<TlsServerContext> tls;
+  if (config.tls_enabled) tls = std::make_unique<TlsServerContext>(config.tls);
+  impl_->Stop();
+  std::swap(impl_->tls, tls);
+  {
+    std::lock_guard lock(impl_->security_mutex);
+    std::swap(impl_->security, security);
+  }
+  try {
+    impl_->Start();
+    return;
+  } catch (const std::exception& e) {
+    const std::string reason = e.what();
+    std::swap(impl_->tls, tls);
+    {
+      std::lock_guard lock(impl_->security_mutex);
+      std::swap(impl_->security, security);
+    }
+    try {
+      impl_->Start();
+    } catch (const std::exception& again) {
+      throw std::runtime_error(reason +
+                               "; restarting with the previous web config "
+                               "failed too: " +
+                               again.what() + "; the HTTP server is stopped");
+    }
+    throw std::runtime_error(reason + "; kept the previous web config");
+  }
 }
 
 }  // namespace synwatch

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The HTTP endpoint (civetweb): "/" landing page, the metrics path,
 // "/-/healthy", "/-/ready". Metrics are gathered on each request through an
-// injected function; there is no cache and no timer.
+// injected function; there is no cache and no timer. The web config adds
+// TLS, client certificates, basic auth and extra headers (web_config.h).
 #pragma once
 
 #include <prometheus/metric_family.h>
@@ -10,6 +11,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "web_config.h"
 
 namespace synwatch {
 
@@ -20,7 +23,8 @@ struct HttpOptions {
   // every IPv4 address and a bracketed address fails with a clear error.
   std::string listen_address = ":9632";
   std::string metrics_path = "/metrics";
-  std::string version;  // shown on the landing page
+  std::string version;           // shown on the landing page
+  WebSecurityConfig web_config;  // default: plain HTTP, no auth
 };
 
 // Both run on the server's worker threads. Scrapes are serialized, so a
@@ -41,6 +45,18 @@ class HttpServer {
 
   // The ports actually bound (useful with port 0).
   std::vector<int> ports() const;
+
+  // Applies a reloaded web config to connections made from now on: TLS
+  // certificate, key and client policy are swapped in place; users and
+  // headers to the next request. Turning TLS on or off restarts civetweb
+  // (its listening sockets are plain or TLS from the start): the port is
+  // closed for a few milliseconds. Throws std::runtime_error and keeps the
+  // running web config when the new one cannot be applied; if even that
+  // cannot be restored, running() turns false.
+  void UpdateWebConfig(const WebSecurityConfig& config);
+
+  // False only after a failed UpdateWebConfig left no server listening.
+  bool running() const;
 
  private:
   struct Impl;
