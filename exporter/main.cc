@@ -31,8 +31,10 @@
 #include "logging.h"
 #include "map_reader.h"
 #include "pinning.h"
+#include "privileges.h"
 #include "process_collector.h"
 #include "version.h"
+#include "web_config.h"
 
 namespace synwatch {
 namespace {
@@ -212,14 +214,12 @@ void Publish(const Config& config, ExporterState& state) {
   state.deny_rules = static_cast<uint32_t>(config.rules.deny.size());
 }
 
-void CheckSupported(const Config& config) {
-  if (!config.web.config_file.empty()) {
-    throw ConfigError(
-        "web.config_file " + config.web.config_file +
-        ": TLS and basic auth (exporter-toolkit web config) are not supported "
-        "by this build yet; serve /metrics on a trusted network or behind a "
-        "TLS proxy");
-  }
+void LogWebConfig(const Config& config, const WebSecurityConfig& web) {
+  spdlog::info("Web config {}: TLS is {}, basic auth is {} ({} users)",
+               config.web.config_file.empty() ? "\"\"" : config.web.config_file,
+               web.tls_enabled ? "enabled" : "disabled",
+               web.basic_auth_users.empty() ? "off" : "on",
+               web.basic_auth_users.size());
 }
 
 // --detach: unpin every link and map synwatch pinned under xdp.pin_path.
@@ -255,15 +255,17 @@ int Detach(const Options& options) {
 }
 
 // Applies a new config to the running daemon: rules and knobs first (one
-// atomic switch), then interfaces, then the log level. Returns false and
-// keeps the running config when anything fails.
+// atomic switch), then interfaces, then the web config (re-read even when
+// unchanged: certificates get renewed in place), then the log level.
+// Returns false and keeps the running config when anything fails.
 bool Reload(const Options& options, BpfProgram& program,
-            InterfaceManager& interfaces, Config& running,
+            InterfaceManager& interfaces, HttpServer& server, Config& running,
             ExporterState& state) {
   Config next;
+  WebSecurityConfig next_web;
   try {
     next = LoadEffectiveConfig(options);
-    CheckSupported(next);
+    next_web = LoadWebConfig(next.web.config_file);
   } catch (const std::exception& e) {
     spdlog::error("Reload failed, keeping the running config: {}", e.what());
     state.last_reload_ok = false;
@@ -278,7 +280,8 @@ bool Reload(const Options& options, BpfProgram& program,
       next.log.format != running.log.format) {
     spdlog::warn(
         "Reload: table sizes (peers.max_entries, port_scan.max_*_peers), "
-        "xdp.pin_path, web.* and log.format take effect at the next restart; "
+        "xdp.pin_path, web.listen_address, web.metrics_path and log.format "
+        "take effect at the next restart; "
         "everything else is applied now");
   }
   try {
@@ -296,6 +299,23 @@ bool Reload(const Options& options, BpfProgram& program,
     state.last_reload_ok = false;
     return false;
   }
+  try {
+    server.UpdateWebConfig(next_web);
+  } catch (const std::exception& e) {
+    // Only a restart for TLS on/off that could not even restore the old
+    // listener leaves nothing serving: exit, so that systemd restarts us.
+    if (!server.running()) throw;
+    spdlog::error("Reload failed, keeping the running config: {}", e.what());
+    try {
+      interfaces.Apply(running.xdp.interfaces, running.xdp.mode);
+      program.ApplyPolicy(PolicyFromConfig(running));
+    } catch (const std::exception& undo) {
+      spdlog::error("Reload: restoring the running rules: {}", undo.what());
+    }
+    state.last_reload_ok = false;
+    return false;
+  }
+  LogWebConfig(next, next_web);
   SetLogLevel(next.log.level);
   const uint32_t keep_max = running.peers.max_entries;
   const uint32_t keep_tracked = running.port_scan.max_tracked_peers;
@@ -308,6 +328,7 @@ bool Reload(const Options& options, BpfProgram& program,
   running.port_scan.max_tracked_peers = keep_tracked;
   running.port_scan.max_blocked_peers = keep_blocked;
   running.web = keep_web;
+  running.web.config_file = next.web.config_file;
   running.xdp.pin_path = keep_pin_path;
   running.log.format = keep_format;
   Publish(running, state);
@@ -333,7 +354,7 @@ int Run(const Options& options) {
   if (options.check_config) {
     try {
       Config config = LoadEffectiveConfig(options);
-      CheckSupported(config);
+      LoadWebConfig(config.web.config_file);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "%s\n", e.what());
       return 1;
@@ -353,7 +374,8 @@ int Run(const Options& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   Config config = LoadEffectiveConfig(options);
-  CheckSupported(config);
+  // Read before anything is attached: a bad web config exits at once.
+  const WebSecurityConfig web = LoadWebConfig(config.web.config_file);
   SetUpLogging(config.log.format, config.log.level);
   spdlog::info("Starting synwatch {} (revision {}, libbpf {}), config: {}",
                kVersion, kRevision, LibbpfVersion(), ConfigSource(options));
@@ -366,6 +388,12 @@ int Run(const Options& options) {
   InterfaceManager interfaces(program);
   interfaces.Apply(config.xdp.interfaces, config.xdp.mode);
   program.ReleaseUnclaimedLinks();
+  // Loaded, pinned and attached: keep only what reloads, scrapes and
+  // re-attaching use. Before any thread starts, so all of them inherit it.
+  const std::string dropped = DropCapabilitiesExcept(RuntimeCapabilities());
+  spdlog::info("Capabilities now {} (dropped: {})",
+               CapabilityNames(CurrentCapabilities().effective),
+               dropped.empty() ? "none" : dropped);
   if (config.xdp.pin_path.empty()) {
     spdlog::info("xdp.pin_path is \"\": nothing pinned, exiting detaches");
   } else {
@@ -408,8 +436,9 @@ int Run(const Options& options) {
   };
 
   HttpServer server(
-      {config.web.listen_address, config.web.metrics_path, kVersion}, gather,
-      [&interfaces] { return interfaces.AllAttached(); });
+      {config.web.listen_address, config.web.metrics_path, kVersion, web},
+      gather, [&interfaces] { return interfaces.AllAttached(); });
+  LogWebConfig(config, web);
   spdlog::info("Listening on {} (metrics at {})", config.web.listen_address,
                config.web.metrics_path);
 
@@ -433,7 +462,7 @@ int Run(const Options& options) {
     if (read(signal_fd.get(), &info, sizeof(info)) != sizeof(info)) continue;
     if (info.ssi_signo == SIGHUP) {
       spdlog::info("SIGHUP: reloading config");
-      if (Reload(options, program, interfaces, config, state)) {
+      if (Reload(options, program, interfaces, server, config, state)) {
         events.SetConnectionsPerSecond(config.log.connections_per_second);
       }
       continue;

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: Apache-2.0
+// Least privilege: once the program is loaded, pinned and attached and the
+// listener is bound, synwatch keeps only the capabilities it still uses.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace synwatch {
+
+// Capability sets of this process, as bit masks (bit n = capability n).
+struct CapabilitySets {
+  uint64_t effective = 0;
+  uint64_t permitted = 0;
+  uint64_t inheritable = 0;
+};
+CapabilitySets CurrentCapabilities();
+
+// The capabilities a running synwatch keeps:
+//   CAP_BPF        every scrape reads maps with bpf(2), which needs it while
+//                  kernel.unprivileged_bpf_disabled is set (Debian's default);
+//   CAP_NET_ADMIN  attaching XDP again: an interface added on reload, or one
+//                  that comes back after it was deleted.
+// Dropped: CAP_PERFMON (only the verifier needs it, at load), CAP_SYS_ADMIN
+// (mounting bpffs, at start), and everything else.
+uint64_t RuntimeCapabilities();
+
+// Reduces the effective and permitted sets to keep (intersected with what is
+// permitted now), clears the inheritable and ambient sets and, when allowed
+// (CAP_SETPCAP), drops the rest of the bounding set, so nothing can be
+// regained. Capabilities are per thread: call it before any thread starts,
+// so that every later thread inherits the reduced sets. Returns the names of what was dropped ("CAP_PERFMON CAP_SYS_ADMIN"),
+// or "" when nothing was. Throws std::runtime_error when capset fails.
+std::string DropCapabilitiesExcept(uint64_t keep);
+
+// "CAP_BPF CAP_NET_ADMIN" for a mask (unknown bits as "cap_<n>").
+std::string CapabilityNames(uint64_t mask);
+
+}  // namespace synwatch
