@@ -111,6 +111,7 @@ struct Entry {
 };
 
 struct Problem {
+  int phase = 0;  // 0: one key is wrong; 1: keys do not fit together
   int line = 0;
   std::string text;  // "KEY: reason"
 };
@@ -272,8 +273,13 @@ class Parser {
       lines[e.key] = e.line;
       if (e.key == "cert_file" || e.key == "key_file" ||
           e.key == "client_ca_file" || e.key == "cert" || e.key == "key" ||
-          e.key == "client_ca" || e.key == "client_auth_type") {
+          e.key == "client_ca") {
         if (auto value = String(e, path)) text[e.key] = *value;
+      } else if (e.key == "client_auth_type") {
+        if (auto value = String(e, path)) {
+          text[e.key] = *value;
+          if (!value->empty()) ParseClientAuth(*value, e.line, path, tls);
+        }
       } else if (e.key == "min_version" || e.key == "max_version") {
         if (auto value = String(e, path)) {
           TlsVersion* out =
@@ -315,25 +321,39 @@ class Parser {
       }
     }
 
+    // A misspelt or mistyped key explains more than what it leaves missing:
+    // the checks across keys rank after every problem of a single key.
+    phase_ = 1;
+    CheckTls(section, base, lines, text, c);
+    phase_ = 0;
+  }
+
+  void ParseClientAuth(const std::string& name, int line,
+                       const std::string& path, TlsSettings& tls) {
+    const auto it =
+        std::find_if(std::begin(kClientAuthNames), std::end(kClientAuthNames),
+                     [&](const ClientAuthName& n) { return n.name == name; });
+    if (it == std::end(kClientAuthNames)) {
+      Report(line, path,
+             "unknown client_auth_type " + Quote(name) +
+                 " (want NoClientCert, RequestClientCert, "
+                 "RequireAnyClientCert, VerifyClientCertIfGiven or "
+                 "RequireAndVerifyClientCert)");
+    } else {
+      tls.client_auth = it->value;
+    }
+  }
+
+  // The checks that combine keys of tls_server_config, and the files.
+  void CheckTls(const Entry& section, const std::string& base,
+                std::map<std::string, int>& lines,
+                std::map<std::string, std::string>& text,
+                WebSecurityConfig& c) {
+    TlsSettings& tls = c.tls;
     auto has = [&](const std::string& key) {
       const auto it = text.find(key);
       return it != text.end() && !it->second.empty();
     };
-    if (has("client_auth_type")) {
-      const std::string& name = text["client_auth_type"];
-      const auto it =
-          std::find_if(std::begin(kClientAuthNames), std::end(kClientAuthNames),
-                       [&](const ClientAuthName& n) { return n.name == name; });
-      if (it == std::end(kClientAuthNames)) {
-        Report(lines["client_auth_type"], base + ".client_auth_type",
-               "unknown client_auth_type " + Quote(name) +
-                   " (want NoClientCert, RequestClientCert, "
-                   "RequireAnyClientCert, VerifyClientCertIfGiven or "
-                   "RequireAndVerifyClientCert)");
-      } else {
-        tls.client_auth = it->value;
-      }
-    }
     if (tls.min_version > tls.max_version && lines.count("max_version") != 0) {
       Report(lines["max_version"], base + ".max_version",
              std::string(ToString(tls.max_version)) + " is below min_version " +
@@ -537,15 +557,17 @@ class Parser {
   }
 
   void Report(int line, const std::string& key, const std::string& reason) {
-    problems_.push_back({line, key + ": " + reason});
+    problems_.push_back({phase_, line, key + ": " + reason});
   }
 
-  // The first problem in the file, as one line.
+  // The first problem in the file (of the earliest phase), as one line.
   void Throw() {
     if (problems_.empty()) return;
-    const auto first = std::min_element(
-        problems_.begin(), problems_.end(),
-        [](const Problem& a, const Problem& b) { return a.line < b.line; });
+    const auto first = std::min_element(problems_.begin(), problems_.end(),
+                                        [](const Problem& a, const Problem& b) {
+                                          return std::pair(a.phase, a.line) <
+                                                 std::pair(b.phase, b.line);
+                                        });
     const std::string where =
         first->line > 0 ? name_ + ":" + std::to_string(first->line) : name_;
     throw ConfigError(where + ": " + first->text);
@@ -554,6 +576,7 @@ class Parser {
   const std::string& name_;
   const ReadFileFunction& read_;
   std::string dir_;
+  int phase_ = 0;  // of the problems reported now
   std::vector<Problem> problems_;
 };
 

@@ -417,6 +417,19 @@ TEST_F(WebConfigTest, FirstErrorInTheFileIsReported) {
             "/cfg/web.yml:2: tls_server_config.foo: unknown key");
 }
 
+TEST_F(WebConfigTest, KeyProblemsComeBeforeWhatTheyLeaveMissing) {
+  // The misspelt key_file, not the missing key_file, though line 1 comes
+  // first.
+  EXPECT_EQ(Error("tls_server_config:\n  cert_file: cert.pem\n"
+                  "  key_flie: key.pem\n"),
+            "/cfg/web.yml:3: tls_server_config.key_flie: unknown key");
+  EXPECT_EQ(Error("tls_server_config:\n  cert_file: cert.pem\n"
+                  "basic_auth_users:\n  a: x\n"),
+            "/cfg/web.yml:4: basic_auth_users.a: not a bcrypt hash (want "
+            "\"$2y$\" followed by the cost, as `htpasswd -nBC 10 USER` "
+            "writes)");
+}
+
 TEST_F(WebConfigTest, ErrorsStayOnOneLine) {
   const std::string error = Error("\"fo\\no\": 1\n");
   EXPECT_EQ(error, "/cfg/web.yml:1: \"fo\\x0ao\": unknown key");
