@@ -177,6 +177,10 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 // Sends a complete response with Content-Length, so civetweb can keep the
 // connection alive. A HEAD request gets the same headers and no body.
+// Set by Respond when the client did not take the whole response; read by
+// the request handler of the same worker thread.
+thread_local bool t_write_failed = false;
+
 // configured: the web config's headers, on every response.
 int Respond(mg_connection* conn, bool head, int status,
             std::string_view content_type, std::string_view body,
@@ -199,8 +203,12 @@ int Respond(mg_connection* conn, bool head, int status,
     mg_response_header_add(conn, header.name, header.value.data(),
                            static_cast<int>(header.value.size()));
   }
-  mg_response_header_send(conn);
-  if (!head && !body.empty()) mg_write(conn, body.data(), body.size());
+  if (mg_response_header_send(conn) < 0) t_write_failed = true;
+  if (!head && !body.empty() &&
+      mg_write(conn, body.data(), body.size()) !=
+          static_cast<int>(body.size())) {
+    t_write_failed = true;
+  }
   return status;
 }
 
@@ -411,7 +419,9 @@ int HttpServer::Impl::HandleMetrics(mg_connection* conn, bool head,
   PooledBuffer text(buffers);
   std::optional<PooledBuffer> compressed;
   {
-    std::lock_guard lock(scrape_mutex);
+    if (options.stats != nullptr) ++options.stats->scrapes_waiting;
+    std::unique_lock lock(scrape_mutex);
+    if (options.stats != nullptr) --options.stats->scrapes_waiting;
     try {
       Serialize(gather(), format, text.get());
     } catch (const std::exception& e) {
@@ -548,6 +558,7 @@ void HttpServer::Impl::Start() {
     std::vector<int> bound;
     mg_server_port ports[8] = {};
     const int n = mg_get_server_ports(context, 8, ports);
+    bound.reserve(n > 0 ? static_cast<std::size_t>(n) : 0);
     for (int i = 0; i < n; ++i) bound.push_back(ports[i].port);
     listening_sockets = NewListeningSockets(sockets_before, bound);
   } catch (...) {
@@ -568,12 +579,25 @@ void HttpServer::Impl::Start() {
       context, "**",
       [](mg_connection* conn, void* data) {
         auto* impl = static_cast<Impl*>(data);
+        HttpStats* stats = impl->options.stats;
+        if (stats != nullptr) ++stats->requests_in_flight;
+        t_write_failed = false;
+        int status = 500;
         try {
-          return impl->Handle(conn);
+          status = impl->Handle(conn);
         } catch (...) {
           // Nothing may unwind into civetweb's C code.
-          return Respond(conn, false, 500, kPlain, "internal error\n");
+          status = Respond(conn, false, 500, kPlain, "internal error\n");
         }
+        if (stats != nullptr) {
+          const int status_class = status / 100;
+          if (status_class >= 1 && status_class <= 5) {
+            ++stats->responses[status_class];
+          }
+          if (t_write_failed) ++stats->write_failures;
+          --stats->requests_in_flight;
+        }
+        return status;
       },
       this);
 }
@@ -590,6 +614,50 @@ void HttpServer::Impl::Stop() {
 }
 
 HttpServer::~HttpServer() { impl_->Stop(); }
+
+std::vector<prometheus::MetricFamily> CollectHttpStats(const HttpStats& stats) {
+  using prometheus::ClientMetric;
+  using prometheus::MetricFamily;
+  using prometheus::MetricType;
+  auto gauge = [](std::string name, std::string help, double value) {
+    MetricFamily f{std::move(name), std::move(help), MetricType::Gauge, {}};
+    ClientMetric m;
+    m.gauge.value = value;
+    f.metric.push_back(std::move(m));
+    return f;
+  };
+  std::vector<MetricFamily> out;
+  out.push_back(gauge("synwatch_http_requests_in_flight",
+                      "HTTP requests being handled or written now, this "
+                      "scrape included.",
+                      static_cast<double>(stats.requests_in_flight.load())));
+  out.push_back(gauge("synwatch_http_scrapes_waiting",
+                      "Scrapes waiting for the one in progress (scrapes are "
+                      "served one at a time).",
+                      static_cast<double>(stats.scrapes_waiting.load())));
+  MetricFamily responses{"synwatch_http_responses_total",
+                         "HTTP responses, by status class.",
+                         MetricType::Counter,
+                         {}};
+  for (int c = 1; c <= 5; ++c) {
+    ClientMetric m;
+    m.label.push_back({"code", std::to_string(c) + "xx"});
+    m.counter.value = static_cast<double>(stats.responses[c].load());
+    responses.metric.push_back(std::move(m));
+  }
+  out.push_back(std::move(responses));
+  MetricFamily failures{
+      "synwatch_http_response_write_failures_total",
+      "Responses a client did not take: it stopped reading until the request "
+      "timeout ran out, or closed the connection early.",
+      MetricType::Counter,
+      {}};
+  ClientMetric m;
+  m.counter.value = static_cast<double>(stats.write_failures.load());
+  failures.metric.push_back(std::move(m));
+  out.push_back(std::move(failures));
+  return out;
+}
 
 std::vector<int> HttpServer::ports() const {
   std::vector<int> out;

@@ -7,6 +7,8 @@
 
 #include <prometheus/metric_family.h>
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,6 +17,22 @@
 #include "web_config.h"
 
 namespace synwatch {
+
+// What the server counts about its own requests (synwatch_http_* metrics),
+// so that a stuck or slow scraper and a crowd of concurrent scrapes show up
+// while the exporter keeps answering. Owned by the caller; outlives the
+// server.
+struct HttpStats {
+  std::atomic<int64_t> requests_in_flight{0};  // being handled or written
+  std::atomic<int64_t> scrapes_waiting{0};     // for the scrape in progress
+  std::atomic<uint64_t> responses[6] = {};     // by status class, [2] = 2xx
+  // Responses a client did not take: it stopped reading until the request
+  // timeout (10 s) ran out, or closed the connection early.
+  std::atomic<uint64_t> write_failures{0};
+};
+
+// The synwatch_http_* families of stats.
+std::vector<prometheus::MetricFamily> CollectHttpStats(const HttpStats& stats);
 
 struct HttpOptions {
   // ":9632" (all addresses, IPv4 and IPv6), "127.0.0.1:9632", "[::]:9632",
@@ -25,6 +43,7 @@ struct HttpOptions {
   std::string metrics_path = "/metrics";
   std::string version;           // shown on the landing page
   WebSecurityConfig web_config;  // default: plain HTTP, no auth
+  HttpStats* stats = nullptr;    // counted when set
 };
 
 // Both run on the server's worker threads. Scrapes are serialized, so a

@@ -427,17 +427,19 @@ int Run(const Options& options) {
   auto collector = std::make_shared<SynwatchCollector>(
       rows, state, BuildInfo{kVersion, kRevision, LibbpfVersion()});
   auto process = std::make_shared<ProcessCollector>();
-  Gatherer gather = [collector, process] {
+  HttpStats http_stats;
+  Gatherer gather = [collector, process, &http_stats] {
     auto families = collector->Collect();
-    auto more = process->Collect();
-    families.insert(families.end(), std::make_move_iterator(more.begin()),
-                    std::make_move_iterator(more.end()));
+    for (auto more : {process->Collect(), CollectHttpStats(http_stats)}) {
+      families.insert(families.end(), std::make_move_iterator(more.begin()),
+                      std::make_move_iterator(more.end()));
+    }
     return families;
   };
 
-  HttpServer server(
-      {config.web.listen_address, config.web.metrics_path, kVersion, web},
-      gather, [&interfaces] { return interfaces.AllAttached(); });
+  HttpServer server({config.web.listen_address, config.web.metrics_path,
+                     kVersion, web, &http_stats},
+                    gather, [&interfaces] { return interfaces.AllAttached(); });
   LogWebConfig(config, web);
   spdlog::info("Listening on {} (metrics at {})", config.web.listen_address,
                config.web.metrics_path);

@@ -351,6 +351,34 @@ TEST(HttpServerOptionsTest, CustomMetricsPath) {
             std::string::npos);
 }
 
+TEST(HttpServerOptionsTest, CountsResponsesByClass) {
+  HttpStats stats;
+  HttpOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.stats = &stats;
+  HttpServer server(options, TestFamilies, [] { return false; });
+  const int port = server.ports().at(0);
+  EXPECT_EQ(Fetch(port, "GET", "/metrics").status, 200);
+  EXPECT_EQ(Fetch(port, "GET", "/-/ready").status, 503);
+  EXPECT_EQ(Fetch(port, "GET", "/nope").status, 404);
+  EXPECT_EQ(Fetch(port, "POST", "/metrics").status, 405);
+  EXPECT_EQ(stats.responses[2].load(), 1U);
+  EXPECT_EQ(stats.responses[4].load(), 2U);
+  EXPECT_EQ(stats.responses[5].load(), 1U);
+  EXPECT_EQ(stats.requests_in_flight.load(), 0);
+  EXPECT_EQ(stats.scrapes_waiting.load(), 0);
+  EXPECT_EQ(stats.write_failures.load(), 0U);
+
+  const auto families = CollectHttpStats(stats);
+  ASSERT_EQ(families.size(), 4U);
+  EXPECT_EQ(families[0].name, "synwatch_http_requests_in_flight");
+  EXPECT_EQ(families[2].name, "synwatch_http_responses_total");
+  ASSERT_EQ(families[2].metric.size(), 5U);
+  EXPECT_EQ(families[2].metric[3].label.at(0).value, "4xx");
+  EXPECT_EQ(families[2].metric[3].counter.value, 2.0);
+  EXPECT_EQ(families[3].name, "synwatch_http_response_write_failures_total");
+}
+
 TEST(HttpServerOptionsTest, AllAddressesForm) {
   HttpOptions options;
   options.listen_address = ":0";

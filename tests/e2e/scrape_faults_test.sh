@@ -1,0 +1,97 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Scrapers that misbehave, in namespaces this test owns: with a large peer
+# table (30,000 IPv6 peers, a multi-megabyte response), a scraper that asks
+# for /metrics and never reads, and 16 scrapes at once. The exporter keeps
+# answering every other request, and both show in synwatch_http_* metrics.
+# Bounded: about 40 s.
+set -uo pipefail
+BIN="$(realpath "${1:?usage: scrape_faults_test.sh path/to/synwatch}")"
+HERE="$(dirname "$(realpath "$0")")"
+# shellcheck source=tests/e2e/lib.sh
+source "$HERE/lib.sh"
+
+sandbox_up
+cat >"$SW_TMP/synwatch.toml" <<TOML
+[xdp]
+interfaces = ["sw-srv"]
+pin_path = ""
+[peers]
+ipv6_prefix_length = 128
+[port_scan]
+enabled = false
+TOML
+start_synwatch "$BIN" "$SW_TMP/synwatch.toml" || { finish; exit 1; }
+
+# 60,000 SYNs, two from each of 30,000 addresses in 2001:db8:5::/48, written
+# as raw frames on the client's end of the veth (bounded: one pass).
+mac="$(srv cat /sys/class/net/sw-srv/address)"
+cli timeout 30 python3 - "$mac" <<'PY'
+import socket, struct, sys
+dst_mac = bytes.fromhex(sys.argv[1].replace(":", ""))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("sw-cli", 0))
+src_mac = s.getsockname()[4]
+dst = socket.inet_pton(socket.AF_INET6, "2001:db8::1")
+for i in range(60000):
+    src = socket.inet_pton(socket.AF_INET6, "2001:db8:5::%x" % (i >> 1))
+    tcp = struct.pack("!HHIIBBHHH", 40000, 8080, i, 0, 5 << 4, 0x02, 65535, 0, 0)
+    ip6 = struct.pack("!IHBB", 6 << 28, len(tcp), 6, 64) + src + dst
+    s.send(dst_mac + src_mac + struct.pack("!H", 0x86DD) + ip6 + tcp)
+PY
+check_eq "60,000 SYNs counted" "$(metric "$(scrape)" synwatch_packets_total 'interface="sw-srv",class="syn"')" 60000
+size="$(srv curl -fsS http://127.0.0.1:9632/metrics | wc -c)"
+log "response: $size bytes"
+check "a large response (more than 2 MB: $size bytes)" test "$size" -gt 2000000
+
+# A scraper that sends its request and then never reads (a 2 KiB receive
+# buffer): the response cannot be written, a worker waits on it until the
+# request timeout (10 s).
+srv timeout 40 python3 - <<'PY' &
+import socket, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+s.connect(("127.0.0.1", 9632))
+s.sendall(b"GET /metrics HTTP/1.1\r\nHost: stuck\r\nConnection: close\r\n\r\n")
+time.sleep(30)
+s.close()
+PY
+stuck_pid=$!
+SW_PIDS+=("$stuck_pid")
+sleep 2
+
+text="$(scrape)"
+in_flight="$(grep '^synwatch_http_requests_in_flight ' <<<"$text" | cut -d' ' -f2)"
+check "the stuck scraper shows in synwatch_http_requests_in_flight ($in_flight, this scrape included)" test "$in_flight" -ge 2
+
+# 16 scrapes at once while the stuck one holds its worker: every one is
+# answered, completely (bounded by curl -m 30).
+for i in $(seq 1 16); do
+  srv curl -fsS -m 30 -o "$SW_TMP/c$i" -w '%{http_code}\n' http://127.0.0.1:9632/metrics >"$SW_TMP/code$i" 2>&1 &
+  SW_PIDS+=("$!")
+done
+ok=0
+for i in $(seq 1 16); do
+  wait "${SW_PIDS[-1]}" 2>/dev/null
+  unset 'SW_PIDS[-1]'
+done
+for i in $(seq 1 16); do
+  if [ "$(cat "$SW_TMP/code$i")" = 200 ] && tail -n 1 "$SW_TMP/c$i" | grep -q '^synwatch_http_response_write_failures_total '; then
+    ok=$((ok + 1))
+  fi
+done
+check_eq "16 concurrent scrapes, all answered in full" "$ok" 16
+
+# The stuck scraper's request times out: counted, and its worker is free.
+wait_until 30 bash -c "ip netns exec $SW_SRV curl -fsS http://127.0.0.1:9632/metrics | grep -q '^synwatch_http_response_write_failures_total [1-9]'"
+text="$(scrape)"
+check "the stuck response is counted in synwatch_http_response_write_failures_total" \
+  grep -q '^synwatch_http_response_write_failures_total [1-9]' <<<"$text"
+check_eq "nothing in flight but this scrape" "$(grep '^synwatch_http_requests_in_flight ' <<<"$text" | cut -d' ' -f2)" 1
+twoxx="$(metric "$text" synwatch_http_responses_total 'code="2xx"')"
+check "2xx responses counted ($twoxx)" test "$twoxx" -ge 20
+kill "$stuck_pid" 2>/dev/null
+wait "$stuck_pid" 2>/dev/null
+check "still ready" srv curl -fsS -o /dev/null http://127.0.0.1:9632/-/ready
+
+finish
