@@ -117,7 +117,9 @@ BasicAuth::BasicAuth(std::map<std::string, std::string> users)
   for (const auto& [user, hash] : users_) {
     const std::string error = CheckBcryptHash(hash);
     if (!error.empty()) {
-      throw std::invalid_argument("basic auth user " + user + ": " + error);
+      std::string message = "basic auth user ";
+      message.append(user).append(": ").append(error);
+      throw std::invalid_argument(message);
     }
     cost = std::max(cost, BcryptCost(hash));
   }

@@ -340,7 +340,7 @@ CtxPtr BuildContext(const TlsSettings& s) {
   if (SSL_CTX_set_ex_data(ctx.get(), PolicyIndex(), policy.get()) != 1) {
     fail("context", "out of memory");
   }
-  policy.release();  // owned by the SSL_CTX now
+  static_cast<void>(policy.release());  // owned by the SSL_CTX now
   return ctx;
 }
 
@@ -489,7 +489,8 @@ void EnableCivetwebTls() {
       }
       const std::string soname = std::string(name) + ".so";
       if (dlopen(soname.c_str(), RTLD_NOW | RTLD_NOLOAD) == nullptr) {
-        error = path + " does not answer to " + soname;
+        error = path;
+        error.append(" does not answer to ").append(soname);
         return;
       }
     }

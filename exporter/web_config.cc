@@ -95,6 +95,24 @@ std::string_view TypeName(const YAML::Node& node) {
   }
 }
 
+// For text from the file that errors show unquoted (file names) and for
+// yaml-cpp's messages, which can end in the character it stopped at, raw
+// ("unknown escape character: " and a newline): control characters escaped
+// as Quote() does, so that an error stays one line whatever the file holds.
+std::string EscapeControlCharacters(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 bool HasControlCharacters(std::string_view text) {
   return std::any_of(text.begin(), text.end(), [](char c) {
     const auto u = static_cast<unsigned char>(c);
@@ -254,7 +272,8 @@ class Parser {
     std::string text;
     std::string error;
     if (!read_(full, &text, &error)) {
-      Report(line, key, "cannot read " + full + ": " + error);
+      Report(line, key,
+             "cannot read " + EscapeControlCharacters(full) + ": " + error);
       return std::nullopt;
     }
     return text;
@@ -450,7 +469,9 @@ class Parser {
       if (tls13) continue;  // not configurable, as in Go
       error = CheckCipherList(openssl);
       if (!error.empty()) {
-        Report(line, item, name + " (OpenSSL " + openssl + "): " + error);
+        std::string reason = name;
+        reason.append(" (OpenSSL ").append(openssl).append("): ").append(error);
+        Report(line, item, reason);
         ok = false;
         continue;
       }
@@ -621,13 +642,14 @@ WebSecurityConfig ParseWebConfig(std::string_view text, const std::string& name,
   } catch (const YAML::Exception& e) {
     const std::string where =
         e.mark.is_null() ? name : name + ":" + std::to_string(e.mark.line + 1);
-    throw ConfigError(where + ": syntax error: " + e.msg);
+    throw ConfigError(where +
+                      ": syntax error: " + EscapeControlCharacters(e.msg));
   }
   try {
     return Parser(name, read).Parse(root);
   } catch (const YAML::Exception& e) {
     // yaml-cpp can still throw while walking (a bad alias, say).
-    throw ConfigError(name + ": " + e.msg);
+    throw ConfigError(name + ": " + EscapeControlCharacters(e.msg));
   }
 }
 
