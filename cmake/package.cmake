@@ -41,6 +41,8 @@ add_custom_target(synwatch_pkg_docs ALL
 
 install(FILES ${_sw_image}/synwatch.service DESTINATION ${SYNWATCH_SYSTEMD_UNIT_DIR})
 install(FILES ${_sw_image}/synwatch.toml DESTINATION ${_sw_confdir})
+install(FILES ${_sw_image}/synwatch.tmpfiles DESTINATION lib/tmpfiles.d
+  RENAME synwatch.conf)
 install(FILES ${_sw_pkg}/synwatch.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${_sw_image}/debian/copyright ${_sw_pkg}/changelog.Debian.gz
   DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/synwatch)

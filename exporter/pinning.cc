@@ -46,12 +46,16 @@ bool Exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
-// mkdir -p, each new directory mode 0700.
+// mkdir -p, each new directory mode 0700. Existing components are skipped
+// first: mkdir on an existing mount point whose parent we may not write (a
+// systemd BindPaths= under a TemporaryFileSystem=) fails with EACCES, not
+// EEXIST.
 void MakeDirs(const std::string& path) {
   std::size_t pos = 0;
   while (pos != std::string::npos) {
     pos = path.find('/', pos + 1);
     const std::string part = path.substr(0, pos);
+    if (Exists(part)) continue;
     if (mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) {
       Fail(path, "create " + part, errno);
     }
