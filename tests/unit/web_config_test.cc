@@ -406,6 +406,21 @@ TEST_F(WebConfigTest, Errors) {
   }
 }
 
+// yaml-cpp ends some messages with the raw character it stopped at, and
+// a file name is shown unquoted: the error still is one line (found by
+// tests/fuzz/web_config_fuzzer.cc; inputs in tests/fuzz/corpus/web_config/
+// crash_*.yml).
+TEST_F(WebConfigTest, ErrorsStayOneLine) {
+  EXPECT_EQ(Error(std::string("tls_server_config:\0\n", 20)),
+            "/cfg/web.yml:2: syntax error: unknown escape character: \\x0a");
+  EXPECT_EQ(Error("a: \"\\\x01\"\n"),
+            "/cfg/web.yml:1: syntax error: unknown escape character: \\x01");
+  EXPECT_EQ(Error("tls_server_config:\n  cert_file: \"a\\x1c\\n.pem\"\n"
+                  "  key_file: key.pem\n"),
+            "/cfg/web.yml:2: tls_server_config.cert_file: cannot read "
+            "/cfg/a\\x1c\\x0a.pem: No such file or directory");
+}
+
 TEST_F(WebConfigTest, FirstErrorInTheFileIsReported) {
   EXPECT_EQ(Error("basic_auth_users:\n  a: x\n"
                   "tls_server_config:\n  foo: 1\n"),
