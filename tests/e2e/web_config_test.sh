@@ -151,11 +151,12 @@ check "prometheus scrapes over TLS with basic auth (up == 1)" wait_until 20 up_i
 check "prometheus returns synwatch_build_info" bash -c "ip netns exec $SW_SRV curl -fsS -G --data-urlencode 'query=synwatch_build_info{job=\"synwatch\"}' http://127.0.0.1:19090/api/v1/query | grep -q '\"value\":\[[0-9.]*,\"1\"\]'"
 
 reloads() { grep -cE 'Reloaded config|Reload failed' "$SW_TMP/synwatch.log"; }
+reloads_above() { test "$(reloads)" -gt "$1"; } # counted anew at each try
 reload() { # sends SIGHUP, waits for the outcome to be logged
   local before
   before="$(reloads)"
   kill -HUP "$SYNWATCH_PID"
-  wait_until 10 test "$(reloads)" -gt "$before"
+  wait_until 10 reloads_above "$before"
 }
 serial() {
   srv openssl s_client -connect 127.0.0.1:9632 -CAfile "$PKI/ca.pem" </dev/null 2>/dev/null |
