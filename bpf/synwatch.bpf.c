@@ -49,6 +49,21 @@ struct {
 	__type(value, __u64);
 } peers SEC(".maps");
 
+/*
+ * Doorkeeper of "peers" (as in TinyLFU): 64-bit fingerprints of peer keys, one
+ * per slot, indexed by the fingerprint's top bits. A peer that is not in the
+ * table leaves its fingerprint here on a SYN and enters the table on the next
+ * SYN that still finds it, counted from 2; a spoofed source that sends one SYN
+ * costs a store instead of an LRU insert and never evicts a real peer. Shared,
+ * not per-CPU: RSS spreads one peer's connections over CPUs.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SW_PEER_ADMIT_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} peer_admit SEC(".maps");
+
 /* Shared, not per-CPU: a scanner's SYNs land on every CPU that RSS picks,
  * and only one table sees all of its ports. Slots change by cmpxchg. */
 struct {
@@ -219,10 +234,40 @@ static __always_inline __u32 word_mask(__u32 plen, __u32 word_bit)
 	return bpf_htonl(~0U << (32 - (plen - word_bit)));
 }
 
+/* 64-bit multiply-xorshift over the six words of the key, cheaper than
+ * jhash. All 64 bits are compared: another key that lands in the slot
+ * passes for the stored one about once in 2^47. Never 0 (a free slot). */
+static __always_inline __u64 peer_fingerprint(const struct sw_peer_key *key)
+{
+	const __u32 *w = (const __u32 *)key;
+	__u64 h = 0x9e3779b97f4a7c15ULL;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < (int)(sizeof(*key) / 4); i++) {
+		h = (h ^ w[i]) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	return h | 1;
+}
+
+/*
+ * Counts a SYN for its peer. A peer in the table: one per-CPU increment. A
+ * peer that is not: its first SYN only leaves a fingerprint in the
+ * doorkeeper, and the SYN that finds it there inserts the peer with a count
+ * of 2, itself and the one before. So a peer's count is exact from the SYN
+ * before its admission on; a source whose fingerprint is overwritten by
+ * another before its next SYN is in the per-interface totals only.
+ */
 static __always_inline void count_peer(struct sw_if_stats *stats, const struct sw_peer_key *key)
 {
-	__u64 one = 1;
-	__u64 *cnt;
+	/* One stack slot for the array key and the new count: eight more bytes
+	 * in this frame would take the call chain over 512 on Linux 6.1. */
+	union {
+		__u32 slot;
+		__u64 count;
+	} arg;
+	__u64 fp, *slot_fp, *cnt;
 	long err;
 
 	cnt = bpf_map_lookup_elem(&peers, key);
@@ -230,11 +275,27 @@ static __always_inline void count_peer(struct sw_if_stats *stats, const struct s
 		*cnt += 1;
 		return;
 	}
-	err = bpf_map_update_elem(&peers, key, &one, BPF_NOEXIST);
-	if (!err)
+	fp = peer_fingerprint(key);
+	arg.slot = fp >> (64 - SW_PEER_ADMIT_BITS);
+	slot_fp = bpf_map_lookup_elem(&peer_admit, &arg.slot);
+	if (!slot_fp)
 		return;
+	if (READ_ONCE(*slot_fp) != fp) {
+		*slot_fp = fp;
+		return;
+	}
+	arg.count = 2;
+	err = bpf_map_update_elem(&peers, key, &arg.count, BPF_NOEXIST);
+	if (!err) {
+		/* Cleared only once the entry exists, so that a SYN of the peer
+		 * on another CPU either finds the entry or the fingerprint (and
+		 * then adds one, below). Cleared at all so that after an
+		 * eviction the peer starts over instead of at 2 on one SYN. */
+		__sync_val_compare_and_swap(slot_fp, fp, 0);
+		return;
+	}
 	if (err == -EEXIST) {
-		/* Another CPU inserted the peer between our lookup and update. */
+		/* Another CPU admitted the peer between our lookup and update. */
 		cnt = bpf_map_lookup_elem(&peers, key);
 		if (cnt) {
 			*cnt += 1;
@@ -683,8 +744,9 @@ static __always_inline void log_connection(struct xdp_md *ctx, struct sw_if_stat
 
 /* --- Decision ------------------------------------------------------------ */
 
-static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config *cfg, __u32 slot,
-				      struct sw_if_stats *stats, const struct syn_source *src)
+static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config *cfg,
+				      __u32 ifindex, __u32 slot, struct sw_if_stats *stats,
+				      const struct syn_source *src)
 {
 	__u32 gen = cfg->gen & 1;
 	const struct sw_params *params = &cfg->params[gen];
@@ -771,12 +833,11 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 
 	stats->syn[outcome][action]++;
 
-	pkey.ifindex = ctx->ingress_ifindex;
+	pkey.ifindex = ifindex;
 	pkey.family = src->family;
 	pkey.prefix_len = plen;
 	pkey.outcome = outcome;
 	pkey.action = action;
-	count_peer(stats, &pkey);
 
 	/* The detecting SYN itself stays unmatched; the peer's next one is
 	 * blocked. */
@@ -785,6 +846,8 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	if (params->log_connections)
 		log_connection(ctx, stats, params, src, outcome, action, now);
 
+	/* Last, when little else is live: the fingerprint needs registers. */
+	count_peer(stats, &pkey);
 	return action == SW_ACTION_DROP ? XDP_DROP : XDP_PASS;
 }
 
@@ -796,7 +859,7 @@ int xdp_synwatch(struct xdp_md *ctx)
 	struct syn_source src;
 	struct sw_if_stats *stats;
 	struct sw_config *cfg;
-	__u32 key = 0, slot;
+	__u32 key = 0, ifindex, slot;
 	int cls;
 
 	cls = classify(data, data_end, &src);
@@ -804,7 +867,9 @@ int xdp_synwatch(struct xdp_md *ctx)
 	cfg = bpf_map_lookup_elem(&config, &key);
 	if (!cfg)
 		return XDP_PASS;
-	slot = if_slot(cfg, ctx->ingress_ifindex);
+	/* Three dependent loads (rxq, dev, ifindex): once per packet. */
+	ifindex = ctx->ingress_ifindex;
+	slot = if_slot(cfg, ifindex);
 	stats = bpf_map_lookup_elem(&if_stats, &slot);
 	if (!stats)
 		return XDP_PASS;
@@ -812,7 +877,7 @@ int xdp_synwatch(struct xdp_md *ctx)
 
 	if (cls != SW_CLASS_SYN)
 		return XDP_PASS;
-	return handle_syn(ctx, cfg, slot, stats, &src);
+	return handle_syn(ctx, cfg, ifindex, slot, stats, &src);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

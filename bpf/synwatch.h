@@ -13,7 +13,7 @@
 
 #include <linux/types.h>
 
-#define SW_ABI_VERSION 1
+#define SW_ABI_VERSION 2
 
 /* Interfaces: ifindex -> slot through an open-addressed table in the config
  * value (sw_config.if_slots). Slot SW_IF_UNKNOWN counts packets seen on an
@@ -30,6 +30,13 @@
 #define SW_RULES_ENTRIES (2 * 2 * SW_MAX_RULES)
 
 #define SW_DEFAULT_PEER_ENTRIES 65536
+
+/* Doorkeeper of the "peers" table: the __u64 array "peer_admit" of peer key
+ * fingerprints (0 = free), indexed by a fingerprint's top SW_PEER_ADMIT_BITS.
+ * A peer enters "peers" on a SYN that finds its fingerprint there, i.e. its
+ * second one, with a count of 2. */
+#define SW_PEER_ADMIT_BITS 16
+#define SW_PEER_ADMIT_SLOTS (1U << SW_PEER_ADMIT_BITS)
 
 enum sw_class {
 	SW_CLASS_SYN = 0,   /* TCP, SYN set, ACK clear, first fragment */

@@ -25,6 +25,7 @@ static_assert(offsetof(sw_rule_key, addr) == 8);
 static_assert(sizeof(sw_rule_value) == 4);
 static_assert(sizeof(sw_peer_key) == 24);
 static_assert(offsetof(sw_peer_key, addr) == 8);
+static_assert(SW_PEER_ADMIT_SLOTS == 65536 && SW_PEER_ADMIT_BITS < 32);
 static_assert(sizeof(sw_scan_key) == 20);
 static_assert(sizeof(sw_scan_state) == 8 * SW_SCAN_SLOTS);
 static_assert(sizeof(sw_block) == 16);

@@ -339,42 +339,49 @@ TEST_F(XdpTest, GenerationFlipSwitchesParamsAndRules) {
   const std::vector<uint8_t> from_other = SynFrom("203.0.113.1");
 
   prog_.SetGen(0);
-  EXPECT_EQ(prog_.Run(from_doc, kLoIfindex).verdict, XDP_DROP);
-  EXPECT_EQ(prog_.Run(from_other, kLoIfindex).verdict, XDP_PASS);
+  EXPECT_EQ(prog_.Run(from_doc, kLoIfindex, kSends).verdict, XDP_DROP);
+  EXPECT_EQ(prog_.Run(from_other, kLoIfindex, kSends).verdict, XDP_PASS);
   prog_.SetGen(1);
-  EXPECT_EQ(prog_.Run(from_doc, kLoIfindex).verdict, XDP_PASS);
-  EXPECT_EQ(prog_.Run(from_other, kLoIfindex).verdict, XDP_DROP);
+  EXPECT_EQ(prog_.Run(from_doc, kLoIfindex, kSends).verdict, XDP_PASS);
+  EXPECT_EQ(prog_.Run(from_other, kLoIfindex, kSends).verdict, XDP_DROP);
 
-  const std::map<std::string, uint64_t> counters = {{"class.syn", 4},
-                                                    {"syn.denied.drop", 1},
-                                                    {"syn.unmatched.pass", 1},
-                                                    {"syn.allowed.pass", 1},
-                                                    {"syn.unmatched.drop", 1}};
+  const std::map<std::string, uint64_t> counters = {
+      {"class.syn", 4 * kSends},
+      {"syn.denied.drop", kSends},
+      {"syn.unmatched.pass", kSends},
+      {"syn.allowed.pass", kSends},
+      {"syn.unmatched.drop", kSends}};
   EXPECT_EQ(prog_.SlotCounters(Slot()), counters);
   const std::map<std::string, uint64_t> peers = {
-      {ExpectedPeer("192.0.2.0/24", SW_OUTCOME_DENIED, SW_ACTION_DROP), 1},
-      {ExpectedPeer("203.0.113.0/24", SW_OUTCOME_UNMATCHED, SW_ACTION_PASS), 1},
-      {ExpectedPeer("192.0.2.56/32", SW_OUTCOME_ALLOWED, SW_ACTION_PASS), 1},
+      {ExpectedPeer("192.0.2.0/24", SW_OUTCOME_DENIED, SW_ACTION_DROP), kSends},
+      {ExpectedPeer("203.0.113.0/24", SW_OUTCOME_UNMATCHED, SW_ACTION_PASS),
+       kSends},
+      {ExpectedPeer("192.0.2.56/32", SW_OUTCOME_ALLOWED, SW_ACTION_PASS),
+       kSends},
       {ExpectedPeer("203.0.113.1/32", SW_OUTCOME_UNMATCHED, SW_ACTION_DROP),
-       1}};
+       kSends}};
   EXPECT_EQ(prog_.Peers(), peers);
 }
 
 // Several peers and several outcomes for one source stay separate series.
+// Each needs a second SYN to be admitted (the doorkeeper); two addresses of
+// one /24 are one peer, admitted on the second address's SYN.
 TEST_F(XdpTest, PeersAreKeyedBySourceOutcomeAndAction) {
   Apply({.deny = {"198.51.100.0/24"}, .ipv4_prefix_len = 24});
-  for (const char* source : {"192.0.2.1", "192.0.2.2", "198.51.100.3"}) {
+  for (const char* source : {"192.0.2.1", "192.0.2.2"}) {
     ASSERT_EQ(prog_.Run(SynFrom(source), kLoIfindex).err, 0);
   }
+  ASSERT_EQ(prog_.Run(SynFrom("198.51.100.3"), kLoIfindex, kSends).err, 0);
   prog_.WritePolicy(1, {.ipv4_prefix_len = 24});
   prog_.SetGen(1);
-  ASSERT_EQ(prog_.Run(SynFrom("198.51.100.4"), kLoIfindex).err, 0);
+  ASSERT_EQ(prog_.Run(SynFrom("198.51.100.4"), kLoIfindex, kSends).err, 0);
 
   const std::map<std::string, uint64_t> peers = {
       {ExpectedPeer("192.0.2.0/24", SW_OUTCOME_UNMATCHED, SW_ACTION_PASS), 2},
-      {ExpectedPeer("198.51.100.0/24", SW_OUTCOME_DENIED, SW_ACTION_DROP), 1},
+      {ExpectedPeer("198.51.100.0/24", SW_OUTCOME_DENIED, SW_ACTION_DROP),
+       kSends},
       {ExpectedPeer("198.51.100.0/24", SW_OUTCOME_UNMATCHED, SW_ACTION_PASS),
-       1}};
+       kSends}};
   EXPECT_EQ(prog_.Peers(), peers);
 }
 

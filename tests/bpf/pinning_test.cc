@@ -25,9 +25,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kMapNames[][16] = {"config",  "if_stats",   "rules",
-                                  "peers",   "scan_track", "blocked",
-                                  "events",  "conn_rate",  "scan_scratch"};
+constexpr char kMapNames[][16] = {
+    "config",     "if_stats", "rules",  "peers",     "peer_admit",
+    "scan_track", "blocked",  "events", "conn_rate", "scan_scratch"};
 
 class PinningTest : public ::testing::Test {
  protected:
@@ -187,14 +187,14 @@ TEST_F(PinningTest, PathOutsideABpfFilesystemIsRefused) {
 
 TEST_F(PinningTest, DetachRemovesOnlySynwatchPins) {
   { BpfProgram program(Sizes(), PinDir::Open(pin_)); }
-  const int foreign = bpf_map_create(BPF_MAP_TYPE_ARRAY, "other", 4, 4, 1,
-                                     nullptr);
+  const int foreign =
+      bpf_map_create(BPF_MAP_TYPE_ARRAY, "other", 4, 4, 1, nullptr);
   ASSERT_GE(foreign, 0);
   ASSERT_EQ(bpf_obj_pin(foreign, (pin_ + "/foreign").c_str()), 0);
   close(foreign);
   // A map pinned under a name that is not its own is not synwatch's either.
-  const int renamed = bpf_map_create(BPF_MAP_TYPE_ARRAY, "peers", 4, 4, 1,
-                                     nullptr);
+  const int renamed =
+      bpf_map_create(BPF_MAP_TYPE_ARRAY, "peers", 4, 4, 1, nullptr);
   ASSERT_GE(renamed, 0);
   ASSERT_EQ(bpf_obj_pin(renamed, (pin_ + "/peers2").c_str()), 0);
   close(renamed);
