@@ -390,10 +390,16 @@ int Run(const Options& options) {
   program.ReleaseUnclaimedLinks();
   // Loaded, pinned and attached: keep only what reloads, scrapes and
   // re-attaching use. Before any thread starts, so all of them inherit it.
-  const std::string dropped = DropCapabilitiesExcept(RuntimeCapabilities());
-  spdlog::info("Capabilities now {} (dropped: {})",
-               CapabilityNames(CurrentCapabilities().effective),
-               dropped.empty() ? "none" : dropped);
+  try {
+    const std::string dropped = DropCapabilitiesExcept(RuntimeCapabilities());
+    spdlog::info("Capabilities now {} (dropped: {})",
+                 CapabilityNames(CurrentCapabilities().effective),
+                 dropped.empty() ? "none" : dropped);
+  } catch (const std::exception& e) {
+    // A seccomp filter without capset(2), for one: keep running, loudly.
+    spdlog::warn("Could not drop capabilities, keeping {}: {}",
+                 CapabilityNames(CurrentCapabilities().effective), e.what());
+  }
   if (config.xdp.pin_path.empty()) {
     spdlog::info("xdp.pin_path is \"\": nothing pinned, exiting detaches");
   } else {
