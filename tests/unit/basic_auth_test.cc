@@ -120,13 +120,15 @@ TEST_F(BasicAuthTest, UnknownUserCostsABcryptToo) {
   time("alice");  // warm up
   auto fastest = [&](const char* user) {
     auto best = time(user);
-    for (int i = 0; i < 2; ++i) best = std::min(best, time(user));
+    for (int i = 0; i < 4; ++i) best = std::min(best, time(user));
     return best;
   };
   const auto known = fastest("alice");
   const auto unknown = fastest("mallory");
-  EXPECT_GT(unknown, known / 2);
-  EXPECT_LT(unknown, known * 2);
+  // Loose bounds (a shared machine is noisy): a skipped bcrypt would be
+  // a hundred times faster.
+  EXPECT_GT(unknown, known / 4);
+  EXPECT_LT(unknown, known * 4);
 }
 
 TEST_F(BasicAuthTest, SuccessIsCachedFailureIsNot) {
