@@ -179,8 +179,7 @@ void BpfProgram::ReusePinnedMaps() {
   bool reused_config = false;
   for (PinnedMap& p : pinned_maps_) {
     if (p.fit != MapFit::kSame) continue;
-    bpf_map* target =
-        bpf_object__find_map_by_name(skel_->obj, p.name.c_str());
+    bpf_map* target = bpf_object__find_map_by_name(skel_->obj, p.name.c_str());
     if (bpf_map__reuse_fd(target, p.fd.get()) != 0) {
       Fail("reuse pinned map " + pins_.MapPath(p.name), errno);
     }
@@ -362,9 +361,8 @@ bool BpfProgram::TakeOverPinnedLink(const std::string& name, uint32_t ifindex,
     unlink(path.c_str());  // a stale pin, or one we replace: detaches it
     return false;
   }
-  const std::string where =
-      "take over pinned XDP link on " + name + " (ifindex " +
-      std::to_string(ifindex) + ")";
+  const std::string where = "take over pinned XDP link on " + name +
+                            " (ifindex " + std::to_string(ifindex) + ")";
   PlaceSlot(where, ifindex);
   if (bpf_link_update(fd.get(), prog_fd(), nullptr) != 0) {
     Fail(where, errno);

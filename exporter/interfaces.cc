@@ -192,8 +192,7 @@ void InterfaceManager::Reconcile() {
   for (std::size_t i = 0; i < states.size(); ++i) {
     InterfaceState& s = states[i];
     const uint32_t now = if_nametoindex(s.name.c_str());
-    if (s.attached &&
-        (now != s.ifindex || !program_.LinkAlive(s.ifindex))) {
+    if (s.attached && (now != s.ifindex || !program_.LinkAlive(s.ifindex))) {
       program_.Detach(s.ifindex);
       s.attached = false;
       s.mode = std::string(ToString(mode_));
@@ -217,8 +216,8 @@ void InterfaceManager::Reconcile() {
           s.name, now, program_.prog_id(), ToString(m));
     } catch (const std::exception& e) {
       if (errors_[i] != e.what()) {
-        spdlog::error("Interface {} is back but cannot be attached: {}",
-                      s.name, e.what());
+        spdlog::error("Interface {} is back but cannot be attached: {}", s.name,
+                      e.what());
         errors_[i] = e.what();
       }
     }

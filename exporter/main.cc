@@ -2,8 +2,8 @@
 // synwatch: config -> BPF lifecycle -> collectors -> HTTP -> wait for signals.
 #include <bpf/libbpf.h>
 #include <getopt.h>
-#include <prometheus/registry.h>
 #include <poll.h>
+#include <prometheus/registry.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/signalfd.h>

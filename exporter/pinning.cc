@@ -162,8 +162,7 @@ PinDir PinDir::Open(const std::string& path) {
         0) {
       Fail(path, "mount bpffs at " + std::string(kBpffsRoot), errno);
     }
-    spdlog::info("Mounted a BPF filesystem at {} for xdp.pin_path",
-                 kBpffsRoot);
+    spdlog::info("Mounted a BPF filesystem at {} for xdp.pin_path", kBpffsRoot);
     base = ExistingAncestor(path);
   }
   if (!OnBpffs(base)) {
@@ -207,9 +206,8 @@ MapFit CompareMaps(const MapShape& pinned, const MapShape& wanted) {
 std::string Describe(const MapShape& s) {
   return "type " + std::to_string(s.type) + ", key " +
          std::to_string(s.key_size) + " B, value " +
-         std::to_string(s.value_size) + " B, " +
-         std::to_string(s.max_entries) + " entries, flags " +
-         std::to_string(s.flags);
+         std::to_string(s.value_size) + " B, " + std::to_string(s.max_entries) +
+         " entries, flags " + std::to_string(s.flags);
 }
 
 uint64_t CopyMapEntries(int from_fd, int to_fd, const MapShape& shape) {

@@ -96,11 +96,11 @@ uint64_t CopyMapEntries(int from_fd, int to_fd, const MapShape& shape);
 
 // What `synwatch --detach` did.
 struct DetachReport {
-  bool existed = false;      // the directory was there
-  int links = 0;             // XDP links unpinned (and so detached)
-  int maps = 0;              // maps unpinned
+  bool existed = false;           // the directory was there
+  int links = 0;                  // XDP links unpinned (and so detached)
+  int maps = 0;                   // maps unpinned
   std::vector<std::string> left;  // entries that are not synwatch's
-  bool removed = false;      // the directory itself was removed
+  bool removed = false;           // the directory itself was removed
 };
 
 // Removes what synwatch pinned under path, and only that: links of an XDP

@@ -29,8 +29,9 @@ uint64_t RuntimeCapabilities();
 // permitted now), clears the inheritable and ambient sets and, when allowed
 // (CAP_SETPCAP), drops the rest of the bounding set, so nothing can be
 // regained. Capabilities are per thread: call it before any thread starts,
-// so that every later thread inherits the reduced sets. Returns the names of what was dropped ("CAP_PERFMON CAP_SYS_ADMIN"),
-// or "" when nothing was. Throws std::runtime_error when capset fails.
+// so that every later thread inherits the reduced sets. Returns the names of
+// what was dropped ("CAP_PERFMON CAP_SYS_ADMIN"), or "" when nothing was.
+// Throws std::runtime_error when capset fails.
 std::string DropCapabilitiesExcept(uint64_t keep);
 
 // "CAP_BPF CAP_NET_ADMIN" for a mask (unknown bits as "cap_<n>").

@@ -61,6 +61,9 @@ attached_metric() { metric "$(scrape)" synwatch_xdp_attached "interface=\"sw-srv
 ready_code() { srv curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9632/-/ready; }
 gone_lines() { grep -c 'Interface sw-srv (ifindex [0-9]*) is gone' "$SW_TMP/synwatch.log"; }
 back_lines() { grep -c 'Interface sw-srv is back' "$SW_TMP/synwatch.log"; }
+# at_least FUNCTION N: FUNCTION's output is N or more (evaluated on each call,
+# so wait_until can poll it).
+at_least() { [ "$("$1")" -ge "$2" ]; }
 connects() { # N SRC
   local i ok=0
   for i in $(seq 1 "$1"); do
@@ -76,14 +79,14 @@ ifindex1="$(srv cat /sys/class/net/sw-srv/ifindex)"
 
 # --- 1. the interface is deleted, then created again -----------------------
 srv ip link del sw-srv
-wait_until 5 test "$(gone_lines)" -ge 1
+wait_until 5 at_least gone_lines 1
 check_eq "one log line says the interface is gone" "$(gone_lines)" 1
 check_eq "synwatch_xdp_attached is 0" "$(attached_metric auto)" 0
 check_eq "/-/ready is not ready" "$(ready_code)" 503
 check "metrics still answer, with the totals so far" test "$(unmatched "$(scrape)")" = 2
 check "its pinned link is released" test ! -e "$PIN/link_$ifindex1"
 relink
-wait_until 5 test "$(back_lines)" -ge 1
+wait_until 5 at_least back_lines 1
 check_eq "one log line says it is back" "$(back_lines)" 1
 check_eq "synwatch_xdp_attached is 1 again" "$(attached_metric native)" 1
 check_eq "/-/ready is ready again" "$(ready_code)" 200
@@ -94,12 +97,12 @@ check_eq "the interface's totals continue (2 + 3)" "$(unmatched "$(scrape)")" 5
 
 # --- 2. the peer namespace disappears (its veth end, and so ours, go) ------
 ip netns del "$SW_CLI"
-wait_until 5 test "$(gone_lines)" -ge 2
+wait_until 5 at_least gone_lines 2
 check_eq "namespace gone: one more log line" "$(gone_lines)" 2
 check_eq "namespace gone: not attached" "$(attached_metric auto)" 0
 check_eq "namespace gone: not ready" "$(ready_code)" 503
 relink
-wait_until 5 test "$(back_lines)" -ge 2
+wait_until 5 at_least back_lines 2
 check_eq "namespace back: attached" "$(attached_metric native)" 1
 check_eq "namespace back: connects" "$(connects 1 192.0.2.12)" 1
 check_eq "namespace back: totals continue" "$(unmatched "$(scrape)")" 6
@@ -142,7 +145,8 @@ check "ring buffer full: events dropped and counted ($full)" test "$full" -gt 0
 syn="$(metric "$text" synwatch_packets_total 'interface="sw-srv",class="syn"')"
 check "every SYN counted although events were dropped ($syn)" test "$syn" -ge 3000
 logged_count() { grep -c 'New connection: 192.0.2.15' "$SW_TMP/synwatch.log"; }
-wait_until 5 test "$(($(logged_count) + full))" -ge "$syn"
+events_accounted() { echo $(($(logged_count) + full)); }
+wait_until 5 at_least events_accounted "$syn"
 logged="$(logged_count)"
 check_eq "SYNs = events logged + events dropped" "$((logged + full))" "$syn"
 check "still answering scrapes" srv curl -fsS -o /dev/null http://127.0.0.1:9632/metrics

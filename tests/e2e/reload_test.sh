@@ -29,11 +29,12 @@ enabled = false
 TOML
 }
 gauge() { grep "^$1 " <<<"$2" | cut -d' ' -f2; }
+reloads_above() { [ "$(grep -c 'Reload' "$SW_TMP/synwatch.log")" -gt "$1" ]; }
 reload() { # waits for the reload to be logged
   local before
   before="$(grep -c 'Reload' "$SW_TMP/synwatch.log")"
   kill -HUP "$SYNWATCH_PID"
-  wait_until 5 test "$(grep -c 'Reload' "$SW_TMP/synwatch.log")" -gt "$before"
+  wait_until 5 reloads_above "$before"
 }
 
 config '' '"sw-srv"'

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -362,6 +363,10 @@ TEST(HttpServerOptionsTest, CountsResponsesByClass) {
   EXPECT_EQ(Fetch(port, "GET", "/-/ready").status, 503);
   EXPECT_EQ(Fetch(port, "GET", "/nope").status, 404);
   EXPECT_EQ(Fetch(port, "POST", "/metrics").status, 405);
+  // Counted once the response is written, which the client may see first.
+  for (int i = 0; i < 200 && stats.requests_in_flight.load() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   EXPECT_EQ(stats.responses[2].load(), 1U);
   EXPECT_EQ(stats.responses[4].load(), 2U);
   EXPECT_EQ(stats.responses[5].load(), 1U);

@@ -273,9 +273,9 @@ describe 'synwatch' do
           )
         end
 
-        # web_config_file is left out of this check: the module does not
-        # manage that file, and this synwatch build refuses any web config
-        # ("TLS and basic auth ... are not supported by this build yet").
+        # web_config_file is left out of this check: --check-config reads that
+        # file too, and the module does not manage it (it has to exist on the
+        # host; the TLS and basic auth tests are in tests/e2e).
         context 'when checked by synwatch, web_config_file left empty' do
           let(:params) { ALL_PARAMS.merge('web_config_file' => '') }
 
