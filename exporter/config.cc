@@ -93,26 +93,6 @@ std::string OneOf(const Named<E> (&names)[N]) {
   return out;
 }
 
-// Quotes a value for an error message. Control characters are escaped so
-// that the message stays on one line whatever the file holds.
-std::string Quote(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-  return out;
-}
-
 // A key as TOML would need it written: bare when it can be, else quoted.
 std::string KeyText(std::string_view key) {
   const bool bare =
@@ -120,7 +100,7 @@ std::string KeyText(std::string_view key) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
                c == '-';
       });
-  return bare ? std::string(key) : Quote(key);
+  return bare ? std::string(key) : QuoteValue(key);
 }
 
 std::string TypeName(const toml::value& v) {
@@ -246,18 +226,18 @@ std::string CheckInterfaceList(const std::vector<std::string>& names,
                                 std::isspace(static_cast<unsigned char>(c));
                        });
     if (!valid) {
-      return "bad interface name " + Quote(name) +
+      return "bad interface name " + QuoteValue(name) +
              " (no \"/\", \":\" or spaces)";
     }
     if (name.size() >= IFNAMSIZ) {
-      return "interface name " + Quote(name) + " is longer than " +
+      return "interface name " + QuoteValue(name) + " is longer than " +
              std::to_string(IFNAMSIZ - 1) + " characters";
     }
     if (std::find(names.begin(), names.begin() + static_cast<ptrdiff_t>(i),
                   name) != names.begin() + static_cast<ptrdiff_t>(i)) {
-      return Quote(name) + " is listed twice";
+      return QuoteValue(name) + " is listed twice";
     }
-    if (!exists(name)) return "no such interface " + Quote(name);
+    if (!exists(name)) return "no such interface " + QuoteValue(name);
   }
   *index = names.size();
   return "";
@@ -405,8 +385,8 @@ class Parser {
     if (text == nullptr) return;
     if (!FromName(names, *text, out)) {
       Report(section->at(std::string(key)), Path(name, key),
-             "unknown " + std::string(what) + " " + Quote(*text) + " (want " +
-                 OneOf(names) + ")");
+             "unknown " + std::string(what) + " " + QuoteValue(*text) +
+                 " (want " + OneOf(names) + ")");
     }
   }
 
@@ -420,7 +400,7 @@ class Parser {
     nanoseconds d{};
     if (!ParseDuration(*text, &d)) {
       Report(v, Path(name, key),
-             "bad duration " + Quote(*text) +
+             "bad duration " + QuoteValue(*text) +
                  ": want a number and a unit (ms, s, m, h, d), like \"60s\" "
                  "or \"1h30m\"");
     } else if (positive && d.count() == 0) {
@@ -462,7 +442,7 @@ class Parser {
         web.listen_address = *text;
       } else {
         Report(s->at("listen_address"), "web.listen_address",
-               "bad address " + Quote(*text) + ": " + error);
+               "bad address " + QuoteValue(*text) + ": " + error);
       }
     }
     if (const std::string* text = GetString(s, "web", "metrics_path")) {
@@ -471,7 +451,7 @@ class Parser {
         web.metrics_path = *text;
       } else {
         Report(s->at("metrics_path"), "web.metrics_path",
-               "bad path " + Quote(*text) + ": " + error);
+               "bad path " + QuoteValue(*text) + ": " + error);
       }
     }
     if (const std::string* text = GetString(s, "web", "config_file")) {
@@ -500,7 +480,7 @@ class Parser {
         xdp.pin_path = *text;
       } else {
         Report(s->at("pin_path"), "xdp.pin_path",
-               "bad path " + Quote(*text) +
+               "bad path " + QuoteValue(*text) +
                    ": must be \"\" (no pinning) or an absolute path");
       }
     }
@@ -534,7 +514,7 @@ class Parser {
         cidrs.push_back(*cidr);
       } else {
         Report(*v, Index("rules", key, i),
-               "bad CIDR " + Quote(text) + ": " + error);
+               "bad CIDR " + QuoteValue(text) + ": " + error);
         ok = false;
       }
     }
@@ -833,7 +813,7 @@ bool ParseListenAddress(std::string_view text, ListenAddress* out,
   if (port_text.empty() || port_text.size() > 5 ||
       !std::all_of(port_text.begin(), port_text.end(),
                    [](char c) { return c >= '0' && c <= '9'; })) {
-    *error = "bad port " + Quote(port_text);
+    *error = "bad port " + QuoteValue(port_text);
     return false;
   }
   unsigned port = 0;
@@ -852,7 +832,7 @@ bool ParseListenAddress(std::string_view text, ListenAddress* out,
     }
     host = host.substr(1, host.size() - 2);
     if (!ParseAddress(host, &family, &addr) || family != Family::kIpv6) {
-      *error = Quote(host) + " is not an IPv6 address";
+      *error = QuoteValue(host) + " is not an IPv6 address";
       return false;
     }
   } else if (host.find(':') != std::string_view::npos) {
@@ -862,8 +842,8 @@ bool ParseListenAddress(std::string_view text, ListenAddress* out,
     const bool numeric = std::all_of(host.begin(), host.end(), [](char c) {
       return (c >= '0' && c <= '9') || c == '.';
     });
-    *error = numeric ? Quote(host) + " is not an IPv4 address"
-                     : Quote(host) +
+    *error = numeric ? QuoteValue(host) + " is not an IPv4 address"
+                     : QuoteValue(host) +
                            " is not an IP address (names are not resolved)";
     return false;
   }
@@ -877,6 +857,29 @@ bool ValidateInterfaces(const std::vector<std::string>& names,
   size_t index = 0;
   *error = CheckInterfaceList(names, exists, &index);
   return error->empty();
+}
+
+std::string EscapeControlCharacters(std::string_view text) {
+  std::string out;
+  for (const unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string QuoteValue(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return EscapeControlCharacters(out) + '"';
 }
 
 }  // namespace synwatch

@@ -119,6 +119,12 @@ Config LoadConfig(const std::string& path,
 
 // Parses "60s", "10m", "1h30m", "500ms", "0s" (Prometheus/Go style units:
 // ms, s, m, h, d). Returns false on anything else.
+// For error messages about text from a file, so that a message stays on one
+// line whatever the file holds: control characters as \xNN (file names,
+// parser messages shown bare), and a value quoted with '"' and '\' escaped.
+std::string EscapeControlCharacters(std::string_view text);
+std::string QuoteValue(std::string_view text);
+
 bool ParseDuration(std::string_view text, std::chrono::nanoseconds* out);
 std::string FormatDuration(std::chrono::nanoseconds d);
 

@@ -52,25 +52,6 @@ constexpr ClientAuthName kClientAuthNames[] = {
     {"RequireAndVerifyClientCert", ClientAuth::kRequireAndVerifyClientCert},
 };
 
-// A value for an error message, on one line whatever the file holds.
-std::string Quote(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-  return out;
-}
-
 // A map key in a key path: bare when it is a plain word, else quoted.
 std::string KeyText(std::string_view key) {
   const bool bare =
@@ -79,7 +60,7 @@ std::string KeyText(std::string_view key) {
                (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
                c == '@';
       });
-  return bare ? std::string(key) : Quote(key);
+  return bare ? std::string(key) : QuoteValue(key);
 }
 
 std::string_view TypeName(const YAML::Node& node) {
@@ -93,24 +74,6 @@ std::string_view TypeName(const YAML::Node& node) {
     default:
       return "nothing";
   }
-}
-
-// For text from the file that errors show unquoted (file names) and for
-// yaml-cpp's messages, which can end in the character it stopped at, raw
-// ("unknown escape character: " and a newline): control characters escaped
-// as Quote() does, so that an error stays one line whatever the file holds.
-std::string EscapeControlCharacters(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
 }
 
 bool HasControlCharacters(std::string_view text) {
@@ -305,7 +268,7 @@ class Parser {
               e.key == "min_version" ? &tls.min_version : &tls.max_version;
           if (!ParseTlsVersion(*value, out)) {
             Report(e.line, path,
-                   "unknown TLS version " + Quote(*value) +
+                   "unknown TLS version " + QuoteValue(*value) +
                        " (want TLS10, TLS11, TLS12 or TLS13)");
           }
         }
@@ -319,7 +282,7 @@ class Parser {
             std::string group;
             if (!MapGoCurve(name, &group)) {
               Report(line, path + "[" + std::to_string(i) + "]",
-                     "unknown curve " + Quote(name) +
+                     "unknown curve " + QuoteValue(name) +
                          " (want CurveP256, CurveP384, CurveP521 or X25519)");
               continue;
             }
@@ -354,7 +317,7 @@ class Parser {
                      [&](const ClientAuthName& n) { return n.name == name; });
     if (it == std::end(kClientAuthNames)) {
       Report(line, path,
-             "unknown client_auth_type " + Quote(name) +
+             "unknown client_auth_type " + QuoteValue(name) +
                  " (want NoClientCert, RequestClientCert, "
                  "RequireAnyClientCert, VerifyClientCertIfGiven or "
                  "RequireAndVerifyClientCert)");
@@ -462,7 +425,7 @@ class Parser {
       bool tls13 = false;
       std::string error;
       if (!MapGoCipherSuite(name, &openssl, &tls13, &error)) {
-        Report(line, item, Quote(name) + ": " + error);
+        Report(line, item, QuoteValue(name) + ": " + error);
         ok = false;
         continue;
       }
@@ -536,10 +499,10 @@ class Parser {
               allowed->values.end()) {
         std::string want;
         for (std::string_view v : allowed->values) {
-          if (!v.empty()) want += (want.empty() ? "" : " or ") + Quote(v);
+          if (!v.empty()) want += (want.empty() ? "" : " or ") + QuoteValue(v);
         }
         Report(e.line, path,
-               "bad value " + Quote(*value) + " (want " + want + ")");
+               "bad value " + QuoteValue(*value) + " (want " + want + ")");
         continue;
       }
       headers[e.key] = *value;
