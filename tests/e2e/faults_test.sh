@@ -13,15 +13,8 @@ HERE="$(dirname "$(realpath "$0")")"
 source "$HERE/lib.sh"
 
 sandbox_up
-BPFFS="$SW_TMP/bpffs"
-PIN="$BPFFS/synwatch"
-mkdir -p "$BPFFS"
-mount -t bpf bpf "$BPFFS"
-cleanup() {
-  umount "$BPFFS" 2>/dev/null || true
-  sandbox_down
-}
-trap cleanup EXIT
+bpffs_up
+PIN="$SW_BPFFS/synwatch"
 start_listener 8080
 
 write_config() { # MAX_PEERS LOG_CONNECTIONS

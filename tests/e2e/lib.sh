@@ -15,6 +15,7 @@ SW_ID="${SW_ID:-$$}"
 SW_SRV="swsrv$SW_ID"
 SW_CLI="swcli$SW_ID"
 SW_TMP=""
+SW_BPFFS=""
 SW_PIDS=()
 SW_FAILURES=0
 SW_PASSES=0
@@ -30,6 +31,8 @@ sandbox_down() {
     wait "$pid" 2>/dev/null || true
   done
   SW_PIDS=()
+  # Unmounting drops whatever is still pinned there (links detach).
+  if [ -n "$SW_BPFFS" ]; then umount "$SW_BPFFS" 2>/dev/null || true; fi
   ip netns del "$SW_SRV" 2>/dev/null || true
   ip netns del "$SW_CLI" 2>/dev/null || true
   if [ -n "$SW_TMP" ]; then rm -rf "$SW_TMP"; fi
@@ -62,6 +65,16 @@ sandbox_up() {
   ip -n "$SW_CLI" link set sw-cli up
   ip -n "$SW_SRV" route add default via 192.0.2.10 dev sw-srv
   ip -n "$SW_SRV" -6 route add default via 2001:db8::10 dev sw-srv
+}
+
+# bpffs_up: a BPF filesystem of the test's own at $SW_BPFFS, for xdp.pin_path.
+# It is mounted in this mount namespace, which `ip netns exec` copies into
+# the server namespace's view: pins made there are seen here and by the next
+# synwatch. sandbox_down unmounts it.
+bpffs_up() {
+  SW_BPFFS="$SW_TMP/bpffs"
+  mkdir -p "$SW_BPFFS"
+  mount -t bpf bpf "$SW_BPFFS"
 }
 
 srv() { ip netns exec "$SW_SRV" "$@"; }

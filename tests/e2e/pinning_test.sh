@@ -14,18 +14,8 @@ HERE="$(dirname "$(realpath "$0")")"
 source "$HERE/lib.sh"
 
 sandbox_up
-# A BPF filesystem of our own, mounted in this mount namespace: `ip netns
-# exec` copies it into the server namespace's view, so pins made there are
-# seen here and by the next synwatch. Unmounting it drops whatever is left.
-BPFFS="$SW_TMP/bpffs"
-PIN="$BPFFS/synwatch"
-mkdir -p "$BPFFS"
-mount -t bpf bpf "$BPFFS"
-cleanup() {
-  umount "$BPFFS" 2>/dev/null || true
-  sandbox_down
-}
-trap cleanup EXIT
+bpffs_up
+PIN="$SW_BPFFS/synwatch"
 start_listener 8080
 
 write_config() { # PIN_PATH [MAX_PEERS]

@@ -13,14 +13,7 @@ HERE="$(dirname "$(realpath "$0")")"
 source "$HERE/lib.sh"
 
 sandbox_up
-BPFFS="$SW_TMP/bpffs"
-mkdir -p "$BPFFS"
-mount -t bpf bpf "$BPFFS"
-cleanup() {
-  umount "$BPFFS" 2>/dev/null || true
-  sandbox_down
-}
-trap cleanup EXIT
+bpffs_up
 chmod 0755 "$SW_TMP"
 ip link add sw-srv2 netns "$SW_SRV" type veth peer name sw-cli2 netns "$SW_CLI"
 srv ip link set sw-srv2 up
@@ -68,11 +61,11 @@ caps_checks() { # WHO BOUNDING_SET
 }
 
 # --- as root ------------------------------------------------------------------
-write_config "$BPFFS/root" '"sw-srv"'
+write_config "$SW_BPFFS/root" '"sw-srv"'
 start_synwatch "$BIN" "$SW_TMP/synwatch.toml" || { finish; exit 1; }
 caps_checks root "$WANT"
 # Attaching on reload needs CAP_NET_ADMIN (kept) and no CAP_PERFMON (dropped).
-write_config "$BPFFS/root" '"sw-srv", "sw-srv2"'
+write_config "$SW_BPFFS/root" '"sw-srv", "sw-srv2"'
 kill -HUP "$SYNWATCH_PID"
 wait_until 5 grep -q 'Attached XDP program (id [0-9]*) to sw-srv2' "$SW_TMP/synwatch.log"
 check_eq "root: a reload attaches another interface with the reduced set" \
@@ -82,9 +75,9 @@ check_eq "root: exits 0" "$STOP_RC" 0
 srv "$BIN" --detach --config "$SW_TMP/synwatch.toml" >/dev/null
 
 # --- as an unprivileged user with ambient capabilities (the systemd unit) ----
-mkdir -p "$BPFFS/user"
-chown nobody:nogroup "$BPFFS/user"
-write_config "$BPFFS/user" '"sw-srv"'
+mkdir -p "$SW_BPFFS/user"
+chown nobody:nogroup "$SW_BPFFS/user"
+write_config "$SW_BPFFS/user" '"sw-srv"'
 start_bg "$SW_SRV" "$SW_TMP/synwatch.log" setpriv --reuid=nobody --regid=nogroup \
   --clear-groups --bounding-set=-all,+bpf,+net_admin,+perfmon \
   --inh-caps=-all,+bpf,+net_admin,+perfmon \
@@ -97,7 +90,7 @@ check_eq "user: runs as nobody" "$(ps -o user= -p "$SYNWATCH_PID")" nobody
 # Without CAP_SETPCAP it cannot shrink its bounding set; the unit's
 # CapabilityBoundingSet (here setpriv's) already did.
 caps_checks user 000000c000001000
-check_eq "user: its pins are its own" "$(stat -c %U "$BPFFS/user/peers")" nobody
+check_eq "user: its pins are its own" "$(stat -c %U "$SW_BPFFS/user/peers")" nobody
 stop_pid "$SYNWATCH_PID"
 
 finish
