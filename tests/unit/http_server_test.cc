@@ -23,19 +23,13 @@
 #include <thread>
 #include <vector>
 
+#include "http_response.h"
+
 namespace synwatch {
 namespace {
 
-struct Response {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // names lower-cased
-  std::string body;
-
-  std::string Header(const std::string& name) const {
-    const auto it = headers.find(name);
-    return it == headers.end() ? "" : it->second;
-  }
-};
+using testing::ParseResponseHead;
+using testing::Response;
 
 // A blocking HTTP/1.1 client over one TCP connection, just enough to test
 // the server: requests are written verbatim, responses are read by
@@ -82,27 +76,8 @@ class Client {
     while ((header_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
       Fill();
     }
-    Response response;
-    std::string_view head_text(buffer_.data(), header_end);
-    const std::size_t line_end = head_text.find("\r\n");
-    const std::string_view status_line = head_text.substr(0, line_end);
-    // "HTTP/1.1 200 OK"
-    response.status = std::stoi(std::string(status_line.substr(9, 3)));
-    std::string_view rest = line_end == std::string_view::npos
-                                ? std::string_view()
-                                : head_text.substr(line_end + 2);
-    while (!rest.empty()) {
-      const std::size_t end = rest.find("\r\n");
-      const std::string_view line = rest.substr(0, end);
-      rest = end == std::string_view::npos ? std::string_view()
-                                           : rest.substr(end + 2);
-      const std::size_t colon = line.find(':');
-      std::string name(line.substr(0, colon));
-      for (char& c : name) c = static_cast<char>(std::tolower(c));
-      std::string_view value = line.substr(colon + 1);
-      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-      response.headers[name] = std::string(value);
-    }
+    Response response =
+        ParseResponseHead(std::string_view(buffer_.data(), header_end));
     buffer_.erase(0, header_end + 4);
     std::size_t length = 0;
     if (!head && response.headers.count("content-length") != 0) {

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "http_response.h"
 #include "http_server.h"
 #include "test_bcrypt.h"
 #include "test_certs.h"
@@ -32,16 +33,8 @@ using testing::BcryptHash;
 using testing::MakeCert;
 using testing::Pem;
 
-struct Response {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // names lower-cased
-  std::string body;
-
-  std::string Header(const std::string& name) const {
-    const auto it = headers.find(name);
-    return it == headers.end() ? "" : it->second;
-  }
-};
+using testing::ParseResponseHead;
+using testing::Response;
 
 struct ClientOptions {
   bool tls = true;
@@ -145,22 +138,8 @@ Response Fetch(int port, std::string_view path, const ClientOptions& options) {
     if (data.rfind("HTTP/1.1 ", 0) != 0 || header_end == std::string::npos) {
       throw std::runtime_error("no HTTP response");
     }
-    Response response;
-    response.status = std::stoi(data.substr(9, 3));
-    std::string_view rest(data.data(), header_end);
-    rest.remove_prefix(std::min(rest.size(), rest.find("\r\n") + 2));
-    while (!rest.empty()) {
-      const size_t end = rest.find("\r\n");
-      const std::string_view line = rest.substr(0, end);
-      rest = end == std::string_view::npos ? std::string_view()
-                                           : rest.substr(end + 2);
-      const size_t colon = line.find(':');
-      std::string name(line.substr(0, colon));
-      for (char& c : name) c = static_cast<char>(std::tolower(c));
-      std::string_view value = line.substr(colon + 1);
-      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-      response.headers[name] = std::string(value);
-    }
+    Response response =
+        ParseResponseHead(std::string_view(data.data(), header_end));
     response.body = data.substr(header_end + 4);
     cleanup();
     return response;
