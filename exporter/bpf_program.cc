@@ -22,14 +22,6 @@
 namespace synwatch {
 namespace {
 
-std::string ErrnoText(int err) {
-  std::string text = std::strerror(err);
-  if (err == EPERM) {
-    text += " (synwatch needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, or root)";
-  }
-  return text;
-}
-
 [[noreturn]] void Fail(const std::string& what, int err) {
   throw std::runtime_error(what + ": " + ErrnoText(err));
 }

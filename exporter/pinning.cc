@@ -27,14 +27,6 @@ constexpr std::string_view kLinkPrefix = "link_";
 constexpr std::string_view kBpffsRoot = "/sys/fs/bpf";
 constexpr char kProgName[] = "xdp_synwatch";
 
-std::string ErrnoText(int err) {
-  std::string text = std::strerror(err);
-  if (err == EPERM || err == EACCES) {
-    text += " (synwatch needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, or root)";
-  }
-  return text;
-}
-
 [[noreturn]] void Fail(const std::string& path, const std::string& what,
                        int err) {
   throw std::runtime_error("xdp.pin_path " + path + ": " + what + ": " +
@@ -143,6 +135,14 @@ bool IsMapNamed(int fd, const std::string& name) {
 void UniqueFd::Reset() {
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
+}
+
+std::string ErrnoText(int err) {
+  std::string text = std::strerror(err);
+  if (err == EPERM || err == EACCES) {
+    text += " (synwatch needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, or root)";
+  }
+  return text;
 }
 
 bool OnBpffs(const std::string& path) {

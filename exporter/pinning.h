@@ -43,6 +43,10 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+// strerror(err), plus the capabilities synwatch needs when err is EPERM or
+// EACCES: the text of every failed bpf(2), mount or pin.
+std::string ErrnoText(int err);
+
 // True when path (which must exist) lies in a BPF filesystem.
 bool OnBpffs(const std::string& path);
 
