@@ -1,39 +1,74 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http_server.h"
 
-#include <civetweb.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstring>
+#include <deque>
 #include <exception>
-#include <filesystem>
 #include <mutex>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "basic_auth.h"
 #include "exposition.h"
+#include "http_request.h"
 #include "tls.h"
 
 namespace synwatch {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 constexpr std::string_view kHtml = "text/html; charset=utf-8";
 constexpr std::string_view kPlain = "text/plain; charset=utf-8";
 
-// What civetweb should be given for one listen address.
-struct ListenSpec {
-  std::string civetweb_ports;
-};
+constexpr auto kRequestTimeout = std::chrono::milliseconds(kRequestTimeoutMs);
+// After a response that ends the connection, what the client still sends
+// is read and dropped for this long, so that closing with unread bytes
+// does not reset the connection before the client has read the response.
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
+// A scrape response this long without progress gives way to a new scrape
+// when kMaxScrapeResponses are held.
+constexpr auto kStalledAfter = std::chrono::seconds(1);
+// Timeouts are checked this often while connections are open; with none
+// open the event loop sleeps until something arrives.
+constexpr auto kSweepInterval = std::chrono::milliseconds(250);
+constexpr int kWorkers = 4;
+
+std::string ErrnoMessage(int error) {
+  std::string text = std::strerror(error);
+  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') {
+    text[0] = static_cast<char>(text[0] - 'A' + 'a');
+  }
+  return text;
+}
 
 [[noreturn]] void ListenError(std::string_view address,
                               std::string_view reason) {
@@ -41,30 +76,53 @@ struct ListenSpec {
                            std::string(reason));
 }
 
-// Turns ":9632", "host:9632", "[v6]:9632" into civetweb's listening_ports
-// syntax, rejecting anything civetweb would read as something else (its
-// "s"/"r" port suffixes, comma-separated lists).
-ListenSpec ParseListenAddress(std::string_view address, bool ipv6_supported) {
+// A socket that is closed when it goes out of scope.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  int get() const { return fd_; }
+  void reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Binds and listens on ":9632", "host:9632" or "[v6]:9632".
+Fd Listen(const std::string& address) {
   std::string_view host;
   std::string_view port;
   bool bracketed = false;
-  if (!address.empty() && address.front() == '[') {
-    const std::size_t close = address.find(']');
-    if (close == std::string_view::npos || close + 1 >= address.size() ||
-        address[close + 1] != ':') {
+  const std::string_view text = address;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() ||
+        text[close + 1] != ':') {
       ListenError(address, "expected [address]:port");
     }
-    host = address.substr(1, close - 1);
-    port = address.substr(close + 2);
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
     bracketed = true;
     if (host.empty()) ListenError(address, "empty IPv6 address");
   } else {
-    const std::size_t colon = address.rfind(':');
+    const std::size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) {
       ListenError(address, "expected [host]:port, e.g. :9632");
     }
-    host = address.substr(0, colon);
-    port = address.substr(colon + 1);
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
     if (host.find(':') != std::string_view::npos) {
       ListenError(address, "IPv6 addresses need brackets, e.g. [::1]:9632");
     }
@@ -82,42 +140,86 @@ ListenSpec ParseListenAddress(std::string_view address, bool ipv6_supported) {
     }
   }
 
-  const std::string port_text(port);
-  if (bracketed) {
-    if (!ipv6_supported) {
-      ListenError(address,
-                  "IPv6 is not supported by the installed civetweb (built "
-                  "without USE_IPV6)");
-    }
-    return {"[" + std::string(host) + "]:" + port_text};
-  }
+  sockaddr_storage storage{};
+  socklen_t length = 0;
   if (host.empty()) {
-    // civetweb's "+port" is a dual-stack socket; without IPv6 support the
-    // best "all addresses" can mean is every IPv4 address.
-    return {ipv6_supported ? "+" + port_text : port_text};
+    // One dual-stack socket for every address; IPv4 only where the
+    // kernel has no IPv6 (ipv6.disable=1).
+    Fd probe(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (probe.get() >= 0) {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
+      in6->sin6_family = AF_INET6;
+      in6->sin6_addr = in6addr_any;
+      in6->sin6_port = htons(static_cast<uint16_t>(port_number));
+      length = sizeof(sockaddr_in6);
+    } else {
+      auto* in4 = reinterpret_cast<sockaddr_in*>(&storage);
+      in4->sin_family = AF_INET;
+      in4->sin_addr.s_addr = htonl(INADDR_ANY);
+      in4->sin_port = htons(static_cast<uint16_t>(port_number));
+      length = sizeof(sockaddr_in);
+    }
+  } else {
+    addrinfo hints{};
+    hints.ai_family = bracketed ? AF_INET6 : AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV |
+                     (bracketed ? AI_NUMERICHOST : 0) | AI_ADDRCONFIG;
+    addrinfo* found = nullptr;
+    const std::string host_text(host);
+    const std::string port_text(port);
+    if (getaddrinfo(host_text.c_str(), port_text.c_str(), &hints, &found) !=
+            0 ||
+        found == nullptr) {
+      ListenError(address, "invalid or unresolvable address");
+    }
+    std::memcpy(&storage, found->ai_addr, found->ai_addrlen);
+    length = found->ai_addrlen;
+    freeaddrinfo(found);
   }
-  return {std::string(host) + ":" + port_text};
+
+  Fd fd(
+      socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) ListenError(address, ErrnoMessage(errno));
+  const int on = 1;
+  const int off = 0;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  if (storage.ss_family == AF_INET6 && host.empty()) {
+    setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+  }
+  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&storage), length) !=
+          0 ||
+      listen(fd.get(), SOMAXCONN) != 0) {
+    ListenError(address, ErrnoMessage(errno));
+  }
+  return fd;
 }
 
-// civetweb reports why a bind failed only through log_message, e.g.
-// "cannot bind to 127.0.0.1:9632: 98 (Address already in use)".
-std::string ReasonFromLog(const std::string& message) {
-  if (message.find("cannot bind") != std::string::npos) {
-    const std::size_t open = message.rfind('(');
-    const std::size_t close = message.rfind(')');
-    if (open != std::string::npos && close != std::string::npos &&
-        close > open + 1) {
-      std::string reason = message.substr(open + 1, close - open - 1);
-      if (reason[0] >= 'A' && reason[0] <= 'Z') {
-        reason[0] = static_cast<char>(reason[0] - 'A' + 'a');
-      }
-      return reason;
-    }
+int BoundPort(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    return -1;
   }
-  if (message.find("invalid port spec") != std::string::npos) {
-    return "invalid or unresolvable address";
+  if (address.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
   }
-  return message;
+  return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
+}
+
+// Every connection may need a descriptor: a soft limit of 1024 (systemd's
+// and most shells' default) would run out before kMaxConnections do.
+void RaiseDescriptorLimit() {
+  constexpr rlim_t kWanted = kMaxConnections * 2 + 256;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= kWanted) {
+    return;
+  }
+  limit.rlim_cur = std::min<rlim_t>(kWanted, limit.rlim_max);
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("Could not raise the open file limit to {}: {}",
+                 limit.rlim_cur, ErrnoMessage(errno));
+  }
 }
 
 void AppendHtmlEscaped(std::string& out, std::string_view s) {
@@ -168,114 +270,6 @@ std::string LandingPage(const HttpOptions& options) {
   return page;
 }
 
-struct Header {
-  const char* name;
-  std::string_view value;
-};
-
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
-
-// Sends a complete response with Content-Length, so civetweb can keep the
-// connection alive. A HEAD request gets the same headers and no body.
-// Set by Respond when the client did not take the whole response; read by
-// the request handler of the same worker thread.
-thread_local bool t_write_failed = false;
-
-// configured: the web config's headers, on every response.
-int Respond(mg_connection* conn, bool head, int status,
-            std::string_view content_type, std::string_view body,
-            std::initializer_list<Header> extra = {},
-            const HeaderList& configured = {}) {
-  mg_response_header_start(conn, status);
-  for (const auto& [name, value] : configured) {
-    mg_response_header_add(conn, name.c_str(), value.data(),
-                           static_cast<int>(value.size()));
-  }
-  mg_response_header_add(conn, "Content-Type", content_type.data(),
-                         static_cast<int>(content_type.size()));
-  char length[24];
-  const auto result =
-      std::to_chars(length, length + sizeof(length),
-                    static_cast<unsigned long long>(body.size()));
-  mg_response_header_add(conn, "Content-Length", length,
-                         static_cast<int>(result.ptr - length));
-  for (const Header& header : extra) {
-    mg_response_header_add(conn, header.name, header.value.data(),
-                           static_cast<int>(header.value.size()));
-  }
-  if (mg_response_header_send(conn) < 0) t_write_failed = true;
-  if (!head && !body.empty() &&
-      mg_write(conn, body.data(), body.size()) !=
-          static_cast<int>(body.size())) {
-    t_write_failed = true;
-  }
-  return status;
-}
-
-// The socket fds this process has open.
-std::vector<int> SocketFds() {
-  std::vector<int> fds;
-  std::error_code ec;
-  for (const auto& entry :
-       std::filesystem::directory_iterator("/proc/self/fd", ec)) {
-    const std::string name = entry.path().filename().string();
-    int fd = -1;
-    const auto [ptr, parse_ec] =
-        std::from_chars(name.data(), name.data() + name.size(), fd);
-    struct stat st {};
-    if (parse_ec != std::errc() || ptr != name.data() + name.size() ||
-        fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-      continue;
-    }
-    fds.push_back(fd);
-  }
-  std::sort(fds.begin(), fds.end());
-  return fds;
-}
-
-int ListeningPort(int fd) {
-  int listening = 0;
-  socklen_t length = sizeof(listening);
-  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 ||
-      listening == 0) {
-    return -1;
-  }
-  sockaddr_storage address{};
-  length = sizeof(address);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    return -1;
-  }
-  if (address.ss_family == AF_INET) {
-    return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
-  }
-  if (address.ss_family == AF_INET6) {
-    return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
-  }
-  return -1;
-}
-
-// civetweb 1.15 has no API for its listening sockets, yet mg_stop() only
-// notices the stop flag when its accept loop's 2 s poll() times out. The
-// sockets are found as the listening sockets on our ports that appeared
-// while mg_start2() ran; shutting them down wakes that poll at once.
-std::vector<int> NewListeningSockets(const std::vector<int>& before,
-                                     const std::vector<int>& ports) {
-  std::vector<int> found;
-  for (const int fd : SocketFds()) {
-    if (std::binary_search(before.begin(), before.end(), fd)) continue;
-    const int port = ListeningPort(fd);
-    if (std::find(ports.begin(), ports.end(), port) != ports.end()) {
-      found.push_back(fd);
-    }
-  }
-  return found;
-}
-
-std::string_view HeaderOrEmpty(const mg_connection* conn, const char* name) {
-  const char* value = mg_get_header(conn, name);
-  return value != nullptr ? std::string_view(value) : std::string_view();
-}
-
 // Response buffers kept from one scrape to the next. Writing tens of MB
 // into fresh pages costs a page fault per 4 KiB on every scrape (6 us each
 // on the benchmark VM: more than serializing); a kept buffer's pages stay
@@ -292,7 +286,7 @@ class BufferPool {
   }
 
   void Give(std::string buffer) {
-    if (buffer.capacity() > kMaxKeptBytes) return;
+    if (buffer.capacity() == 0 || buffer.capacity() > kMaxKeptBytes) return;
     buffer.clear();
     std::lock_guard lock(mutex_);
     if (buffers_.size() < kMaxBuffers) buffers_.push_back(std::move(buffer));
@@ -313,11 +307,15 @@ class PooledBuffer {
   PooledBuffer(const PooledBuffer&) = delete;
   PooledBuffer& operator=(const PooledBuffer&) = delete;
   std::string& get() { return buffer_; }
+  // Takes the buffer out; whoever holds it then gives it back.
+  std::string Release() { return std::exchange(buffer_, {}); }
 
  private:
   BufferPool& pool_;
   std::string buffer_;
 };
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 // What a request is checked against and decorated with; replaced whole on
 // reload, while requests in flight keep the one they started with.
@@ -333,6 +331,96 @@ std::shared_ptr<const Security> MakeSecurity(const WebSecurityConfig& config) {
   return security;
 }
 
+struct Header {
+  const char* name;
+  std::string_view value;
+};
+
+// A complete response: the head, and the body unless the request was HEAD.
+struct Response {
+  int status = 500;
+  std::string head;
+  std::string body;
+  bool close = false;  // the connection ends after it
+};
+
+// Every response has a Content-Length, so the connection can stay open;
+// a HEAD request gets the same head and no body. configured: the web
+// config's headers, on every response.
+Response MakeResponse(const HttpRequest& request, int status,
+                      std::string_view content_type, std::string body,
+                      std::initializer_list<Header> extra,
+                      const HeaderList& configured) {
+  Response response;
+  response.status = status;
+  response.close = !request.keep_alive;
+  std::string& head = response.head;
+  head.reserve(256);
+  head += "HTTP/1.1 ";
+  head += std::to_string(status);
+  head += ' ';
+  head += ReasonPhrase(status);
+  head += "\r\n";
+  for (const auto& [name, value] : configured) {
+    head.append(name).append(": ").append(value).append("\r\n");
+  }
+  head.append("Content-Type: ").append(content_type).append("\r\n");
+  head.append("Content-Length: ")
+      .append(std::to_string(body.size()))
+      .append("\r\n");
+  for (const Header& header : extra) {
+    head.append(header.name).append(": ").append(header.value).append("\r\n");
+  }
+  if (response.close) {
+    head += "Connection: close\r\n";
+  } else if (request.minor_version == 0) {
+    head += "Connection: keep-alive\r\n";
+  }
+  head += "\r\n";
+  if (request.method != "HEAD") response.body = std::move(body);
+  return response;
+}
+
+struct Job {
+  uint64_t connection;
+  HttpRequest request;
+};
+
+struct Done {
+  uint64_t connection;
+  Response response;
+};
+
+// One client connection, owned by the event loop thread.
+struct Connection {
+  enum class State {
+    kHandshake,   // TLS handshake
+    kReading,     // waiting for a complete request head
+    kProcessing,  // a worker builds the response
+    kWriting,     // the response is being sent
+    kLingering,   // response sent, reading what is left before closing
+  };
+
+  uint64_t id = 0;
+  Fd fd;
+  std::shared_ptr<TlsServerContext> tls;  // keeps the SSL_CTX's settings
+  SSL* ssl = nullptr;
+  State state = State::kReading;
+  uint32_t events = 0;  // epoll interest now
+  std::string in;       // request bytes not yet parsed (at most 8 KiB)
+  Response out;
+  std::size_t written = 0;  // of out.head + out.body
+  bool scrape = false;      // holds or will hold a metrics response
+  bool in_flight = false;   // counted in requests_in_flight
+  unsigned served = 0;      // responses written in full
+  Clock::time_point since;  // entered the current state / last progress
+  Clock::time_point deadline;
+
+  ~Connection() {
+    if (ssl != nullptr) SSL_free(ssl);
+  }
+};
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -340,41 +428,651 @@ struct HttpServer::Impl {
   Gatherer gather;
   ReadyCheck ready;
   std::string landing_page;
-  mg_context* context = nullptr;
-  std::vector<int> listening_sockets;  // owned by civetweb
+  Fd listener;
+  Fd epoll;
+  Fd wake;  // eventfd: a worker finished a response, or Stop()
 
-  // Outlives every connection: Stop() joins civetweb's workers first.
-  std::unique_ptr<TlsServerContext> tls;  // null for plain HTTP
-  std::mutex security_mutex;
-  std::shared_ptr<const Security> security;  // guarded by security_mutex
+  std::mutex config_mutex;
+  std::shared_ptr<const Security> security;  // guarded by config_mutex
+  std::shared_ptr<TlsServerContext> tls;     // null: plain HTTP; same guard
 
   // One scrape at a time: peak memory stays at one scrape's worth (a full
   // peer table is tens of MB of text), and gatherers need not be reentrant.
   std::mutex scrape_mutex;
   BufferPool buffers;
 
-  // The first civetweb message while starting, to explain a failure.
-  std::mutex log_mutex;
-  bool starting = true;
-  std::string start_log;
+  std::mutex queue_mutex;
+  std::condition_variable queue_ready;
+  std::deque<Job> jobs;    // guarded by queue_mutex
+  std::vector<Done> done;  // guarded by queue_mutex
+  bool stopping = false;   // guarded by queue_mutex
+
+  std::thread loop;
+  std::vector<std::thread> workers;
+
+  // The event loop thread's own.
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections;
+  uint64_t next_id = kFirstConnectionId;
+  std::size_t scrapes = 0;  // connections with scrape set
+  bool listener_paused = false;
+
+  static constexpr uint64_t kListenerId = 0;
+  static constexpr uint64_t kWakeId = 1;
+  static constexpr uint64_t kFirstConnectionId = 2;
 
   std::shared_ptr<const Security> CurrentSecurity() {
-    std::lock_guard lock(security_mutex);
+    std::lock_guard lock(config_mutex);
     return security;
   }
 
-  void Start();  // throws std::runtime_error
+  void Start();
   void Stop();
-  int Handle(mg_connection* conn);
-  int HandleMetrics(mg_connection* conn, bool head, const HeaderList& headers);
+
+  // Event loop.
+  void Loop();
+  void Accept();
+  bool EvictOldestWaiting();
+  bool EvictStalledScrape();
+  void SetInterest(Connection& conn, uint32_t events);
+  void OnEvent(Connection& conn);
+  void Handshake(Connection& conn);
+  void Read(Connection& conn);
+  void Parse(Connection& conn, bool peer_closed, uint32_t wait_for);
+  void Dispatch(Connection& conn, HttpRequest request);
+  void SendError(Connection& conn, int status, std::string_view reason);
+  void StartWrite(Connection& conn, Response response);
+  void Write(Connection& conn);
+  void FinishResponse(Connection& conn, bool failed);
+  void Linger(Connection& conn);
+  void Close(Connection& conn);
+  void Sweep(Clock::time_point now);
+  void CollectDone();
+  void Count(std::atomic<uint64_t> HttpStats::*counter) const {
+    if (options.stats != nullptr) ++(options.stats->*counter);
+  }
+
+  // Workers.
+  void Work();
+  Response Handle(const HttpRequest& request);
+  Response HandleMetrics(const HttpRequest& request, const HeaderList& headers);
 };
 
-int HttpServer::Impl::Handle(mg_connection* conn) {
-  const mg_request_info* request = mg_get_request_info(conn);
-  const std::string_view method =
-      request->request_method != nullptr ? request->request_method : "";
-  const std::string_view path =
-      request->local_uri != nullptr ? request->local_uri : "";
+namespace {
+
+std::string SslErrorText() {
+  const unsigned long code = ERR_get_error();
+  if (code == 0) return ErrnoMessage(errno);
+  char text[256];
+  ERR_error_string_n(code, text, sizeof(text));
+  ERR_clear_error();
+  return text;
+}
+
+void NameThread(std::thread& thread, const char* name) {
+  pthread_setname_np(thread.native_handle(), name);
+}
+
+}  // namespace
+
+void HttpServer::Impl::Start() {
+  RaiseDescriptorLimit();
+  // A client that goes away mid-response must cost an EPIPE, not the
+  // process: OpenSSL writes with write(2), which cannot pass MSG_NOSIGNAL.
+  std::signal(SIGPIPE, SIG_IGN);
+  listener = Listen(options.listen_address);
+  epoll = Fd(epoll_create1(EPOLL_CLOEXEC));
+  wake = Fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (epoll.get() < 0 || wake.get() < 0) {
+    ListenError(options.listen_address, ErrnoMessage(errno));
+  }
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = kListenerId;
+  epoll_ctl(epoll.get(), EPOLL_CTL_ADD, listener.get(), &event);
+  event.data.u64 = kWakeId;
+  epoll_ctl(epoll.get(), EPOLL_CTL_ADD, wake.get(), &event);
+
+  loop = std::thread([this] { Loop(); });
+  NameThread(loop, "synwatch-http");
+  for (int i = 0; i < kWorkers; ++i) {
+    workers.emplace_back([this] { Work(); });
+    NameThread(workers.back(), "synwatch-worker");
+  }
+}
+
+void HttpServer::Impl::Stop() {
+  {
+    std::lock_guard lock(queue_mutex);
+    stopping = true;
+  }
+  queue_ready.notify_all();
+  const uint64_t one = 1;
+  if (wake.get() >= 0 && write(wake.get(), &one, sizeof(one)) < 0) {
+    spdlog::debug("http: waking the event loop: {}", ErrnoMessage(errno));
+  }
+  if (loop.joinable()) loop.join();
+  for (std::thread& worker : workers) worker.join();
+  workers.clear();
+  while (!connections.empty()) Close(*connections.begin()->second);
+}
+
+void HttpServer::Impl::Loop() {
+  std::array<epoll_event, 64> events{};
+  Clock::time_point next_sweep = Clock::now() + kSweepInterval;
+  for (;;) {
+    int timeout = -1;  // nothing open: sleep until something arrives
+    if (!connections.empty()) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+          next_sweep - Clock::now());
+      timeout = static_cast<int>(std::max<int64_t>(0, left.count()));
+    }
+    const int n =
+        epoll_wait(epoll.get(), events.data(), events.size(), timeout);
+    if (n < 0 && errno != EINTR) {
+      spdlog::error("http: epoll_wait: {}", ErrnoMessage(errno));
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      const uint64_t id = events[i].data.u64;
+      if (id == kListenerId) {
+        Accept();
+      } else if (id == kWakeId) {
+        uint64_t count = 0;
+        if (read(wake.get(), &count, sizeof(count)) < 0 && errno != EAGAIN) {
+          spdlog::debug("http: eventfd: {}", ErrnoMessage(errno));
+        }
+        {
+          std::lock_guard lock(queue_mutex);
+          if (stopping) return;
+        }
+        CollectDone();
+      } else if (const auto it = connections.find(id);
+                 it != connections.end()) {
+        OnEvent(*it->second);
+      }
+    }
+    const Clock::time_point now = Clock::now();
+    if (connections.empty()) {
+      next_sweep = now + kSweepInterval;
+    } else if (now >= next_sweep) {
+      Sweep(now);
+      next_sweep = now + kSweepInterval;
+    }
+  }
+}
+
+void HttpServer::Impl::Accept() {
+  for (;;) {
+    Fd fd(accept4(listener.get(), nullptr, nullptr,
+                  SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (fd.get() < 0) {
+      const int error = errno;
+      if (error == EINTR || error == ECONNABORTED) continue;
+      if (error == EMFILE || error == ENFILE || error == ENOBUFS ||
+          error == ENOMEM) {
+        // Out of descriptors or memory: make room, or stop accepting until
+        // a connection ends (the kernel's backlog holds the rest).
+        if (!EvictOldestWaiting()) {
+          epoll_event event{};
+          event.data.u64 = kListenerId;
+          epoll_ctl(epoll.get(), EPOLL_CTL_MOD, listener.get(), &event);
+          listener_paused = true;
+          spdlog::warn("http: accept: {}; waiting for a connection to end",
+                       ErrnoMessage(error));
+        }
+      } else if (error != EAGAIN) {
+        spdlog::debug("http: accept: {}", ErrnoMessage(error));
+      }
+      return;
+    }
+    if (connections.size() >= kMaxConnections && !EvictOldestWaiting()) {
+      Count(&HttpStats::connections_dropped_limit);
+      continue;  // every slot holds a request being answered
+    }
+    const int on = 1;
+    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    auto conn = std::make_unique<Connection>();
+    conn->id = next_id++;
+    conn->fd = std::move(fd);
+    {
+      std::lock_guard lock(config_mutex);
+      conn->tls = tls;
+    }
+    conn->state = Connection::State::kReading;
+    if (conn->tls) {
+      conn->ssl = SSL_new(static_cast<SSL_CTX*>(conn->tls->ssl_ctx()));
+      if (conn->ssl == nullptr || SSL_set_fd(conn->ssl, conn->fd.get()) != 1) {
+        spdlog::warn("http: TLS: {}", SslErrorText());
+        continue;
+      }
+      SSL_set_accept_state(conn->ssl);
+      SSL_set_mode(conn->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                  SSL_MODE_RELEASE_BUFFERS);
+      conn->state = Connection::State::kHandshake;
+    }
+    conn->since = Clock::now();
+    conn->deadline = conn->since + kRequestTimeout;
+    Connection& ref = *conn;
+    connections.emplace(conn->id, std::move(conn));
+    if (options.stats != nullptr) ++options.stats->connections_open;
+    SetInterest(ref, EPOLLIN);
+  }
+}
+
+// The connection that has waited longest for its request (idle, slow, or
+// still in its TLS handshake) makes room for a new one.
+bool HttpServer::Impl::EvictOldestWaiting() {
+  Connection* oldest = nullptr;
+  for (const auto& [id, conn] : connections) {
+    const bool waiting = conn->state == Connection::State::kHandshake ||
+                         conn->state == Connection::State::kReading ||
+                         conn->state == Connection::State::kLingering;
+    if (waiting && (oldest == nullptr || conn->since < oldest->since)) {
+      oldest = conn.get();
+    }
+  }
+  if (oldest == nullptr) return false;
+  Count(&HttpStats::connections_dropped_limit);
+  Close(*oldest);
+  return true;
+}
+
+// The scrape response that has made no progress for longest, if that is at
+// least kStalledAfter, gives way to a new scrape.
+bool HttpServer::Impl::EvictStalledScrape() {
+  Connection* stalled = nullptr;
+  const Clock::time_point cutoff = Clock::now() - kStalledAfter;
+  for (const auto& [id, conn] : connections) {
+    if (conn->scrape && conn->state == Connection::State::kWriting &&
+        conn->since <= cutoff &&
+        (stalled == nullptr || conn->since < stalled->since)) {
+      stalled = conn.get();
+    }
+  }
+  if (stalled == nullptr) return false;
+  FinishResponse(*stalled, true);
+  return true;
+}
+
+void HttpServer::Impl::SetInterest(Connection& conn, uint32_t events) {
+  if (events == conn.events) return;
+  // While a worker builds the response the socket is out of the epoll set:
+  // a hang-up is reported whatever is asked for, and would spin the loop.
+  epoll_event event{};
+  event.events = events;
+  event.data.u64 = conn.id;
+  const int op = conn.events == 0 ? EPOLL_CTL_ADD
+                 : events == 0    ? EPOLL_CTL_DEL
+                                  : EPOLL_CTL_MOD;
+  if (epoll_ctl(epoll.get(), op, conn.fd.get(), &event) != 0) {
+    spdlog::debug("http: epoll_ctl: {}", ErrnoMessage(errno));
+  }
+  conn.events = events;
+}
+
+void HttpServer::Impl::OnEvent(Connection& conn) {
+  switch (conn.state) {
+    case Connection::State::kHandshake:
+      Handshake(conn);
+      break;
+    case Connection::State::kReading:
+      Read(conn);
+      break;
+    case Connection::State::kWriting:
+      Write(conn);
+      break;
+    case Connection::State::kLingering:
+      Linger(conn);
+      break;
+    case Connection::State::kProcessing:
+      break;
+  }
+}
+
+void HttpServer::Impl::Handshake(Connection& conn) {
+  ERR_clear_error();
+  const int result = SSL_do_handshake(conn.ssl);
+  if (result == 1) {
+    conn.state = Connection::State::kReading;
+    Read(conn);
+    return;
+  }
+  switch (SSL_get_error(conn.ssl, result)) {
+    case SSL_ERROR_WANT_READ:
+      SetInterest(conn, EPOLLIN);
+      return;
+    case SSL_ERROR_WANT_WRITE:
+      SetInterest(conn, EPOLLOUT);
+      return;
+    default:
+      spdlog::debug("http: TLS handshake: {}", SslErrorText());
+      Count(&HttpStats::tls_handshake_failures);
+      Close(conn);
+  }
+}
+
+void HttpServer::Impl::Read(Connection& conn) {
+  bool peer_closed = false;
+  uint32_t wait_for = EPOLLIN;
+  std::array<char, kMaxRequestHeadBytes> buffer;
+  // At most one request head is buffered; a pipelined request beyond it
+  // waits in the socket until this one is answered.
+  while (conn.in.size() < kMaxRequestHeadBytes) {
+    const std::size_t room = kMaxRequestHeadBytes - conn.in.size();
+    ssize_t n = 0;
+    if (conn.ssl != nullptr) {
+      ERR_clear_error();
+      const int result =
+          SSL_read(conn.ssl, buffer.data(), static_cast<int>(room));
+      if (result <= 0) {
+        const int error = SSL_get_error(conn.ssl, result);
+        if (error == SSL_ERROR_WANT_READ) break;
+        if (error == SSL_ERROR_WANT_WRITE) {
+          wait_for = EPOLLOUT;
+          break;
+        }
+        if (error != SSL_ERROR_ZERO_RETURN) {
+          spdlog::debug("http: TLS read: {}", SslErrorText());
+        }
+        peer_closed = true;
+        break;
+      }
+      n = result;
+    } else {
+      n = recv(conn.fd.get(), buffer.data(), room, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n <= 0) {
+        peer_closed = true;
+        break;
+      }
+    }
+    conn.in.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+  Parse(conn, peer_closed, wait_for);
+}
+
+void HttpServer::Impl::Parse(Connection& conn, bool peer_closed,
+                             uint32_t wait_for) {
+  HttpRequest request;
+  const ParseResult result = ParseRequestHead(conn.in, &request);
+  switch (result.kind) {
+    case ParseResult::kIncomplete:
+      if (peer_closed) {
+        Close(conn);
+      } else {
+        SetInterest(conn, wait_for);
+      }
+      return;
+    case ParseResult::kError:
+      conn.in.clear();
+      SendError(conn, result.status, result.reason);
+      return;
+    case ParseResult::kComplete:
+      conn.in.erase(0, result.consumed);
+      // A client that half-closed after its request still gets the answer.
+      if (peer_closed) request.keep_alive = false;
+      Dispatch(conn, std::move(request));
+      return;
+  }
+}
+
+void HttpServer::Impl::Dispatch(Connection& conn, HttpRequest request) {
+  if (request.path == options.metrics_path) {
+    if (scrapes >= kMaxScrapeResponses && !EvictStalledScrape()) {
+      SendError(conn, 503, "Too many scrapes in progress");
+      return;
+    }
+    conn.scrape = true;
+    ++scrapes;
+  }
+  conn.in_flight = true;
+  if (options.stats != nullptr) ++options.stats->requests_in_flight;
+  conn.state = Connection::State::kProcessing;
+  SetInterest(conn, 0);
+  {
+    std::lock_guard lock(queue_mutex);
+    jobs.push_back({conn.id, std::move(request)});
+  }
+  queue_ready.notify_one();
+}
+
+// Answers a request that was refused before it reached a worker, and ends
+// the connection: after a malformed request the rest of the stream cannot
+// be trusted to be framed as the client meant.
+void HttpServer::Impl::SendError(Connection& conn, int status,
+                                 std::string_view reason) {
+  HttpRequest request;
+  request.keep_alive = false;
+  request.method = "GET";
+  conn.in_flight = true;
+  if (options.stats != nullptr) ++options.stats->requests_in_flight;
+  StartWrite(conn,
+             MakeResponse(request, status, kPlain, std::string(reason) + "\n",
+                          {}, CurrentSecurity()->headers));
+}
+
+void HttpServer::Impl::CollectDone() {
+  std::vector<Done> finished;
+  {
+    std::lock_guard lock(queue_mutex);
+    finished.swap(done);
+  }
+  for (Done& d : finished) {
+    const auto it = connections.find(d.connection);
+    if (it == connections.end()) {
+      buffers.Give(std::move(d.response.body));
+      continue;
+    }
+    StartWrite(*it->second, std::move(d.response));
+  }
+}
+
+void HttpServer::Impl::StartWrite(Connection& conn, Response response) {
+  conn.out = std::move(response);
+  conn.written = 0;
+  conn.state = Connection::State::kWriting;
+  conn.since = Clock::now();
+  conn.deadline = conn.since + kRequestTimeout;
+  Write(conn);
+}
+
+void HttpServer::Impl::Write(Connection& conn) {
+  const std::string& head = conn.out.head;
+  const std::string& body = conn.out.body;
+  const std::size_t total = head.size() + body.size();
+  while (conn.written < total) {
+    ssize_t n = 0;
+    if (conn.ssl != nullptr) {
+      const bool in_head = conn.written < head.size();
+      const std::string& part = in_head ? head : body;
+      const std::size_t offset =
+          in_head ? conn.written : conn.written - head.size();
+      const std::size_t length =
+          std::min<std::size_t>(part.size() - offset, std::size_t{1} << 20);
+      ERR_clear_error();
+      const int result =
+          SSL_write(conn.ssl, part.data() + offset, static_cast<int>(length));
+      if (result <= 0) {
+        const int error = SSL_get_error(conn.ssl, result);
+        if (error == SSL_ERROR_WANT_WRITE) {
+          SetInterest(conn, EPOLLOUT);
+          return;
+        }
+        if (error == SSL_ERROR_WANT_READ) {
+          SetInterest(conn, EPOLLIN);
+          return;
+        }
+        spdlog::debug("http: TLS write: {}", SslErrorText());
+        FinishResponse(conn, true);
+        return;
+      }
+      n = result;
+    } else {
+      std::array<iovec, 2> parts{};
+      int count = 0;
+      if (conn.written < head.size()) {
+        parts[count++] = {const_cast<char*>(head.data()) + conn.written,
+                          head.size() - conn.written};
+      }
+      const std::size_t body_offset =
+          conn.written > head.size() ? conn.written - head.size() : 0;
+      if (body_offset < body.size()) {
+        parts[count++] = {const_cast<char*>(body.data()) + body_offset,
+                          body.size() - body_offset};
+      }
+      msghdr message{};
+      message.msg_iov = parts.data();
+      message.msg_iovlen = static_cast<std::size_t>(count);
+      n = sendmsg(conn.fd.get(), &message, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        SetInterest(conn, EPOLLOUT);
+        return;
+      }
+      if (n < 0) {
+        spdlog::debug("http: write: {}", ErrnoMessage(errno));
+        FinishResponse(conn, true);
+        return;
+      }
+    }
+    conn.written += static_cast<std::size_t>(n);
+    conn.since = Clock::now();
+    conn.deadline = conn.since + kRequestTimeout;
+  }
+  FinishResponse(conn, false);
+}
+
+void HttpServer::Impl::FinishResponse(Connection& conn, bool failed) {
+  if (HttpStats* stats = options.stats; stats != nullptr) {
+    const int status_class = conn.out.status / 100;
+    if (status_class >= 1 && status_class <= 5)
+      ++stats->responses[status_class];
+    if (failed) ++stats->write_failures;
+    if (conn.in_flight) --stats->requests_in_flight;
+  }
+  conn.in_flight = false;
+  if (conn.scrape) {
+    conn.scrape = false;
+    --scrapes;
+  }
+  const bool close = conn.out.close;
+  buffers.Give(std::move(conn.out.body));
+  conn.out = Response{};
+  if (failed) {
+    Close(conn);
+    return;
+  }
+  ++conn.served;
+  conn.since = Clock::now();
+  if (close) {
+    // Sends what is left and the FIN; TLS says close_notify first.
+    if (conn.ssl != nullptr) SSL_shutdown(conn.ssl);
+    shutdown(conn.fd.get(), SHUT_WR);
+    conn.state = Connection::State::kLingering;
+    conn.deadline = conn.since + kLingerTimeout;
+    SetInterest(conn, EPOLLIN);
+    return;
+  }
+  conn.state = Connection::State::kReading;
+  conn.deadline = conn.since + kRequestTimeout;
+  Read(conn);  // a pipelined request may be buffered already
+}
+
+void HttpServer::Impl::Linger(Connection& conn) {
+  std::array<char, 4096> buffer;
+  for (;;) {
+    const ssize_t n = recv(conn.fd.get(), buffer.data(), buffer.size(), 0);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    Close(conn);
+    return;
+  }
+}
+
+void HttpServer::Impl::Close(Connection& conn) {
+  if (HttpStats* stats = options.stats; stats != nullptr) {
+    if (conn.in_flight) --stats->requests_in_flight;
+    --stats->connections_open;
+  }
+  if (conn.scrape) --scrapes;
+  buffers.Give(std::move(conn.out.body));
+  if (conn.events != 0) {
+    epoll_ctl(epoll.get(), EPOLL_CTL_DEL, conn.fd.get(), nullptr);
+  }
+  connections.erase(conn.id);  // closes the socket
+  if (listener_paused) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = kListenerId;
+    epoll_ctl(epoll.get(), EPOLL_CTL_MOD, listener.get(), &event);
+    listener_paused = false;
+  }
+}
+
+void HttpServer::Impl::Sweep(Clock::time_point now) {
+  std::vector<uint64_t> expired;
+  for (const auto& [id, conn] : connections) {
+    if (conn->state != Connection::State::kProcessing &&
+        conn->deadline <= now) {
+      expired.push_back(id);
+    }
+  }
+  for (const uint64_t id : expired) {
+    Connection& conn = *connections.at(id);
+    switch (conn.state) {
+      case Connection::State::kWriting:
+        FinishResponse(conn, true);
+        break;
+      case Connection::State::kHandshake:
+      case Connection::State::kReading:
+        // An idle keep-alive connection ends quietly; a request that did
+        // not arrive in time is counted.
+        if (!conn.in.empty() || conn.served == 0) {
+          Count(&HttpStats::request_timeouts);
+        }
+        Close(conn);
+        break;
+      default:
+        Close(conn);
+    }
+  }
+}
+
+void HttpServer::Impl::Work() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(queue_mutex);
+      queue_ready.wait(lock, [this] { return stopping || !jobs.empty(); });
+      if (stopping) return;
+      job = std::move(jobs.front());
+      jobs.pop_front();
+    }
+    Response response;
+    try {
+      response = Handle(job.request);
+    } catch (...) {
+      // Whatever failed, the client gets an answer and the thread lives on.
+      response =
+          MakeResponse(job.request, 500, kPlain, "internal error\n", {}, {});
+    }
+    {
+      std::lock_guard lock(queue_mutex);
+      done.push_back({job.connection, std::move(response)});
+    }
+    const uint64_t one = 1;
+    if (write(wake.get(), &one, sizeof(one)) < 0) {
+      spdlog::debug("http: waking the event loop: {}", ErrnoMessage(errno));
+    }
+  }
+}
+
+Response HttpServer::Impl::Handle(const HttpRequest& request) {
+  const std::string_view method = request.method;
+  const std::string_view path = request.path;
   const bool head = method == "HEAD";
   const std::shared_ptr<const Security> current = CurrentSecurity();
   const HeaderList& headers = current->headers;
@@ -384,40 +1082,43 @@ int HttpServer::Impl::Handle(mg_connection* conn) {
   if (current->auth->enabled()) {
     std::string user;
     std::string password;
-    const char* authorization = mg_get_header(conn, "Authorization");
-    if (authorization == nullptr ||
+    const std::string authorization(request.Header("authorization"));
+    if (authorization.empty() ||
         !ParseBasicAuthorization(authorization, &user, &password) ||
         !current->auth->Check(user, password)) {
-      return Respond(conn, head, 401, kPlain, "Unauthorized\n",
-                     {{"WWW-Authenticate", "Basic"}}, headers);
+      return MakeResponse(request, 401, kPlain, "Unauthorized\n",
+                          {{"WWW-Authenticate", "Basic"}}, headers);
     }
   }
 
   const bool known = path == options.metrics_path || path == "/" ||
                      path == "/-/healthy" || path == "/-/ready";
-  if (!known)
-    return Respond(conn, head, 404, kPlain, "Not found\n", {}, headers);
+  if (!known) {
+    return MakeResponse(request, 404, kPlain, "Not found\n", {}, headers);
+  }
   if (method != "GET" && !head) {
-    return Respond(conn, head, 405, kPlain, "Method not allowed\n",
-                   {{"Allow", "GET, HEAD"}}, headers);
+    return MakeResponse(request, 405, kPlain, "Method not allowed\n",
+                        {{"Allow", "GET, HEAD"}}, headers);
   }
-  if (path == options.metrics_path) return HandleMetrics(conn, head, headers);
-  if (path == "/")
-    return Respond(conn, head, 200, kHtml, landing_page, {}, headers);
+  if (path == options.metrics_path) return HandleMetrics(request, headers);
+  if (path == "/") {
+    return MakeResponse(request, 200, kHtml, landing_page, {}, headers);
+  }
   if (path == "/-/healthy") {
-    return Respond(conn, head, 200, kPlain, "Healthy\n", {}, headers);
+    return MakeResponse(request, 200, kPlain, "Healthy\n", {}, headers);
   }
-  if (ready()) return Respond(conn, head, 200, kPlain, "Ready\n", {}, headers);
-  return Respond(conn, head, 503, kPlain, "Not ready\n", {}, headers);
+  if (ready()) {
+    return MakeResponse(request, 200, kPlain, "Ready\n", {}, headers);
+  }
+  return MakeResponse(request, 503, kPlain, "Not ready\n", {}, headers);
 }
 
-int HttpServer::Impl::HandleMetrics(mg_connection* conn, bool head,
-                                    const HeaderList& headers) {
-  const ExpositionFormat format =
-      NegotiateFormat(HeaderOrEmpty(conn, "Accept"));
-  const bool gzip = AcceptsGzip(HeaderOrEmpty(conn, "Accept-Encoding"));
+Response HttpServer::Impl::HandleMetrics(const HttpRequest& request,
+                                         const HeaderList& headers) {
+  const ExpositionFormat format = NegotiateFormat(request.Header("accept"));
+  const bool gzip = AcceptsGzip(request.Header("accept-encoding"));
   PooledBuffer text(buffers);
-  std::optional<PooledBuffer> compressed;
+  std::string compressed;
   {
     if (options.stats != nullptr) ++options.stats->scrapes_waiting;
     std::unique_lock lock(scrape_mutex);
@@ -431,21 +1132,25 @@ int HttpServer::Impl::HandleMetrics(mg_connection* conn, bool head,
         message += (*p == '\n' || *p == '\r') ? ' ' : *p;
       }
       message += '\n';
-      return Respond(conn, head, 500, kPlain, message, {}, headers);
+      return MakeResponse(request, 500, kPlain, std::move(message), {},
+                          headers);
     }
     if (gzip) {
-      compressed.emplace(buffers);
-      Gzip(text.get(), compressed->get());
+      compressed = buffers.Take();
+      Gzip(text.get(), compressed);
     }
   }
   // The body depends on both headers, so caches must key on them.
   constexpr std::string_view kVary = "Accept, Accept-Encoding";
   if (gzip) {
-    return Respond(conn, head, 200, ContentType(format), compressed->get(),
-                   {{"Content-Encoding", "gzip"}, {"Vary", kVary}}, headers);
+    return MakeResponse(
+        request, 200, ContentType(format), std::move(compressed),
+        {{"Content-Encoding", "gzip"}, {"Vary", kVary}}, headers);
   }
-  return Respond(conn, head, 200, ContentType(format), text.get(),
-                 {{"Vary", kVary}}, headers);
+  // The body leaves with the response; the event loop returns it to the
+  // pool once written.
+  return MakeResponse(request, 200, ContentType(format), text.Release(),
+                      {{"Vary", kVary}}, headers);
 }
 
 HttpServer::HttpServer(const HttpOptions& options, Gatherer gather,
@@ -461,159 +1166,36 @@ HttpServer::HttpServer(const HttpOptions& options, Gatherer gather,
   impl_->landing_page = LandingPage(options);
   impl_->security = MakeSecurity(options.web_config);
   if (options.web_config.tls_enabled) {
-    impl_->tls = std::make_unique<TlsServerContext>(options.web_config.tls);
+    impl_->tls = std::make_shared<TlsServerContext>(options.web_config.tls);
   }
   impl_->Start();
 }
 
-void HttpServer::Impl::Start() {
-  const bool ipv6 = mg_check_feature(MG_FEATURES_IPV6) != 0;
-  ListenSpec spec = ParseListenAddress(options.listen_address, ipv6);
-  if (tls) {
-    EnableCivetwebTls();
-    spec.civetweb_ports += 's';  // civetweb's suffix for a TLS port
-  }
-
-  // clang-format off: one option per line.
-  const char* config[] = {
-      "listening_ports", spec.civetweb_ports.c_str(),
-      // A scrape is one request every few seconds; a few threads cover
-      // Prometheus HA pairs and a curious human.
-      "num_threads", "4", "request_timeout_ms", "10000", "enable_keep_alive",
-      "yes",
-      // An idle keep-alive connection pins a worker thread; let it go soon.
-      "keep_alive_timeout_ms", "500",
-      // Headers and body are separate writes; without this, Nagle plus
-      // delayed ACK can add 40 ms to every keep-alive scrape.
-      "tcp_nodelay", "1", "enable_directory_listing", "no",
-      "enable_auth_domain_check", "no", nullptr};
-  // clang-format on
-
-  mg_callbacks callbacks{};
-  // civetweb would print to stderr; our log decides what is shown.
-  callbacks.log_message = [](const mg_connection* conn, const char* message) {
-    std::string_view text(message);
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
-      text.remove_suffix(1);
-    }
-    spdlog::debug("civetweb: {}", text);
-    const mg_context* ctx = conn != nullptr ? mg_get_context(conn) : nullptr;
-    auto* impl =
-        ctx != nullptr ? static_cast<Impl*>(mg_get_user_data(ctx)) : nullptr;
-    if (impl != nullptr) {
-      std::lock_guard lock(impl->log_mutex);
-      // "Failed to setup server ports" follows the useful line; keep the
-      // first message of a failing start.
-      if (impl->starting && impl->start_log.empty()) impl->start_log = text;
-    }
-    return 1;
-  };
-  // civetweb takes our SSL_CTX as it is (returning 1) and, when it stops,
-  // leaves freeing it to us (returning 1 again).
-  callbacks.external_ssl_ctx = [](void** ssl_ctx, void* user_data) {
-    auto* impl = static_cast<Impl*>(user_data);
-    if (*ssl_ctx == nullptr) {
-      if (!impl->tls) return -1;
-      *ssl_ctx = impl->tls->ssl_ctx();
-    }
-    return 1;
-  };
-
-  // Reference-counted by civetweb; paired with mg_exit_library() in Stop().
-  const unsigned features = tls ? MG_FEATURES_TLS : 0;
-  if ((mg_init_library(features) & features) != features) {
-    mg_exit_library();
-    throw std::runtime_error("listen on " + options.listen_address +
-                             ": civetweb could not initialize OpenSSL for TLS");
-  }
-  mg_init_data init{};
-  init.callbacks = &callbacks;
-  init.user_data = this;
-  init.configuration_options = config;
-  char error_text[256] = {};
-  unsigned error_code = 0;
-  mg_error_data error{};
-  error.code = &error_code;
-  error.text = error_text;
-  error.text_buffer_size = sizeof(error_text);
-
-  {
-    std::lock_guard lock(log_mutex);
-    starting = true;
-    start_log.clear();
-  }
-  const std::vector<int> sockets_before = SocketFds();
-  context = mg_start2(&init, &error);
-  if (context == nullptr) {
-    mg_exit_library();
-    std::string reason;
-    {
-      std::lock_guard lock(log_mutex);
-      reason = ReasonFromLog(start_log);
-    }
-    if (reason.empty()) reason = error_text[0] != '\0' ? error_text : "failed";
-    ListenError(options.listen_address, reason);
-  }
-  try {
-    std::vector<int> bound;
-    mg_server_port ports[8] = {};
-    const int n = mg_get_server_ports(context, 8, ports);
-    bound.reserve(n > 0 ? static_cast<std::size_t>(n) : 0);
-    for (int i = 0; i < n; ++i) bound.push_back(ports[i].port);
-    listening_sockets = NewListeningSockets(sockets_before, bound);
-  } catch (...) {
-    // The destructor does not run for a throwing constructor.
-    mg_stop(context);
-    context = nullptr;
-    mg_exit_library();
-    throw;
-  }
-  {
-    std::lock_guard lock(log_mutex);
-    starting = false;
-    start_log.clear();
-  }
-  // "**" catches every path, so unknown ones get our 404 rather than
-  // civetweb's file handling.
-  mg_set_request_handler(
-      context, "**",
-      [](mg_connection* conn, void* data) {
-        auto* impl = static_cast<Impl*>(data);
-        HttpStats* stats = impl->options.stats;
-        if (stats != nullptr) ++stats->requests_in_flight;
-        t_write_failed = false;
-        int status = 500;
-        try {
-          status = impl->Handle(conn);
-        } catch (...) {
-          // Nothing may unwind into civetweb's C code.
-          status = Respond(conn, false, 500, kPlain, "internal error\n");
-        }
-        if (stats != nullptr) {
-          const int status_class = status / 100;
-          if (status_class >= 1 && status_class <= 5) {
-            ++stats->responses[status_class];
-          }
-          if (t_write_failed) ++stats->write_failures;
-          --stats->requests_in_flight;
-        }
-        return status;
-      },
-      this);
-}
-
-void HttpServer::Impl::Stop() {
-  if (context == nullptr) return;
-  // Stops accepting (the fds stay open until mg_stop closes them), which
-  // wakes civetweb's accept loop so mg_stop returns in milliseconds.
-  for (const int fd : listening_sockets) shutdown(fd, SHUT_RDWR);
-  mg_stop(context);
-  context = nullptr;
-  listening_sockets.clear();
-  mg_exit_library();
-}
-
 HttpServer::~HttpServer() { impl_->Stop(); }
+
+std::vector<int> HttpServer::ports() const {
+  return {BoundPort(impl_->listener.get())};
+}
+
+void HttpServer::UpdateWebConfig(const WebSecurityConfig& config) {
+  std::shared_ptr<const Security> security = MakeSecurity(config);
+  std::shared_ptr<TlsServerContext> tls;
+  {
+    std::lock_guard lock(impl_->config_mutex);
+    tls = impl_->tls;
+  }
+  // Connections already accepted keep the context they started with.
+  if (!config.tls_enabled) {
+    tls.reset();
+  } else if (tls) {
+    tls->Update(config.tls);
+  } else {
+    tls = std::make_shared<TlsServerContext>(config.tls);
+  }
+  std::lock_guard lock(impl_->config_mutex);
+  impl_->tls = std::move(tls);
+  impl_->security = std::move(security);
+}
 
 std::vector<prometheus::MetricFamily> CollectHttpStats(const HttpStats& stats) {
   using prometheus::ClientMetric;
@@ -648,68 +1230,36 @@ std::vector<prometheus::MetricFamily> CollectHttpStats(const HttpStats& stats) {
   out.push_back(std::move(responses));
   MetricFamily failures{
       "synwatch_http_response_write_failures_total",
-      "Responses a client did not take: it stopped reading until the request "
-      "timeout ran out, or closed the connection early.",
+      "Responses a client did not take: it stopped reading for the write "
+      "timeout, closed the connection early, or its stalled response gave "
+      "way to a new scrape.",
       MetricType::Counter,
       {}};
   ClientMetric m;
   m.counter.value = static_cast<double>(stats.write_failures.load());
   failures.metric.push_back(std::move(m));
   out.push_back(std::move(failures));
+  out.push_back(gauge("synwatch_http_connections_open",
+                      "HTTP connections open now, this scrape's included.",
+                      static_cast<double>(stats.connections_open.load())));
+  MetricFamily dropped{
+      "synwatch_http_connections_dropped_total",
+      "Connections the server ended before answering a request: over the "
+      "connection limit, no complete request within the request timeout, "
+      "or a failed TLS handshake.",
+      MetricType::Counter,
+      {}};
+  for (const auto& [reason, value] :
+       {std::pair{"connection_limit", &stats.connections_dropped_limit},
+        std::pair{"request_timeout", &stats.request_timeouts},
+        std::pair{"tls_handshake", &stats.tls_handshake_failures}}) {
+    ClientMetric by_reason;
+    by_reason.label.push_back({"reason", reason});
+    by_reason.counter.value = static_cast<double>(value->load());
+    dropped.metric.push_back(std::move(by_reason));
+  }
+  out.push_back(std::move(dropped));
   return out;
-}
-
-std::vector<int> HttpServer::ports() const {
-  std::vector<int> out;
-  if (impl_->context == nullptr) return out;
-  mg_server_port ports[8] = {};
-  const int n = mg_get_server_ports(impl_->context, 8, ports);
-  out.reserve(n > 0 ? static_cast<std::size_t>(n) : 0);
-  for (int i = 0; i < n; ++i) out.push_back(ports[i].port);
-  return out;
-}
-
-bool HttpServer::running() const { return impl_->context != nullptr; }
-
-void HttpServer::UpdateWebConfig(const WebSecurityConfig& config) {
-  std::shared_ptr<const Security> security = MakeSecurity(config);
-  const bool tls_now = impl_->tls != nullptr;
-  if (config.tls_enabled == tls_now) {
-    if (tls_now) impl_->tls->Update(config.tls);
-    std::lock_guard lock(impl_->security_mutex);
-    impl_->security = std::move(security);
-    return;
-  }
-  // TLS on or off: civetweb decides at start whether a port is TLS, so the
-  // server restarts, with the new settings or else the old ones.
-  std::unique_ptr<TlsServerContext> tls;
-  if (config.tls_enabled) tls = std::make_unique<TlsServerContext>(config.tls);
-  impl_->Stop();
-  std::swap(impl_->tls, tls);
-  {
-    std::lock_guard lock(impl_->security_mutex);
-    std::swap(impl_->security, security);
-  }
-  try {
-    impl_->Start();
-    return;
-  } catch (const std::exception& e) {
-    const std::string reason = e.what();
-    std::swap(impl_->tls, tls);
-    {
-      std::lock_guard lock(impl_->security_mutex);
-      std::swap(impl_->security, security);
-    }
-    try {
-      impl_->Start();
-    } catch (const std::exception& again) {
-      throw std::runtime_error(reason +
-                               "; restarting with the previous web config "
-                               "failed too: " +
-                               again.what() + "; the HTTP server is stopped");
-    }
-    throw std::runtime_error(reason + "; kept the previous web config");
-  }
 }
 
 }  // namespace synwatch

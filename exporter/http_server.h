@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-// The HTTP endpoint (civetweb): "/" landing page, the metrics path,
-// "/-/healthy", "/-/ready". Metrics are gathered on each request through an
-// injected function; there is no cache and no timer. The web config adds
-// TLS, client certificates, basic auth and extra headers (web_config.h).
+// The HTTP endpoint: "/" landing page, the metrics path, "/-/healthy",
+// "/-/ready". Metrics are gathered on each request through an injected
+// function; there is no cache and no timer. The web config adds TLS, client
+// certificates, basic auth and extra headers (web_config.h).
+//
+// One event-loop thread owns every socket (accept, TLS handshakes, reading
+// request heads, writing responses, timeouts); a few worker threads turn
+// complete requests into responses. A connection costs a few KiB until its
+// request is complete, so slow or idle clients cannot hold a thread, and
+// the limits below bound what any client can make the server keep.
 #pragma once
 
 #include <prometheus/metric_family.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,9 +33,16 @@ struct HttpStats {
   std::atomic<int64_t> requests_in_flight{0};  // being handled or written
   std::atomic<int64_t> scrapes_waiting{0};     // for the scrape in progress
   std::atomic<uint64_t> responses[6] = {};     // by status class, [2] = 2xx
-  // Responses a client did not take: it stopped reading until the request
-  // timeout (10 s) ran out, or closed the connection early.
+  // Responses a client did not take: it stopped reading for the write
+  // timeout (10 s), or closed the connection early, or its stalled
+  // response gave way to a new scrape (kMaxScrapeResponses).
   std::atomic<uint64_t> write_failures{0};
+  std::atomic<int64_t> connections_open{0};
+  // Connections ended by the server before a request was answered
+  // (synwatch_http_connections_dropped_total, by reason).
+  std::atomic<uint64_t> connections_dropped_limit{0};  // kMaxConnections
+  std::atomic<uint64_t> request_timeouts{0};  // no complete request in time
+  std::atomic<uint64_t> tls_handshake_failures{0};
 };
 
 // The synwatch_http_* families of stats.
@@ -36,15 +50,27 @@ std::vector<prometheus::MetricFamily> CollectHttpStats(const HttpStats& stats);
 
 struct HttpOptions {
   // ":9632" (all addresses, IPv4 and IPv6), "127.0.0.1:9632", "[::]:9632",
-  // "[::1]:0"; port 0 picks a free port (tests). IPv6 needs a civetweb
-  // built with USE_IPV6, and Debian 12's is not; there ":9632" means
-  // every IPv4 address and a bracketed address fails with a clear error.
+  // "[::1]:0"; port 0 picks a free port (tests). ":9632" is one dual-stack
+  // socket, or IPv4 only where the kernel has no IPv6.
   std::string listen_address = ":9632";
   std::string metrics_path = "/metrics";
   std::string version;           // shown on the landing page
   WebSecurityConfig web_config;  // default: plain HTTP, no auth
   HttpStats* stats = nullptr;    // counted when set
 };
+
+// Limits on what clients can make the server hold (README, "HTTP under
+// load"). Past kMaxConnections, a new connection replaces the one that has
+// waited longest for its request head; past kMaxScrapeResponses metrics
+// responses being built or written, a new scrape replaces the response that
+// has made no progress for longest (at least 1 s), or gets a 503.
+inline constexpr std::size_t kMaxConnections = 1024;
+inline constexpr std::size_t kMaxScrapeResponses = 16;
+// A request head must be complete this long after the connection is ready
+// for it (accepted, TLS handshake included, or the previous response
+// written): slow headers and idle keep-alive connections end here. A
+// response that makes no progress for this long is given up.
+inline constexpr int kRequestTimeoutMs = 10000;
 
 // Both run on the server's worker threads. Scrapes are serialized, so a
 // Gatherer is never called concurrently with itself; a ReadyCheck may run
@@ -65,17 +91,12 @@ class HttpServer {
   // The ports actually bound (useful with port 0).
   std::vector<int> ports() const;
 
-  // Applies a reloaded web config to connections made from now on: TLS
-  // certificate, key and client policy are swapped in place; users and
-  // headers to the next request. Turning TLS on or off restarts civetweb
-  // (its listening sockets are plain or TLS from the start): the port is
-  // closed for a few milliseconds. Throws std::runtime_error and keeps the
-  // running web config when the new one cannot be applied; if even that
-  // cannot be restored, running() turns false.
+  // Applies a reloaded web config: TLS (turned on or off, certificate, key,
+  // client policy) to connections accepted from now on, users and headers
+  // to the next request. The listening socket stays open throughout.
+  // Throws (std::runtime_error, std::invalid_argument) and keeps the
+  // running web config when the new one cannot be applied.
   void UpdateWebConfig(const WebSecurityConfig& config);
-
-  // False only after a failed UpdateWebConfig left no server listening.
-  bool running() const;
 
  private:
   struct Impl;

@@ -302,9 +302,6 @@ bool Reload(const Options& options, BpfProgram& program,
   try {
     server.UpdateWebConfig(next_web);
   } catch (const std::exception& e) {
-    // Only a restart for TLS on/off that could not even restore the old
-    // listener leaves nothing serving: exit, so that systemd restarts us.
-    if (!server.running()) throw;
     spdlog::error("Reload failed, keeping the running config: {}", e.what());
     try {
       interfaces.Apply(running.xdp.interfaces, running.xdp.mode);
@@ -364,7 +361,7 @@ int Run(const Options& options) {
   }
   if (options.detach) return Detach(options);
 
-  // Signals are blocked before any thread starts (civetweb's, libbpf's), so
+  // Signals are blocked before any thread starts (the HTTP server's), so
   // only sigwait below ever sees them.
   sigset_t signals;
   sigemptyset(&signals);

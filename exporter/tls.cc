@@ -2,7 +2,6 @@
 #include "tls.h"
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -12,17 +11,12 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <utility>
 #include <vector>
-
-#ifndef SYNWATCH_PRIVATE_LIBDIR
-#define SYNWATCH_PRIVATE_LIBDIR "/usr/lib/synwatch"
-#endif
 
 namespace synwatch {
 namespace {
@@ -344,13 +338,6 @@ CtxPtr BuildContext(const TlsSettings& s) {
   return ctx;
 }
 
-std::string ExecutableDir() {
-  std::error_code ec;
-  const std::filesystem::path exe =
-      std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string() : exe.parent_path().string();
-}
-
 }  // namespace
 
 bool ParseTlsVersion(std::string_view go_name, TlsVersion* out) {
@@ -449,55 +436,6 @@ std::string CheckCipherList(const std::string& list) {
            ") at its security level";
   }
   return "";
-}
-
-void EnableCivetwebTls() {
-  static std::once_flag once;
-  static std::string error;
-  std::call_once(once, [] {
-    // Next to the binary in a build tree (synwatch in build/, the unit tests
-    // in build/tests/), else where the package installs them.
-    std::vector<std::string> dirs;
-    const std::string exe_dir = ExecutableDir();
-    if (!exe_dir.empty()) {
-      dirs.push_back(exe_dir + "/civetweb-openssl");
-      dirs.push_back(exe_dir + "/../civetweb-openssl");
-    }
-    dirs.push_back(SYNWATCH_PRIVATE_LIBDIR);
-    std::string dir;
-    for (const std::string& d : dirs) {
-      std::error_code ec;
-      if (std::filesystem::exists(d + "/civetweb-libssl.so", ec)) {
-        dir = d;
-        break;
-      }
-    }
-    if (dir.empty()) {
-      error = "civetweb-libssl.so not found in";
-      for (const std::string& d : dirs) error += " " + d;
-      return;
-    }
-    // civetweb asks for libcrypto first. Each stand-in has the SONAME
-    // civetweb asks for, so its dlopen() finds it already loaded; the
-    // handles are kept for the life of the process.
-    for (const char* name : {"libcrypto", "libssl"}) {
-      const std::string path = dir + "/civetweb-" + name + ".so";
-      if (dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL) == nullptr) {
-        const char* reason = dlerror();
-        error = reason != nullptr ? reason : "cannot load " + path;
-        return;
-      }
-      const std::string soname = std::string(name) + ".so";
-      if (dlopen(soname.c_str(), RTLD_NOW | RTLD_NOLOAD) == nullptr) {
-        error = path;
-        error.append(" does not answer to ").append(soname);
-        return;
-      }
-    }
-  });
-  if (!error.empty()) {
-    throw std::runtime_error("TLS: civetweb cannot use OpenSSL: " + error);
-  }
 }
 
 struct TlsServerContext::Impl {

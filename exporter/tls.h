@@ -1,16 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // TLS for the HTTP endpoint: the names of exporter-toolkit's web config
 // (Go's cipher suite, curve and version names) mapped to OpenSSL, PEM checks
-// for the config loader, and the server context civetweb runs connections
-// from, whose settings can be replaced while it serves.
-//
-// civetweb does the TLS I/O. Debian 12's libcivetweb 1.15 is built for the
-// OpenSSL 1.1 API and dlopen()s "libssl.so" and "libcrypto.so"; OpenSSL 3
-// renamed one function it requires (SSL_get_peer_certificate), so its TLS
-// start-up fails and an "s" port then crashes on the first handshake.
-// EnableCivetwebTls() loads two small stand-ins under those names (built
-// from exporter/civetweb_openssl/) before civetweb looks for them; they
-// forward to the system's libssl.so.3 and libcrypto.so.3.
+// for the config loader, and the server context every connection is made
+// from, whose settings can be replaced while it serves. The HTTP server
+// (http_server.cc) does the TLS I/O with OpenSSL directly.
 #pragma once
 
 #include <memory>
@@ -83,11 +76,7 @@ std::string CheckCaBundlePem(std::string_view pem);
 // OpenSSL's view of a cipher list for TLS 1.0-1.2 ("" when it has ciphers).
 std::string CheckCipherList(const std::string& list);
 
-// Loads the stand-ins described at the top, once per process. Throws
-// std::runtime_error naming what is missing when civetweb's TLS cannot work.
-void EnableCivetwebTls();
-
-// The SSL_CTX civetweb makes every connection from. Its own settings are
+// The SSL_CTX every connection is made from. Its own settings are
 // fixed (no renegotiation, no compression, no session resumption, so a
 // client cannot resume a session made under settings that were replaced);
 // at each ClientHello the connection takes the settings in force then.

@@ -456,7 +456,7 @@ class Parser {
     for (const Entry& e : *entries) {
       const std::string path = Join(base, KeyText(e.key));
       if (e.key == "http2") {
-        // Accepted for compatibility: civetweb speaks HTTP/1.1 only.
+        // Accepted for compatibility: synwatch speaks HTTP/1.1 only.
         bool ignored = true;
         Bool(e, path, &ignored);
       } else if (e.key == "headers") {

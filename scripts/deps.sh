@@ -7,7 +7,7 @@ set -eu
 PACKAGES="
   build-essential cmake pkg-config git
   clang libclang-rt-dev llvm python3 libbpf-dev bpftool linux-libc-dev gcc-multilib libelf-dev zlib1g-dev
-  prometheus-cpp-dev libcivetweb-dev libtoml11-dev libspdlog-dev libfmt-dev
+  prometheus-cpp-dev libtoml11-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libssl-dev libcrypt-dev
   libgtest-dev libgmock-dev
   iproute2 iputils-ping curl ncat nmap ethtool openssl apache2-utils

@@ -80,7 +80,7 @@ for i in $(seq 1 16); do
   unset 'SW_PIDS[-1]'
 done
 for i in $(seq 1 16); do
-  if [ "$(cat "$SW_TMP/code$i")" = 200 ] && tail -n 1 "$SW_TMP/c$i" | grep -q '^synwatch_http_response_write_failures_total '; then
+  if [ "$(cat "$SW_TMP/code$i")" = 200 ] && tail -n 1 "$SW_TMP/c$i" | grep -q '^synwatch_http_connections_dropped_total{reason="tls_handshake"} '; then
     ok=$((ok + 1))
   fi
 done

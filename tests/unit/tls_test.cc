@@ -149,10 +149,5 @@ TEST(TlsServerContextTest, BuildsAndRefusesBadUpdates) {
   EXPECT_THROW(TlsServerContext{bad}, std::runtime_error);
 }
 
-TEST(CivetwebTlsTest, StandInsLoad) {
-  EXPECT_NO_THROW(EnableCivetwebTls());
-  EXPECT_NO_THROW(EnableCivetwebTls());  // once per process, then a no-op
-}
-
 }  // namespace
 }  // namespace synwatch
