@@ -9,7 +9,7 @@ JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help deps deps-puppet test-puppet package image image-test build build-asan build-fuzz test fuzz test-unit test-bpf test-e2e test-asan demo bench format lint clean
+.PHONY: help deps deps-puppet test-puppet package image image-test build build-asan build-fuzz test fuzz test-unit test-bpf test-e2e test-asan soak demo bench format lint clean
 
 help: ## Show this help
 	@echo "synwatch — XDP SYN counting exporter"
@@ -60,6 +60,10 @@ test-asan: build-asan ## Unit, BPF and e2e tests under ASan+UBSan
 
 fuzz: build-fuzz ## Fuzz each harness for FUZZ_SECONDS (60) over a kept copy of its seeds
 	sh scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+SOAK_SECONDS ?= 600
+soak: build ## Hostile HTTP clients for SOAK_SECONDS (600); fails if memory grows (root)
+	SW_SOAK_SECONDS=$(SOAK_SECONDS) bash tests/e2e/hostile_http_test.sh $(BUILD)/synwatch
 
 demo: build ## Run synwatch in a sandbox with real traffic and show its metrics (root)
 	bash scripts/demo.sh $(BUILD)/synwatch
