@@ -150,6 +150,28 @@ start_synwatch() {
 
 scrape() { srv curl -fsS "$@" http://127.0.0.1:9632/metrics; }
 
+# ipv6_peers N PREFIX: two SYNs from each of N addresses PREFIX::1, ::2, ...
+# (e.g. PREFIX 2001:db8:5), written as raw frames on the client's end of
+# the veth to sw-srv, for a large per-peer table (bounded: one pass).
+ipv6_peers() {
+  local mac
+  mac="$(srv cat /sys/class/net/sw-srv/address)"
+  cli timeout 30 python3 - "$mac" "$1" "$2" <<'PY'
+import socket, struct, sys
+dst_mac = bytes.fromhex(sys.argv[1].replace(":", ""))
+peers, prefix = int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("sw-cli", 0))
+src_mac = s.getsockname()[4]
+dst = socket.inet_pton(socket.AF_INET6, "2001:db8::1")
+for i in range(2 * peers):
+    src = socket.inet_pton(socket.AF_INET6, "%s::%x" % (prefix, (i >> 1) + 1))
+    tcp = struct.pack("!HHIIBBHHH", 40000, 8080, i, 0, 5 << 4, 0x02, 65535, 0, 0)
+    ip6 = struct.pack("!IHBB", 6 << 28, len(tcp), 6, 64) + src + dst
+    s.send(dst_mac + src_mac + struct.pack("!H", 0x86DD) + ip6 + tcp)
+PY
+}
+
 # metric TEXT NAME LABELS: the value of the sample NAME{LABELS} (labels in
 # the order synwatch writes them), or "absent".
 metric() {

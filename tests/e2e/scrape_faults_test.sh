@@ -23,22 +23,8 @@ enabled = false
 TOML
 start_synwatch "$BIN" "$SW_TMP/synwatch.toml" || { finish; exit 1; }
 
-# 60,000 SYNs, two from each of 30,000 addresses in 2001:db8:5::/48, written
-# as raw frames on the client's end of the veth (bounded: one pass).
-mac="$(srv cat /sys/class/net/sw-srv/address)"
-cli timeout 30 python3 - "$mac" <<'PY'
-import socket, struct, sys
-dst_mac = bytes.fromhex(sys.argv[1].replace(":", ""))
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(("sw-cli", 0))
-src_mac = s.getsockname()[4]
-dst = socket.inet_pton(socket.AF_INET6, "2001:db8::1")
-for i in range(60000):
-    src = socket.inet_pton(socket.AF_INET6, "2001:db8:5::%x" % (i >> 1))
-    tcp = struct.pack("!HHIIBBHHH", 40000, 8080, i, 0, 5 << 4, 0x02, 65535, 0, 0)
-    ip6 = struct.pack("!IHBB", 6 << 28, len(tcp), 6, 64) + src + dst
-    s.send(dst_mac + src_mac + struct.pack("!H", 0x86DD) + ip6 + tcp)
-PY
+# 60,000 SYNs, two from each of 30,000 addresses in 2001:db8:5::/48.
+ipv6_peers 30000 2001:db8:5
 check_eq "60,000 SYNs counted" "$(metric "$(scrape)" synwatch_packets_total 'interface="sw-srv",class="syn"')" 60000
 size="$(srv curl -fsS http://127.0.0.1:9632/metrics | wc -c)"
 log "response: $size bytes"
