@@ -5,6 +5,9 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
+#include <memory>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -77,7 +80,7 @@ SynwatchCollector::SynwatchCollector(const RowSource& source,
                                      BuildInfo build_info)
     : source_(source), state_(state), build_info_(std::move(build_info)) {}
 
-std::vector<MetricFamily> SynwatchCollector::Collect() const {
+SynwatchCollector::Scrape SynwatchCollector::Build() const {
   const auto start = std::chrono::steady_clock::now();
   std::vector<InterfaceRow> interfaces;
   std::vector<PeerRow> peers;
@@ -94,7 +97,8 @@ std::vector<MetricFamily> SynwatchCollector::Collect() const {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
 
-  std::vector<MetricFamily> out;
+  Scrape scrape;
+  std::vector<MetricFamily>& out = scrape.families;
   out.reserve(20);
 
   auto syn =
@@ -144,35 +148,48 @@ std::vector<MetricFamily> SynwatchCollector::Collect() const {
   out.push_back(std::move(classes));
   out.push_back(std::move(scans));
 
-  auto peer = MakeFamily("synwatch_peer_syn_packets_total",
-                         "SYN packets per peer (address, or prefix when "
-                         "peers.*_prefix_length is shorter than the address), "
-                         "bounded by peers.max_entries (least recently seen "
-                         "peers are evicted).",
-                         MetricType::Counter);
-  peer.metric.reserve(peers.size());
-  for (const PeerRow& row : peers) {
-    const sw_peer_key& k = row.key;
+  // Written sample by sample (exposition.h): a full table is 1,000,000 rows
+  // or more, and a ClientMetric per row would cost a kilobyte or two each.
+  StreamedFamily& peer = scrape.peers;
+  peer.family =
+      MakeFamily("synwatch_peer_syn_packets_total",
+                 "SYN packets per peer (address, or prefix when "
+                 "peers.*_prefix_length is shorter than the address), "
+                 "bounded by peers.max_entries (least recently seen "
+                 "peers are evicted).",
+                 MetricType::Counter);
+  peer.size = peers.size();
+  scrape.peers_at = out.size();
+  auto rows = std::make_shared<const std::vector<PeerRow>>(std::move(peers));
+  auto ifnames =
+      std::make_shared<const std::unordered_map<uint32_t, std::string>>(names);
+  peer.fill = [rows, ifnames](std::size_t i, ClientMetric& sample) {
+    const sw_peer_key& k = (*rows)[i].key;
     const Family family =
         k.family == SW_FAMILY_IPV6 ? Family::kIpv6 : Family::kIpv4;
-    auto it = names.find(k.ifindex);
-    std::string ifname =
-        it != names.end() ? it->second : "ifindex" + std::to_string(k.ifindex);
-    Add(peer, static_cast<double>(row.packets),
-        {{"interface", std::move(ifname)},
-         {"peer", FormatPeer(family, k.addr, k.prefix_len)},
-         {"outcome", std::string(Name(kOutcomeNames.data(),
-                                      kOutcomeNames.size(), k.outcome))},
-         {"action", std::string(Name(kActionNames.data(), kActionNames.size(),
-                                     k.action))}});
-  }
-  out.push_back(std::move(peer));
+    sample.label.resize(4);
+    sample.label[0].name = "interface";
+    if (auto it = ifnames->find(k.ifindex); it != ifnames->end()) {
+      sample.label[0].value = it->second;
+    } else {
+      sample.label[0].value = "ifindex" + std::to_string(k.ifindex);
+    }
+    sample.label[1].name = "peer";
+    sample.label[1].value = FormatPeer(family, k.addr, k.prefix_len);
+    sample.label[2].name = "outcome";
+    sample.label[2].value =
+        Name(kOutcomeNames.data(), kOutcomeNames.size(), k.outcome);
+    sample.label[3].name = "action";
+    sample.label[3].value =
+        Name(kActionNames.data(), kActionNames.size(), k.action);
+    sample.counter.value = static_cast<double>((*rows)[i].packets);
+  };
   out.push_back(std::move(attached));
 
   auto entries =
       MakeFamily("synwatch_peer_table_entries",
                  "Entries in the per-peer table.", MetricType::Gauge);
-  Add(entries, static_cast<double>(peers.size()));
+  Add(entries, static_cast<double>(peer.size));
   out.push_back(std::move(entries));
   auto capacity = MakeFamily("synwatch_peer_table_capacity",
                              "Size of the per-peer table (peers.max_entries).",
@@ -262,7 +279,28 @@ std::vector<MetricFamily> SynwatchCollector::Collect() const {
        {"revision", build_info_.revision},
        {"libbpf_version", build_info_.libbpf_version}});
   out.push_back(std::move(build));
-  return out;
+  return scrape;
+}
+
+std::vector<MetricFamily> SynwatchCollector::Collect() const {
+  Scrape scrape = Build();
+  MetricFamily peers = scrape.peers.family;
+  peers.metric.resize(scrape.peers.size);
+  for (std::size_t i = 0; i < scrape.peers.size; ++i) {
+    scrape.peers.fill(i, peers.metric[i]);
+  }
+  scrape.families.insert(
+      scrape.families.begin() + static_cast<std::ptrdiff_t>(scrape.peers_at),
+      std::move(peers));
+  return std::move(scrape.families);
+}
+
+void SynwatchCollector::Write(ExpositionFormat format, std::string& out) const {
+  const Scrape scrape = Build();
+  const std::span<const MetricFamily> families(scrape.families);
+  AppendFamilies(families.first(scrape.peers_at), format, out);
+  AppendFamily(scrape.peers, format, out);
+  AppendFamilies(families.subspan(scrape.peers_at), format, out);
 }
 
 }  // namespace synwatch

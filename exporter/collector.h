@@ -8,12 +8,14 @@
 #include <prometheus/metric_family.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "abi.h"
+#include "exposition.h"
 
 namespace synwatch {
 
@@ -75,9 +77,23 @@ class SynwatchCollector : public prometheus::Collectable {
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
+  // What Collect() returns, serialized into out (without the OpenMetrics
+  // "# EOF", see AppendEnd): the same bytes as Serialize(Collect()), but
+  // the per-peer family is written from the rows read, never built as
+  // ClientMetric objects, so a scrape's memory stays near its text.
+  void Write(ExpositionFormat format, std::string& out) const;
+
   uint64_t scrape_errors() const { return scrape_errors_.load(); }
 
  private:
+  // Every family but the per-peer one, in order, and that one streamed;
+  // it belongs at families[peers_at].
+  struct Scrape {
+    std::vector<prometheus::MetricFamily> families;
+    StreamedFamily peers;
+    std::size_t peers_at = 0;
+  };
+  Scrape Build() const;
   void LogReadErrorRateLimited() const;
 
   const RowSource& source_;

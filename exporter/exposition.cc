@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace synwatch {
@@ -275,8 +276,11 @@ std::size_t EstimateSize(const prometheus::MetricFamily& family) {
                     LineBound(family.name.size(), LabelsBound(first.label));
 }
 
-void WriteFamily(Writer& w, const prometheus::MetricFamily& family,
-                 ExpositionFormat format) {
+// The # HELP and # TYPE lines; returns the name samples are written with
+// and the suffix counters' samples take in OpenMetrics.
+std::pair<std::string_view, std::string_view> WriteFamilyHead(
+    Writer& w, const prometheus::MetricFamily& family,
+    ExpositionFormat format) {
   const bool open_metrics = format == ExpositionFormat::kOpenMetrics100;
   std::string_view name = family.name;
   std::string_view sample_suffix;
@@ -303,6 +307,12 @@ void WriteFamily(Writer& w, const prometheus::MetricFamily& family,
   w.Put(' ');
   w.Put(TypeName(family.type, format));
   w.Put('\n');
+  return {name, sample_suffix};
+}
+
+void WriteFamily(Writer& w, const prometheus::MetricFamily& family,
+                 ExpositionFormat format) {
+  const auto [name, sample_suffix] = WriteFamilyHead(w, family, format);
 
   for (const auto& metric : family.metric) {
     const std::size_t labels = LabelsBound(metric.label);
@@ -400,17 +410,46 @@ std::string_view ContentType(ExpositionFormat format) {
                                                      : kTextContentType;
 }
 
-void Serialize(const std::vector<prometheus::MetricFamily>& families,
-               ExpositionFormat format, std::string& out) {
+void AppendFamilies(std::span<const prometheus::MetricFamily> families,
+                    ExpositionFormat format, std::string& out) {
   std::size_t size = out.size() + kWriterChunk;
   for (const auto& family : families) size += EstimateSize(family);
   out.reserve(size);
   Writer writer(out);
   for (const auto& family : families) WriteFamily(writer, family, format);
-  if (format == ExpositionFormat::kOpenMetrics100) {
-    writer.Reserve(8);
-    writer.Put("# EOF\n");
+}
+
+void AppendFamily(const StreamedFamily& streamed, ExpositionFormat format,
+                  std::string& out) {
+  const prometheus::MetricFamily& family = streamed.family;
+  prometheus::ClientMetric sample;
+  if (streamed.size > 0) {
+    // The first sample stands in for the rest, as in EstimateSize.
+    streamed.fill(0, sample);
+    out.reserve(out.size() + kWriterChunk +
+                streamed.size *
+                    LineBound(family.name.size(), LabelsBound(sample.label)));
   }
+  Writer writer(out);
+  const auto [name, sample_suffix] = WriteFamilyHead(writer, family, format);
+  for (std::size_t i = 0; i < streamed.size; ++i) {
+    streamed.fill(i, sample);
+    const double value = family.type == prometheus::MetricType::Counter
+                             ? sample.counter.value
+                             : sample.gauge.value;
+    WriteSample(writer, name, sample_suffix, sample, LabelsBound(sample.label),
+                value, format);
+  }
+}
+
+void AppendEnd(ExpositionFormat format, std::string& out) {
+  if (format == ExpositionFormat::kOpenMetrics100) out += "# EOF\n";
+}
+
+void Serialize(const std::vector<prometheus::MetricFamily>& families,
+               ExpositionFormat format, std::string& out) {
+  AppendFamilies(families, format, out);
+  AppendEnd(format, out);
 }
 
 void Gzip(std::string_view data, std::string& out) {

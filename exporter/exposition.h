@@ -4,8 +4,12 @@
 // scrape of a full peer table is hundreds of thousands of lines.
 #pragma once
 
+#include <prometheus/client_metric.h>
 #include <prometheus/metric_family.h>
 
+#include <cstddef>
+#include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,8 +33,29 @@ std::string_view ContentType(ExpositionFormat format);
 // Appends the families to out. OpenMetrics: counter families are named
 // without the _total suffix in # TYPE/# HELP, samples keep it, and the
 // output ends with "# EOF\n". Label values and help text are escaped.
+// The same as AppendFamilies, then AppendEnd.
 void Serialize(const std::vector<prometheus::MetricFamily>& families,
                ExpositionFormat format, std::string& out);
+
+// A counter or gauge family whose samples are made one at a time while it
+// is written: fill(i, sample) sets the labels and value of sample i in a
+// ClientMetric that is reused for every sample (assigning to its labels
+// reuses their storage). A family of a million samples then never exists
+// as a million objects.
+struct StreamedFamily {
+  prometheus::MetricFamily family;  // name, help, type; metric unused
+  std::size_t size = 0;
+  std::function<void(std::size_t index, prometheus::ClientMetric& sample)> fill;
+};
+
+// A scrape written piece by piece, in order: families, streamed families,
+// then AppendEnd once. Serialize(f, format, out) is AppendFamilies(f,
+// format, out) followed by AppendEnd(format, out).
+void AppendFamilies(std::span<const prometheus::MetricFamily> families,
+                    ExpositionFormat format, std::string& out);
+void AppendFamily(const StreamedFamily& family, ExpositionFormat format,
+                  std::string& out);
+void AppendEnd(ExpositionFormat format, std::string& out);  // "# EOF"
 
 // gzip (RFC 1952) of data. Throws std::runtime_error if zlib fails.
 std::string Gzip(std::string_view data);

@@ -1124,7 +1124,7 @@ Response HttpServer::Impl::HandleMetrics(const HttpRequest& request,
     std::unique_lock lock(scrape_mutex);
     if (options.stats != nullptr) --options.stats->scrapes_waiting;
     try {
-      Serialize(gather(), format, text.get());
+      gather(format, text.get());
     } catch (const std::exception& e) {
       // The gatherer logs its own failures; the client gets one line.
       std::string message = "error gathering metrics: ";
@@ -1151,6 +1151,14 @@ Response HttpServer::Impl::HandleMetrics(const HttpRequest& request,
   // pool once written.
   return MakeResponse(request, 200, ContentType(format), text.Release(),
                       {{"Vary", kVary}}, headers);
+}
+
+Gatherer GatherFamilies(
+    std::function<std::vector<prometheus::MetricFamily>()> collect) {
+  return [collect = std::move(collect)](ExpositionFormat format,
+                                        std::string& out) {
+    Serialize(collect(), format, out);
+  };
 }
 
 HttpServer::HttpServer(const HttpOptions& options, Gatherer gather,

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "exposition.h"
 #include "web_config.h"
 
 namespace synwatch {
@@ -74,10 +75,16 @@ inline constexpr int kRequestTimeoutMs = 10000;
 
 // Both run on the server's worker threads. Scrapes are serialized, so a
 // Gatherer is never called concurrently with itself; a ReadyCheck may run
-// at any time. A Gatherer that throws gets a 500 with e.what() in the body
-// and nothing logged here: it should log its own failure.
-using Gatherer = std::function<std::vector<prometheus::MetricFamily>()>;
+// at any time. A Gatherer appends a whole exposition in the given format to
+// out (exposition.h: AppendFamilies ... AppendEnd). One that throws gets a
+// 500 with e.what() in the body and nothing logged here: it should log its
+// own failure.
+using Gatherer = std::function<void(ExpositionFormat format, std::string& out)>;
 using ReadyCheck = std::function<bool()>;
+
+// A Gatherer that serializes what collect returns.
+Gatherer GatherFamilies(
+    std::function<std::vector<prometheus::MetricFamily>()> collect);
 
 class HttpServer {
  public:

@@ -431,13 +431,12 @@ int Run(const Options& options) {
       rows, state, BuildInfo{kVersion, kRevision, LibbpfVersion()});
   auto process = std::make_shared<ProcessCollector>();
   HttpStats http_stats;
-  Gatherer gather = [collector, process, &http_stats] {
-    auto families = collector->Collect();
-    for (auto more : {process->Collect(), CollectHttpStats(http_stats)}) {
-      families.insert(families.end(), std::make_move_iterator(more.begin()),
-                      std::make_move_iterator(more.end()));
-    }
-    return families;
+  Gatherer gather = [collector, process, &http_stats](ExpositionFormat format,
+                                                      std::string& out) {
+    collector->Write(format, out);
+    AppendFamilies(process->Collect(), format, out);
+    AppendFamilies(CollectHttpStats(http_stats), format, out);
+    AppendEnd(format, out);
   };
 
   HttpServer server({config.web.listen_address, config.web.metrics_path,

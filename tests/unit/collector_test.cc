@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "exposition.h"
+
 namespace synwatch {
 namespace {
 
@@ -166,6 +168,49 @@ TEST(CollectorTest, PeerLabelsUseAddressOrPrefix) {
       Value(peer, {{"peer", "2001:db8:1:2::/64"}, {"outcome", "allowed"}}), 9);
   EXPECT_EQ(Value(Find(families, "synwatch_peer_table_entries"), {}), 3);
   EXPECT_EQ(Value(Find(families, "synwatch_peer_table_capacity"), {}), 65536);
+}
+
+// The text without the one sample that differs between two reads.
+std::string WithoutReadTime(const std::string& text) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = text.find('\n', start);
+    const std::string line = text.substr(start, end - start + 1);
+    if (line.rfind("synwatch_scrape_duration_seconds ", 0) != 0) out += line;
+    start = end == std::string::npos ? text.size() : end + 1;
+  }
+  return out;
+}
+
+TEST(CollectorTest, WriteStreamsTheSameBytesAsCollect) {
+  FakeRows rows;
+  rows.interfaces.push_back(Eth0());
+  for (int i = 0; i < 300; ++i) {
+    const std::string v4 = "192.0.2." + std::to_string(i % 256);
+    rows.peers.push_back(Peer(4, v4.c_str(), 32, SW_OUTCOME_UNMATCHED,
+                              SW_ACTION_PASS, static_cast<uint64_t>(i)));
+    const std::string v6 = "2001:db8:" + std::to_string(i) + "::";
+    rows.peers.push_back(Peer(6, v6.c_str(), 48, SW_OUTCOME_DENIED,
+                              SW_ACTION_DROP, 1000000 + i));
+  }
+  rows.peers.back().key.ifindex = 99;  // an interface no longer configured
+  ExporterState state;
+  SynwatchCollector collector(rows, state, {"1.0", "abc", "1.2"});
+  for (const ExpositionFormat format :
+       {ExpositionFormat::kText004, ExpositionFormat::kOpenMetrics100}) {
+    std::string collected;
+    Serialize(collector.Collect(), format, collected);
+    std::string written = "# before\n";
+    collector.Write(format, written);
+    AppendEnd(format, written);
+    EXPECT_EQ(WithoutReadTime(written),
+              "# before\n" + WithoutReadTime(collected));
+    EXPECT_NE(written.find("synwatch_peer_syn_packets_total{interface="
+                           "\"ifindex99\",peer=\"2001:db8:299::/48\","
+                           "outcome=\"denied\",action=\"drop\"} 1000299\n"),
+              std::string::npos);
+  }
 }
 
 TEST(CollectorTest, FailedReadIsCountedAndScrapeStillAnswers) {

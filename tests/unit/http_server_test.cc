@@ -148,12 +148,11 @@ class HttpServerTest : public ::testing::Test {
     options.listen_address = "127.0.0.1:0";
     options.version = "1.2.3<test>";
     server_ = std::make_unique<HttpServer>(
-        options,
-        [this] {
+        options, GatherFamilies([this] {
           ++gathers_;
           if (fail_) throw std::runtime_error("map read failed\nsecond line");
           return TestFamilies();
-        },
+        }),
         [this] { return ready_.load(); });
     ASSERT_EQ(server_->ports().size(), 1u);
     port_ = server_->ports()[0];
@@ -318,7 +317,7 @@ TEST(HttpServerOptionsTest, CustomMetricsPath) {
   HttpOptions options;
   options.listen_address = "127.0.0.1:0";
   options.metrics_path = "/custom/metrics";
-  HttpServer server(options, TestFamilies, [] { return true; });
+  HttpServer server(options, GatherFamilies(TestFamilies), [] { return true; });
   const int port = server.ports().at(0);
   EXPECT_EQ(Fetch(port, "GET", "/custom/metrics").body, kTextBody);
   EXPECT_EQ(Fetch(port, "GET", "/metrics").status, 404);
@@ -331,7 +330,8 @@ TEST(HttpServerOptionsTest, CountsResponsesByClass) {
   HttpOptions options;
   options.listen_address = "127.0.0.1:0";
   options.stats = &stats;
-  HttpServer server(options, TestFamilies, [] { return false; });
+  HttpServer server(options, GatherFamilies(TestFamilies),
+                    [] { return false; });
   const int port = server.ports().at(0);
   EXPECT_EQ(Fetch(port, "GET", "/metrics").status, 200);
   EXPECT_EQ(Fetch(port, "GET", "/-/ready").status, 503);
@@ -365,7 +365,7 @@ TEST(HttpServerOptionsTest, CountsResponsesByClass) {
 TEST(HttpServerOptionsTest, AllAddressesForm) {
   HttpOptions options;
   options.listen_address = ":0";
-  HttpServer server(options, TestFamilies, [] { return true; });
+  HttpServer server(options, GatherFamilies(TestFamilies), [] { return true; });
   ASSERT_EQ(server.ports().size(), 1u);
   EXPECT_GT(server.ports()[0], 0);
   EXPECT_EQ(Fetch(server.ports()[0], "GET", "/-/healthy").status, 200);
@@ -374,12 +374,13 @@ TEST(HttpServerOptionsTest, AllAddressesForm) {
 TEST(HttpServerOptionsTest, BusyPortThrowsWithReason) {
   HttpOptions options;
   options.listen_address = "127.0.0.1:0";
-  HttpServer first(options, TestFamilies, [] { return true; });
+  HttpServer first(options, GatherFamilies(TestFamilies), [] { return true; });
   const std::string address =
       "127.0.0.1:" + std::to_string(first.ports().at(0));
   options.listen_address = address;
   try {
-    HttpServer second(options, TestFamilies, [] { return true; });
+    HttpServer second(options, GatherFamilies(TestFamilies),
+                      [] { return true; });
     FAIL() << "second server on the same port started";
   } catch (const std::runtime_error& e) {
     EXPECT_EQ(std::string(e.what()),
@@ -410,7 +411,8 @@ TEST(HttpServerOptionsTest, RejectsBadAddresses) {
     HttpOptions options;
     options.listen_address = c.address;
     try {
-      HttpServer server(options, TestFamilies, [] { return true; });
+      HttpServer server(options, GatherFamilies(TestFamilies),
+                        [] { return true; });
       ADD_FAILURE() << c.address << " was accepted";
     } catch (const std::runtime_error& e) {
       EXPECT_EQ(std::string(e.what()), c.message);
@@ -421,7 +423,7 @@ TEST(HttpServerOptionsTest, RejectsBadAddresses) {
 TEST(HttpServerOptionsTest, Ipv6Loopback) {
   HttpOptions options;
   options.listen_address = "[::1]:0";
-  HttpServer server(options, TestFamilies, [] { return true; });
+  HttpServer server(options, GatherFamilies(TestFamilies), [] { return true; });
   EXPECT_GT(server.ports().at(0), 0);
 }
 
@@ -429,9 +431,9 @@ TEST(HttpServerOptionsTest, ServersOutliveEachOther) {
   // Nothing process-wide is torn down when one server stops.
   HttpOptions options;
   options.listen_address = "127.0.0.1:0";
-  auto first =
-      std::make_unique<HttpServer>(options, TestFamilies, [] { return true; });
-  HttpServer second(options, TestFamilies, [] { return true; });
+  auto first = std::make_unique<HttpServer>(
+      options, GatherFamilies(TestFamilies), [] { return true; });
+  HttpServer second(options, GatherFamilies(TestFamilies), [] { return true; });
   first.reset();
   EXPECT_EQ(Fetch(second.ports().at(0), "GET", "/metrics").body, kTextBody);
 }

@@ -217,8 +217,8 @@ class HttpServerTlsTest : public ::testing::Test {
     HttpOptions options;
     options.listen_address = "127.0.0.1:0";
     options.web_config = config;
-    server_object_ = std::make_unique<HttpServer>(options, TestFamilies,
-                                                  [] { return true; });
+    server_object_ = std::make_unique<HttpServer>(
+        options, GatherFamilies(TestFamilies), [] { return true; });
     port_ = server_object_->ports().at(0);
   }
 
