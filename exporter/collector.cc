@@ -84,6 +84,13 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
   const auto start = std::chrono::steady_clock::now();
   std::vector<InterfaceRow> interfaces;
   std::vector<PeerRow> peers;
+  {
+    // Last scrape's rows, kept with their memory: refilling pages that are
+    // already mapped is cheaper than faulting in fresh ones every scrape.
+    std::lock_guard lock(spare_rows_mutex_);
+    peers.swap(spare_rows_);
+  }
+  peers.clear();
   int failed = 0;
   if (!source_.ReadInterfaces(&interfaces)) ++failed;
   if (!source_.ReadPeers(&peers)) ++failed;
@@ -160,7 +167,15 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
                  MetricType::Counter);
   peer.size = peers.size();
   scrape.peers_at = out.size();
-  auto rows = std::make_shared<const std::vector<PeerRow>>(std::move(peers));
+  // Given back for the next scrape once the last copy of fill is gone.
+  const std::shared_ptr<const std::vector<PeerRow>> rows(
+      std::make_unique<std::vector<PeerRow>>(std::move(peers)).release(),
+      [this](std::vector<PeerRow>* done) {
+        const std::unique_ptr<std::vector<PeerRow>> owned(done);
+        if (owned->capacity() * sizeof(PeerRow) > kMaxSpareRowBytes) return;
+        std::lock_guard lock(spare_rows_mutex_);
+        spare_rows_.swap(*owned);
+      });
   auto ifnames =
       std::make_shared<const std::unordered_map<uint32_t, std::string>>(names);
   peer.fill = [rows, ifnames](std::size_t i, ClientMetric& sample) {

@@ -96,6 +96,12 @@ class SynwatchCollector : public prometheus::Collectable {
   Scrape Build() const;
   void LogReadErrorRateLimited() const;
 
+  // The peer rows of the last scrape, for the next one (at most 8 MiB,
+  // about 200,000 peers: a larger table is read into fresh memory).
+  static constexpr std::size_t kMaxSpareRowBytes = std::size_t{8} << 20;
+  mutable std::mutex spare_rows_mutex_;
+  mutable std::vector<PeerRow> spare_rows_;
+
   const RowSource& source_;
   const ExporterState& state_;
   const BuildInfo build_info_;

@@ -277,16 +277,28 @@ std::string LandingPage(const HttpOptions& options) {
 // larger than kMaxKeptBytes is a one-off and goes back to the system.
 class BufferPool {
  public:
+  // The largest buffer kept: the text of a scrape takes the one the last
+  // text was written to, and its gzip the smaller one, whatever order they
+  // came back in (else they trade places and both grow again each time).
   std::string Take() {
     std::lock_guard lock(mutex_);
     if (buffers_.empty()) return {};
-    std::string buffer = std::move(buffers_.back());
-    buffers_.pop_back();
+    const auto largest = std::max_element(
+        buffers_.begin(), buffers_.end(), [](const auto& a, const auto& b) {
+          return a.capacity() < b.capacity();
+        });
+    std::string buffer = std::move(*largest);
+    buffers_.erase(largest);
     return buffer;
   }
 
   void Give(std::string buffer) {
-    if (buffer.capacity() == 0 || buffer.capacity() > kMaxKeptBytes) return;
+    // Small bodies (every other response goes through here too) are not
+    // worth a slot: they would push out the scrape buffers.
+    if (buffer.capacity() < kMinKeptBytes ||
+        buffer.capacity() > kMaxKeptBytes) {
+      return;
+    }
     buffer.clear();
     std::lock_guard lock(mutex_);
     if (buffers_.size() < kMaxBuffers) buffers_.push_back(std::move(buffer));
@@ -294,6 +306,7 @@ class BufferPool {
 
  private:
   static constexpr std::size_t kMaxBuffers = 2;
+  static constexpr std::size_t kMinKeptBytes = std::size_t{64} << 10;
   static constexpr std::size_t kMaxKeptBytes = std::size_t{64} << 20;
   std::mutex mutex_;
   std::vector<std::string> buffers_;

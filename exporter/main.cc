@@ -2,6 +2,7 @@
 // synwatch: config -> BPF lifecycle -> collectors -> HTTP -> wait for signals.
 #include <bpf/libbpf.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <prometheus/registry.h>
 #include <signal.h>
@@ -482,6 +483,13 @@ int Run(const Options& options) {
 }  // namespace synwatch
 
 int main(int argc, char** argv) {
+  // A scrape allocates and frees blocks of megabytes (peer rows, map reads,
+  // the text). glibc raises its mmap threshold after the first such block
+  // is freed, and from then on keeps them in each worker thread's heap:
+  // tens of MB stay resident after a scrape. A fixed threshold returns
+  // every block over 256 KiB to the kernel when it is freed; the response
+  // buffers that are worth keeping are kept on purpose (http_server.cc).
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   try {
     return synwatch::Run(synwatch::ParseOptions(argc, argv));
   } catch (const synwatch::UsageError& e) {

@@ -59,7 +59,16 @@ check "still answering after the malformed requests" good_scrape
 ipv6_peers 20000 2001:db8:6
 size="$(srv curl -fsS http://127.0.0.1:9632/metrics | wc -c)"
 check "a large response (more than 1.5 MB: $size bytes)" test "$size" -gt 1500000
-for _ in 1 2 3; do good_scrape; done
+# Warm-up: concurrent scrapes, so that each worker thread's heap has held a
+# response before the baseline is taken.
+for _ in 1 2; do
+  pids=()
+  for _ in 1 2 3 4; do
+    srv curl -fsS -m 10 -o /dev/null http://127.0.0.1:9632/metrics &
+    pids+=("$!")
+  done
+  wait "${pids[@]}"
+done
 base="$(rss)"
 log "RSS after warm-up: $base bytes"
 
@@ -107,8 +116,8 @@ done
 ok="$(good_scrapes 4)"
 check_eq "4 scrapes answered within 2 s each with 40 stuck readers" "$ok" 4
 wait "$abuse"
-bound=$((base + 17 * size + 16 * 1024 * 1024))
-log "RSS peak with stuck readers: $peak bytes (bound $bound = base + 17 responses + 16 MiB)"
+bound=$((base + 17 * size + 24 * 1024 * 1024))
+log "RSS peak with stuck readers: $peak bytes (bound $bound = base + 17 responses + 24 MiB)"
 if [ "$MEMORY_CHECKS" -eq 1 ]; then
   check "memory stays within 16 held responses" test "$peak" -le "$bound"
 else
