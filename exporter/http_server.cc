@@ -283,10 +283,10 @@ class BufferPool {
   std::string Take() {
     std::lock_guard lock(mutex_);
     if (buffers_.empty()) return {};
-    const auto largest = std::max_element(
-        buffers_.begin(), buffers_.end(), [](const auto& a, const auto& b) {
-          return a.capacity() < b.capacity();
-        });
+    const auto largest = std::max_element(buffers_.begin(), buffers_.end(),
+                                          [](const auto& a, const auto& b) {
+                                            return a.capacity() < b.capacity();
+                                          });
     std::string buffer = std::move(*largest);
     buffers_.erase(largest);
     return buffer;
