@@ -21,15 +21,7 @@ if ldd "$BIN" | grep -q libasan; then MEMORY_CHECKS=0; fi
 ABUSE=(python3 "$HERE/http_abuse.py")
 
 sandbox_up
-cat >"$SW_TMP/synwatch.toml" <<TOML
-[xdp]
-interfaces = ["sw-srv"]
-pin_path = ""
-[peers]
-ipv6_prefix_length = 128
-[port_scan]
-enabled = false
-TOML
+peer_table_config "$SW_TMP/synwatch.toml"
 start_synwatch "$BIN" "$SW_TMP/synwatch.toml" || { finish; exit 1; }
 
 rss() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$SYNWATCH_PID/status"; }

@@ -150,6 +150,20 @@ start_synwatch() {
 
 scrape() { srv curl -fsS "$@" http://127.0.0.1:9632/metrics; }
 
+# peer_table_config FILE: a config for tests of a large per-peer table:
+# sw-srv, one series per IPv6 address, no port-scan tracking, no pinning.
+peer_table_config() {
+  cat >"$1" <<TOML
+[xdp]
+interfaces = ["sw-srv"]
+pin_path = ""
+[peers]
+ipv6_prefix_length = 128
+[port_scan]
+enabled = false
+TOML
+}
+
 # ipv6_peers N PREFIX: two SYNs from each of N addresses PREFIX::1, ::2, ...
 # (e.g. PREFIX 2001:db8:5), written as raw frames on the client's end of
 # the veth to sw-srv, for a large per-peer table (bounded: one pass).

@@ -12,15 +12,7 @@ HERE="$(dirname "$(realpath "$0")")"
 source "$HERE/lib.sh"
 
 sandbox_up
-cat >"$SW_TMP/synwatch.toml" <<TOML
-[xdp]
-interfaces = ["sw-srv"]
-pin_path = ""
-[peers]
-ipv6_prefix_length = 128
-[port_scan]
-enabled = false
-TOML
+peer_table_config "$SW_TMP/synwatch.toml"
 start_synwatch "$BIN" "$SW_TMP/synwatch.toml" || { finish; exit 1; }
 
 # 60,000 SYNs, two from each of 30,000 addresses in 2001:db8:5::/48.
