@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "http_request.h"
+
 namespace synwatch {
 namespace {
 
@@ -28,26 +30,6 @@ constexpr std::string_view kOpenMetricsContentType =
 
 // ---------------------------------------------------------------------------
 // Header parsing (Accept, Accept-Encoding).
-
-bool IsSpace(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::string_view Unquote(std::string_view s) {
   if (s.size() >= 2 && s.front() == '"' && s.back() == '"') {
@@ -74,7 +56,7 @@ struct HeaderElement {
 // A malformed q-value counts as 0: a client that cannot spell its
 // preference is not taken to insist on that entry.
 double ParseQ(std::string_view text) {
-  text = Unquote(Trim(text));
+  text = Unquote(TrimBlanks(text));
   double q = 0.0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(),
                                          q, std::chars_format::fixed);
@@ -86,14 +68,14 @@ double ParseQ(std::string_view text) {
 
 HeaderElement ParseElement(std::string_view element) {
   HeaderElement out;
-  out.value = Trim(NextToken(element, ';'));
+  out.value = TrimBlanks(NextToken(element, ';'));
   while (!element.empty()) {
     std::string_view param = NextToken(element, ';');
-    std::string_view key = Trim(NextToken(param, '='));
-    if (EqualsIgnoreCase(key, "q")) {
+    std::string_view key = TrimBlanks(NextToken(param, '='));
+    if (EqualsIgnoringCase(key, "q")) {
       out.q = ParseQ(param);
-    } else if (EqualsIgnoreCase(key, "version")) {
-      out.version = Unquote(Trim(param));
+    } else if (EqualsIgnoringCase(key, "version")) {
+      out.version = Unquote(TrimBlanks(param));
     }
   }
   return out;
@@ -374,12 +356,12 @@ ExpositionFormat NegotiateFormat(std::string_view accept) {
   double text_q = 0.0;
   while (!accept.empty()) {
     const HeaderElement element = ParseElement(NextToken(accept, ','));
-    if (EqualsIgnoreCase(element.value, "application/openmetrics-text")) {
+    if (EqualsIgnoringCase(element.value, "application/openmetrics-text")) {
       if (element.version.empty() || element.version == "1.0.0" ||
           element.version == "0.0.1") {
         open_metrics_q = std::max(open_metrics_q, element.q);
       }
-    } else if (EqualsIgnoreCase(element.value, "text/plain")) {
+    } else if (EqualsIgnoringCase(element.value, "text/plain")) {
       text_q = std::max(text_q, element.q);
     }
   }
@@ -395,8 +377,8 @@ bool AcceptsGzip(std::string_view accept_encoding) {
   double wildcard_q = -1.0;
   while (!accept_encoding.empty()) {
     const HeaderElement element = ParseElement(NextToken(accept_encoding, ','));
-    if (EqualsIgnoreCase(element.value, "gzip") ||
-        EqualsIgnoreCase(element.value, "x-gzip")) {
+    if (EqualsIgnoringCase(element.value, "gzip") ||
+        EqualsIgnoringCase(element.value, "x-gzip")) {
       gzip_q = std::max(gzip_q, element.q);
     } else if (element.value == "*") {
       wildcard_q = std::max(wildcard_q, element.q);

@@ -42,6 +42,12 @@ struct ParseResult {
 // the caller acts on. Only `out` is written to.
 ParseResult ParseRequestHead(std::string_view data, HttpRequest* out);
 
+// Helpers for header field values, shared with the Accept and
+// Accept-Encoding parsing (exposition.cc): ASCII case-insensitive equality,
+// and a value without its leading and trailing blanks (space, tab).
+bool EqualsIgnoringCase(std::string_view a, std::string_view b);
+std::string_view TrimBlanks(std::string_view s);
+
 // The reason phrase of a status code this server sends ("Not Found").
 std::string_view ReasonPhrase(int status);
 

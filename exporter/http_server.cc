@@ -39,6 +39,7 @@
 #include "basic_auth.h"
 #include "exposition.h"
 #include "http_request.h"
+#include "pinning.h"
 #include "tls.h"
 
 namespace synwatch {
@@ -76,32 +77,8 @@ std::string ErrnoMessage(int error) {
                            std::string(reason));
 }
 
-// A socket that is closed when it goes out of scope.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
 // Binds and listens on ":9632", "host:9632" or "[v6]:9632".
-Fd Listen(const std::string& address) {
+UniqueFd Listen(const std::string& address) {
   std::string_view host;
   std::string_view port;
   bool bracketed = false;
@@ -145,7 +122,7 @@ Fd Listen(const std::string& address) {
   if (host.empty()) {
     // One dual-stack socket for every address; IPv4 only where the
     // kernel has no IPv6 (ipv6.disable=1).
-    Fd probe(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    UniqueFd probe(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (probe.get() >= 0) {
       auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
       in6->sin6_family = AF_INET6;
@@ -178,7 +155,7 @@ Fd Listen(const std::string& address) {
     freeaddrinfo(found);
   }
 
-  Fd fd(
+  UniqueFd fd(
       socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) ListenError(address, ErrnoMessage(errno));
   const int on = 1;
@@ -415,7 +392,7 @@ struct Connection {
   };
 
   uint64_t id = 0;
-  Fd fd;
+  UniqueFd fd;
   std::shared_ptr<TlsServerContext> tls;  // keeps the SSL_CTX's settings
   SSL* ssl = nullptr;
   State state = State::kReading;
@@ -441,9 +418,9 @@ struct HttpServer::Impl {
   Gatherer gather;
   ReadyCheck ready;
   std::string landing_page;
-  Fd listener;
-  Fd epoll;
-  Fd wake;  // eventfd: a worker finished a response, or Stop()
+  UniqueFd listener;
+  UniqueFd epoll;
+  UniqueFd wake;  // eventfd: a worker finished a response, or Stop()
 
   std::mutex config_mutex;
   std::shared_ptr<const Security> security;  // guarded by config_mutex
@@ -533,8 +510,8 @@ void HttpServer::Impl::Start() {
   // process: OpenSSL writes with write(2), which cannot pass MSG_NOSIGNAL.
   std::signal(SIGPIPE, SIG_IGN);
   listener = Listen(options.listen_address);
-  epoll = Fd(epoll_create1(EPOLL_CLOEXEC));
-  wake = Fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  epoll = UniqueFd(epoll_create1(EPOLL_CLOEXEC));
+  wake = UniqueFd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (epoll.get() < 0 || wake.get() < 0) {
     ListenError(options.listen_address, ErrnoMessage(errno));
   }
@@ -616,8 +593,8 @@ void HttpServer::Impl::Loop() {
 
 void HttpServer::Impl::Accept() {
   for (;;) {
-    Fd fd(accept4(listener.get(), nullptr, nullptr,
-                  SOCK_NONBLOCK | SOCK_CLOEXEC));
+    UniqueFd fd(accept4(listener.get(), nullptr, nullptr,
+                        SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (fd.get() < 0) {
       const int error = errno;
       if (error == EINTR || error == ECONNABORTED) continue;
