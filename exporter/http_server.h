@@ -32,7 +32,7 @@ namespace synwatch {
 // server.
 struct HttpStats {
   std::atomic<int64_t> requests_in_flight{0};  // being handled or written
-  std::atomic<int64_t> scrapes_waiting{0};     // for the scrape in progress
+  std::atomic<int64_t> scrapes_waiting{0};     // for the gather they share
   std::atomic<uint64_t> responses[6] = {};     // by status class, [2] = 2xx
   // Responses a client did not take: it stopped reading for the write
   // timeout (10 s), or closed the connection early, or its stalled

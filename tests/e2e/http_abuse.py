@@ -28,21 +28,26 @@ def raise_fd_limit(n):
 
 
 def status_of(port, data, timeout=5.0):
-    """Sends data, returns the response's status code, or "closed"."""
-    with socket.create_connection((HOST, port), timeout=timeout) as s:
-        try:
-            s.sendall(data)
-        except OSError:
-            pass  # refused mid-send: the answer may still be there
-        response = b""
-        try:
+    """Sends data, returns the response's status code, or why there is none:
+    "timeout" (no status line within timeout), "reset" (the connection was
+    reset) or "closed" (it was closed without a status line)."""
+    response = b""
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout) as s:
+            try:
+                s.sendall(data)
+            except OSError:
+                pass  # refused mid-send: the answer may still be there
             while b"\r\n" not in response:
                 chunk = s.recv(4096)
                 if not chunk:
                     break
                 response += chunk
-        except OSError:
-            pass
+    except socket.timeout:
+        return "timeout"
+    except ConnectionResetError:
+        if not response.startswith(b"HTTP/1.1 "):
+            return "reset"
     if not response.startswith(b"HTTP/1.1 "):
         return "closed"
     return response[9:12].decode()
@@ -180,17 +185,25 @@ FLOOD = [
 
 
 def flood(port, seconds, threads):
+    """Prints the count of each outcome on one line, then the slowest answer
+    and the request that got it."""
     counts = {}
+    slowest = [0.0, b""]
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
     def run(k):
         i = k
         while time.monotonic() < deadline:
-            status = status_of(port, FLOOD[i % len(FLOOD)])
+            request = FLOOD[i % len(FLOOD)]
+            start = time.monotonic()
+            status = status_of(port, request)
+            took = time.monotonic() - start
             i += 1
             with lock:
                 counts[status] = counts.get(status, 0) + 1
+                if took > slowest[0]:
+                    slowest[:] = [took, request]
 
     workers = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
     for w in workers:
@@ -198,6 +211,7 @@ def flood(port, seconds, threads):
     for w in workers:
         w.join()
     print(" ".join("%s=%d" % kv for kv in sorted(counts.items())))
+    print("slowest %.3f s: %r" % (slowest[0], slowest[1][:60]))
 
 
 def main():

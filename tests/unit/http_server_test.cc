@@ -15,7 +15,9 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -310,8 +312,91 @@ TEST_F(HttpServerTest, ConcurrentScrapes) {
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(ok.load(), 30);
-  EXPECT_EQ(gathers_.load(), 30);
+  // Scrapes that overlap share a gather; never more gathers than scrapes.
+  EXPECT_GE(gathers_.load(), 1);
+  EXPECT_LE(gathers_.load(), 30);
 }
+
+// Scrapes that arrive while a gather runs wait for the next one, and share
+// it: each answer was gathered after its request came in, and three
+// waiting scrapes cost one gather, not three.
+class HttpServerBatchTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(HttpServerBatchTest, WaitingScrapesShareTheNextGather) {
+  const bool second_fails = GetParam();
+  HttpStats stats;
+  HttpOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.stats = &stats;
+  std::mutex mutex;
+  std::condition_variable changed;
+  int gathers = 0;
+  bool gate_open = false;
+  HttpServer server(
+      options,
+      [&](ExpositionFormat, std::string& out) {
+        int n = 0;
+        {
+          std::unique_lock lock(mutex);
+          n = ++gathers;
+          changed.notify_all();
+          changed.wait(lock, [&] { return gate_open; });
+        }
+        if (second_fails && n == 2) throw std::runtime_error("gather 2 failed");
+        out = "gather " + std::to_string(n) + "\n";
+      },
+      [] { return true; });
+  const int port = server.ports().at(0);
+
+  Response first;
+  std::thread leader([&] { first = Fetch(port, "GET", "/metrics"); });
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(10),
+                                 [&] { return gathers == 1; }));
+  }
+  // Three more, while the first gather is held (one per remaining worker).
+  constexpr int kWaiting = 3;
+  std::vector<Response> later(kWaiting);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWaiting; ++i) {
+    threads.emplace_back([&, i] { later[i] = Fetch(port, "GET", "/metrics"); });
+  }
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  // The first is being gathered for; the three wait.
+  while (stats.scrapes_waiting.load() < kWaiting &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(stats.scrapes_waiting.load(), kWaiting);
+  {
+    std::lock_guard lock(mutex);
+    gate_open = true;
+  }
+  changed.notify_all();
+  leader.join();
+  for (auto& thread : threads) thread.join();
+
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(first.body, "gather 1\n");
+  for (const Response& response : later) {
+    if (second_fails) {
+      EXPECT_EQ(response.status, 500);
+      EXPECT_EQ(response.body, "error gathering metrics: gather 2 failed\n");
+    } else {
+      EXPECT_EQ(response.status, 200);
+      EXPECT_EQ(response.body, "gather 2\n");
+    }
+  }
+  EXPECT_EQ(gathers, 2);
+  EXPECT_EQ(stats.scrapes_waiting.load(), 0);
+  // The next scrape starts a batch of its own.
+  EXPECT_EQ(Fetch(port, "GET", "/metrics").body, "gather 3\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(GatherSucceedsOrFails, HttpServerBatchTest,
+                         ::testing::Bool());
 
 TEST(HttpServerOptionsTest, CustomMetricsPath) {
   HttpOptions options;
