@@ -142,15 +142,19 @@ UniqueFd Listen(const std::string& address) {
     addrinfo hints{};
     hints.ai_family = bracketed ? AF_INET6 : AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV |
-                     (bracketed ? AI_NUMERICHOST : 0) | AI_ADDRCONFIG;
+    // No AI_ADDRCONFIG: it refuses 127.0.0.1 where loopback is the only
+    // IPv4 address (early boot, a namespace), which is just when a
+    // loopback listener is wanted.
+    hints.ai_flags =
+        AI_PASSIVE | AI_NUMERICSERV | (bracketed ? AI_NUMERICHOST : 0);
     addrinfo* found = nullptr;
     const std::string host_text(host);
     const std::string port_text(port);
-    if (getaddrinfo(host_text.c_str(), port_text.c_str(), &hints, &found) !=
-            0 ||
-        found == nullptr) {
-      ListenError(address, "invalid or unresolvable address");
+    const int rc =
+        getaddrinfo(host_text.c_str(), port_text.c_str(), &hints, &found);
+    if (rc != 0 || found == nullptr) {
+      ListenError(address, std::string("invalid or unresolvable address (") +
+                               gai_strerror(rc) + ")");
     }
     std::memcpy(&storage, found->ai_addr, found->ai_addrlen);
     length = found->ai_addrlen;

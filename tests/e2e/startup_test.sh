@@ -3,7 +3,8 @@
 # Start-up paths, in namespaces this test creates: "auto" picks the
 # default-route interface; every refusal (no such interface, another XDP
 # program already attached, a bad config, missing capabilities) is one clear
-# line, a non-zero exit, and nothing left attached. Bounded: about 30 s.
+# line, a non-zero exit, and nothing left attached; a loopback listener works
+# where loopback is the only address. Bounded: about 40 s.
 set -uo pipefail
 BIN="$(realpath "${1:?usage: startup_test.sh path/to/synwatch}")"
 HERE="$(dirname "$(realpath "$0")")"
@@ -76,5 +77,25 @@ check_eq "unprivileged: exit status" "$rc" 1
 check_eq "unprivileged: one error line on stderr (besides log lines)" "$(error_lines)" 1
 check "unprivileged: names the capabilities ($(head -c 200 "$SW_TMP/err"))" grep -q "CAP_BPF" "$SW_TMP/err"
 check "unprivileged: nothing attached" no_xdp
+
+# --- a loopback listener where loopback is the only address -----------------
+# As at early boot before DHCP. getaddrinfo's AI_ADDRCONFIG refused [::1]
+# with no other address, and 127.0.0.1 with only an IPv6 link-local one.
+printf '[rules]\ndry_run = true\n' >"$SW_TMP/lo.toml"
+srv ip addr flush dev sw-srv
+for addresses in "none" "link-local only"; do
+  if [ "$addresses" != "none" ]; then
+    srv ip addr add fe80::1/64 dev sw-srv nodad
+  fi
+  for listen in 127.0.0.1:9632 '[::1]:9632'; do
+    start_bg "$SW_SRV" "$SW_TMP/lo.log" "$BIN" --config "$SW_TMP/lo.toml" \
+      --interface sw-srv --web.listen-address "$listen"
+    pid="$LAST_PID"
+    check "sw-srv with $addresses: listens on $listen" \
+      wait_until 15 srv curl -fsS -g "http://${listen}/-/ready"
+    stop_pid "$pid"
+    check_eq "sw-srv with $addresses, $listen: SIGTERM exits 0" "$STOP_RC" 0
+  done
+done
 
 finish
