@@ -85,8 +85,9 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # adduser: postinst creates the system user; procps: the unit's ExecReload
-# runs /bin/kill. Everything else is computed.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, procps")
+# runs /bin/kill; libssl3: loaded on first use for TLS and basic auth, so
+# not linked and not seen by dpkg-shlibdeps. Everything else is computed.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, procps, libssl3 (>= 3.0.0)")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${_sw_pkg}/control/conffiles
   ${_sw_image}/debian/postinst

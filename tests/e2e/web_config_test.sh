@@ -94,6 +94,18 @@ err="$(srv "$BIN" --check-config --config "$SW_TMP/synwatch.toml" \
 check_eq "--check-config names the web config error" "$?:$err" \
   "1:$SW_TMP/bad.yml:3: tls_server_config.foo: unknown key"
 
+# --- TLS without libssl: exit 1, one line that says what is missing --------
+# OpenSSL is loaded on first use (exporter/openssl_lazy.cc). A private
+# mount namespace hides it from this one run.
+libssl="$(realpath "$(ldconfig -p | awk '$1 == "libssl.so.3" && /x86-64/ {print $NF; exit}')")"
+# shellcheck disable=SC2016 # expanded by the inner sh
+err="$(srv unshare --mount sh -c 'mount --bind /dev/null "$1" && shift && exec timeout 20 "$@"' \
+  _ "$libssl" "$BIN" --config "$SW_TMP/synwatch.toml" 2>&1 >/dev/null)"
+check_eq "no libssl: exit status" "$?" 1
+check "no libssl: one line names the library and the package ($err)" \
+  grep -Eq '^synwatch: .*TLS and basic auth need libssl\.so\.3 \(package libssl3\)' <<<"$err"
+check_eq "no libssl: nothing else on stderr" "$(grep -Evc '^[0-9]{4}-' <<<"$err")" 1
+
 # --- TLS and basic auth ---------------------------------------------------
 start_bg "$SW_SRV" "$SW_TMP/synwatch.log" "$BIN" --config "$SW_TMP/synwatch.toml"
 SYNWATCH_PID="$LAST_PID"
@@ -106,6 +118,7 @@ if ! wait_until 20 ready; then
   exit 1
 fi
 check "logs that TLS and basic auth are on" grep -q 'TLS is enabled, basic auth is on (1 users)' "$SW_TMP/synwatch.log"
+check "OpenSSL loaded for TLS (libssl.so.3 mapped)" grep -q 'libssl\.so\.3' "/proc/$SYNWATCH_PID/maps"
 check_eq "https with the right password" "$(code -u alice:wonderland)" 200
 check "the metrics come over TLS" bash -c "ip netns exec $SW_SRV curl -fsS --cacert $PKI/ca.pem -u alice:wonderland $URL/metrics | grep -q '^synwatch_build_info'"
 check "plain HTTP is refused" bash -c "! ip netns exec $SW_SRV curl -sS --max-time 5 http://127.0.0.1:9632/metrics"
