@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "http_request.h"
+#include "huge_pages.h"
 
 namespace synwatch {
 namespace {
@@ -397,6 +398,7 @@ void AppendFamilies(std::span<const prometheus::MetricFamily> families,
   std::size_t size = out.size() + kWriterChunk;
   for (const auto& family : families) size += EstimateSize(family);
   out.reserve(size);
+  AdviseHugePages(out.data(), out.capacity());
   Writer writer(out);
   for (const auto& family : families) WriteFamily(writer, family, format);
 }
@@ -411,6 +413,7 @@ void AppendFamily(const StreamedFamily& streamed, ExpositionFormat format,
     out.reserve(out.size() + kWriterChunk +
                 streamed.size *
                     LineBound(family.name.size(), LabelsBound(sample.label)));
+    AdviseHugePages(out.data(), out.capacity());
   }
   Writer writer(out);
   const auto [name, sample_suffix] = WriteFamilyHead(writer, family, format);

@@ -5,10 +5,12 @@
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 
+#include "huge_pages.h"
 #include "interfaces.h"
 
 namespace synwatch {
@@ -75,7 +77,9 @@ bool MapRowSource::ReadPeers(std::vector<PeerRow>* rows) const {
   std::vector<uint64_t> values(kBatchEntries * ncpus);
   uint32_t out_batch = 0;
   bool first = true;
-  rows->reserve(rows->size() + 1024);
+  // The table's capacity bounds its rows: one allocation, no regrowth.
+  rows->reserve(rows->size() + std::max<size_t>(maps_.peers_capacity, 1024));
+  AdviseHugePages(rows->data(), rows->capacity() * sizeof(PeerRow));
   for (;;) {
     uint32_t count = kBatchEntries;
     bpf_map_batch_opts opts{};
