@@ -30,7 +30,9 @@ inline void AdviseHugePages(const void* data, std::size_t bytes) {
       (begin + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
   const std::uintptr_t last = (begin + bytes) & ~(kHugePageBytes - 1);
   if (last <= first) return;
-  madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+  // From the buffer's own pointer, not from an integer.
+  char* const start = const_cast<char*>(static_cast<const char*>(data));
+  madvise(start + (first - begin), last - first, MADV_HUGEPAGE);
 }
 
 }  // namespace synwatch

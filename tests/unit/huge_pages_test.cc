@@ -96,7 +96,8 @@ TEST(HugePagesTest, OnlyWholeAlignedPagesInsideTheBuffer) {
   const auto base = reinterpret_cast<std::uintptr_t>(region);
   const std::uintptr_t aligned =
       (base + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
-  const auto* start = reinterpret_cast<const char*>(aligned + 4096);
+  const char* start =
+      static_cast<const char*>(region) + (aligned - base) + 4096;
   AdviseHugePages(start, kHugePageMinBuffer);
   EXPECT_FALSE(HasFlag(VmFlagsOf(start), "hg"));  // before the first boundary
   EXPECT_TRUE(HasFlag(VmFlagsOf(start + kHugePageBytes), "hg"));
