@@ -63,12 +63,15 @@ BENCH_START=$(date +%s)
 
 # Writes a synwatch config: MODE (generic|native) DRY_RUN (true|false)
 # MAX_ENTRIES, with the benchmark rule set (1,000 deny, 100 allow).
+# write_config FILE MODE DRY_RUN MAX_ENTRIES [SCAN]: SCAN "false" turns
+# port-scan tracking off (default: on, as in synwatch's defaults).
 write_config() {
-  local file="$1" mode="$2" dry_run="$3" max_entries="$4"
+  local file="$1" mode="$2" dry_run="$3" max_entries="$4" scan="${5:-true}"
   {
     printf '[web]\nlisten_address = "127.0.0.1:9632"\n'
     printf '[xdp]\ninterfaces = ["sw-srv"]\nmode = "%s"\npin_path = ""\n' "$mode"
     printf '[peers]\nmax_entries = %s\n' "$max_entries"
+    printf '[port_scan]\nenabled = %s\n' "$scan"
     printf '[rules]\ndry_run = %s\ndefault_action = "pass"\n' "$dry_run"
     "$XDP_BENCH" --print-rules toml
   } >"$file"
@@ -268,6 +271,8 @@ flood_config() {
     nft_drop) nft_drop_rules | srv nft -f - ;;
     sw_count_generic) write_config "$SW_TMP/flood.toml" generic true 65536 ;;
     sw_count_native) write_config "$SW_TMP/flood.toml" native true 65536 ;;
+    sw_count_noscan_generic) write_config "$SW_TMP/flood.toml" generic true 65536 false ;;
+    sw_count_noscan_native) write_config "$SW_TMP/flood.toml" native true 65536 false ;;
     sw_drop_generic) write_config "$SW_TMP/flood.toml" generic false 65536 ;;
     sw_drop_native) write_config "$SW_TMP/flood.toml" native false 65536 ;;
   esac
@@ -291,7 +296,8 @@ section_flood() {
   for pool in $FLOOD_POOLS; do
     write_trafgen "$SW_TMP/flood-$pool.cfg" "$pool" "$mac"
     for config in none xdp_floor_generic xdp_floor_native nft_count sw_count_generic \
-      sw_count_native nft_drop sw_drop_generic sw_drop_native; do
+      sw_count_native sw_count_noscan_generic sw_count_noscan_native nft_drop \
+      sw_drop_generic sw_drop_native; do
       log "flood: pool $pool, $config ($FLOOD_REPS x $FLOOD_PACKETS SYNs), t=$(elapsed)s"
       flood_config "$config" "$pool"
     done
