@@ -31,12 +31,17 @@ declare -gA VM_PORT=()
 
 vm_log() { printf '[vm %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
-# A port on 127.0.0.1 that nothing listens on now (qemu binds it next).
+# A port on 127.0.0.1 that no socket uses now (qemu binds it next), below
+# the kernel's ephemeral range: a port in that range can be taken at any
+# moment as the local end of an outgoing connection (ssh to the last VM
+# was one), and qemu then fails with "Could not set up host forwarding".
 vm_free_port() {
-  local port
+  local port low
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+  [ "$low" -gt 20000 ] || low=32768
   while :; do
-    port=$((20000 + RANDOM % 40000))
-    if ! ss -Htln "sport = :$port" | grep -q .; then
+    port=$((20000 + RANDOM % (low - 20000)))
+    if ! ss -Htan "sport = :$port" | grep -q .; then
       echo "$port"
       return
     fi
