@@ -450,7 +450,7 @@ struct HttpServer::Impl {
   };
   std::mutex batch_mutex;
   std::condition_variable batch_done;
-  // By format and gzip (BatchKey); guarded by batch_mutex.
+  // By format and gzip (the key in HandleMetrics); guarded by batch_mutex.
   std::shared_ptr<Batch> pending_batches[4];
 
   std::mutex queue_mutex;
@@ -1164,15 +1164,15 @@ Response HttpServer::Impl::HandleMetrics(const HttpRequest& request,
   if (!batch->error.empty()) {  // done: no longer written to
     return MakeResponse(request, 500, kPlain, batch->error, {}, headers);
   }
-  // The body depends on both headers, so caches must key on them.
+  // The body leaves with the response; the event loop returns it to the
+  // pool once written. It depends on both headers, so caches must key on
+  // them.
   constexpr std::string_view kVary = "Accept, Accept-Encoding";
   if (gzip) {
     return MakeResponse(request, 200, ContentType(format), std::move(body),
                         {{"Content-Encoding", "gzip"}, {"Vary", kVary}},
                         headers);
   }
-  // The body leaves with the response; the event loop returns it to the
-  // pool once written.
   return MakeResponse(request, 200, ContentType(format), std::move(body),
                       {{"Vary", kVary}}, headers);
 }
