@@ -42,6 +42,14 @@ struct {
 	__type(value, struct sw_rule_value);
 } rules SEC(".maps");
 
+/* Per-CPU: filled on a miss by the CPU that missed, so no line bounces. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SW_VERDICT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sw_verdict);
+} verdicts SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, SW_DEFAULT_PEER_ENTRIES);
@@ -744,6 +752,36 @@ static __always_inline void log_connection(struct xdp_md *ctx, struct sw_if_stat
 
 /* --- Decision ------------------------------------------------------------ */
 
+_Static_assert((SW_OUTCOME_COUNT & (SW_OUTCOME_COUNT - 1)) == 0,
+	       "a cached outcome is masked into range");
+
+/* Verdict cache slot of a source: multiply-xorshift over its 128 bits (an
+ * IPv4 source has three zero words). A collision only costs a trie lookup:
+ * the entry holds the whole address. */
+static __always_inline __u32 verdict_slot(const struct syn_source *src)
+{
+	__u64 lo = src->saddr[0] | (__u64)src->saddr[1] << 32;
+	__u64 hi = src->saddr[2] | (__u64)src->saddr[3] << 32;
+	__u64 h = (lo ^ 0x9e3779b97f4a7c15ULL) * 0xff51afd7ed558ccdULL;
+
+	h = (h ^ (h >> 29) ^ hi) * 0xc4ceb9fe1a85ec53ULL;
+	return h >> (64 - SW_VERDICT_BITS);
+}
+
+static __always_inline int verdict_hit(const struct sw_verdict *v, const struct syn_source *src,
+				       __u32 version)
+{
+	/* Read again from the stack rather than kept from the hash across the
+	 * lookup: registers spilled for that would take the frame past the
+	 * 512-byte call chain limit of Linux 6.1 (tests/bpf/stack_check.sh). */
+	__u32 diff = (v->addr[0] ^ READ_ONCE(src->saddr[0])) |
+		     (v->addr[1] ^ READ_ONCE(src->saddr[1])) |
+		     (v->addr[2] ^ READ_ONCE(src->saddr[2])) |
+		     (v->addr[3] ^ READ_ONCE(src->saddr[3]));
+
+	return !diff && v->version == version && v->family == src->family;
+}
+
 static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config *cfg,
 				      __u32 ifindex, __u32 slot, struct sw_if_stats *stats,
 				      const struct syn_source *src)
@@ -756,48 +794,72 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	union {
 		struct sw_rule_key rule;
 		struct sw_scan_key scan;
+		__u32 verdict_slot;
 	} k = {};
 	struct sw_rule_key *rkey = &k.rule;
 	struct sw_scan_key *skey = &k.scan;
 	struct sw_peer_key pkey = {};
 	struct sw_rule_value *rule;
+	struct sw_verdict *cached;
 	__u32 *addr = (__u32 *)pkey.addr; /* masked in place: no copy on the stack */
+	__u32 version = params->rules_version;
 	__u64 now = 0;
 	__u8 outcome, action, scan;
 	__u32 plen;
 	int i;
 
-	rkey->gen = gen;
-	rkey->family = src->family;
 	__builtin_memcpy(pkey.addr, src->saddr, sizeof(pkey.addr));
 	if (src->family == SW_FAMILY_IPV4) {
-		rkey->prefixlen = 32 + 32;
 		plen = params->ipv4_prefix_len;
 		if (plen > 32)
 			plen = 32;
 	} else {
-		rkey->prefixlen = 32 + 128;
 		plen = params->ipv6_prefix_len;
 		if (plen > 128)
 			plen = 128;
 	}
-	__builtin_memcpy(rkey->addr, src->saddr, sizeof(rkey->addr));
 #pragma unroll
 	for (i = 0; i < 4; i++)
 		addr[i] &= word_mask(plen, i * 32);
 
 	/*
-	 * User space folded allow over deny, so the longest match decides.
-	 * Anything but "allowed" in a rule value reads as "denied": the
-	 * outcome indexes the counters and must stay in range.
+	 * The rules' verdict for this exact source, from the cache when it was
+	 * looked up under the rule set in force (a repeat SYN: one array
+	 * lookup and a compare instead of a trie walk), else from the trie.
 	 */
-	rule = bpf_map_lookup_elem(&rules, rkey);
-	if (rule && rule->outcome == SW_OUTCOME_ALLOWED)
-		outcome = SW_OUTCOME_ALLOWED;
-	else if (rule)
-		outcome = SW_OUTCOME_DENIED;
-	else
-		outcome = SW_OUTCOME_UNMATCHED;
+	k.verdict_slot = verdict_slot(src);
+	cached = bpf_map_lookup_elem(&verdicts, &k.verdict_slot);
+	if (cached && verdict_hit(cached, src, version)) {
+		/* Only ALLOWED, DENIED or UNMATCHED are written; the mask keeps
+		 * the counter index in range whatever the map holds. */
+		outcome = cached->outcome & (SW_OUTCOME_COUNT - 1);
+	} else {
+		rkey->prefixlen = src->family == SW_FAMILY_IPV4 ? 32 + 32 : 32 + 128;
+		rkey->gen = gen;
+		rkey->family = src->family;
+		__builtin_memcpy(rkey->addr, src->saddr, sizeof(rkey->addr));
+		/*
+		 * User space folded allow over deny, so the longest match
+		 * decides. Anything but "allowed" in a rule value reads as
+		 * "denied": the outcome indexes the counters and must stay in
+		 * range.
+		 */
+		rule = bpf_map_lookup_elem(&rules, rkey);
+		if (rule && rule->outcome == SW_OUTCOME_ALLOWED)
+			outcome = SW_OUTCOME_ALLOWED;
+		else if (rule)
+			outcome = SW_OUTCOME_DENIED;
+		else
+			outcome = SW_OUTCOME_UNMATCHED;
+		/* Version 0 is a writer that does not version its rules:
+		 * nothing of it is cached. */
+		if (cached && version) {
+			__builtin_memcpy(cached->addr, src->saddr, sizeof(cached->addr));
+			cached->version = version;
+			cached->family = src->family;
+			cached->outcome = outcome;
+		}
+	}
 
 	/* Only peers that no static rule matched are blocked or tracked, so an
 	 * allow-listed source can never be locked out by a scan. */

@@ -13,7 +13,7 @@
 
 #include <linux/types.h>
 
-#define SW_ABI_VERSION 2
+#define SW_ABI_VERSION 3
 
 /* Interfaces: ifindex -> slot through an open-addressed table in the config
  * value (sw_config.if_slots). Slot SW_IF_UNKNOWN counts packets seen on an
@@ -79,6 +79,8 @@ struct sw_params {
 	__u8 pad0[2];
 	__u32 scan_max_ports; /* more distinct ports than this is a scan, 1..SW_SCAN_MAX_PORTS */
 	__u32 connections_per_second; /* connection events per second and CPU, at most */
+	__u32 rules_version; /* new for every rule set written, never 0: tags cached verdicts */
+	__u32 pad1;
 	__u64 scan_window_ns;	      /* sliding window */
 	__u64 block_ns;		      /* block duration, 0 = detect only */
 };
@@ -122,6 +124,22 @@ struct sw_rule_key {
 struct sw_rule_value {
 	__u8 outcome; /* SW_OUTCOME_ALLOWED or SW_OUTCOME_DENIED */
 	__u8 pad[3];
+};
+
+/* Verdict cache in front of the "rules" trie: a per-CPU array of
+ * SW_VERDICT_SLOTS entries, direct-mapped by a hash of the full source
+ * address. An entry answers for its source only while rules_version is the
+ * one in force, so a rule change invalidates every entry at once; an entry
+ * that is 0 (never written) has no family and matches nothing. */
+#define SW_VERDICT_BITS 10
+#define SW_VERDICT_SLOTS (1U << SW_VERDICT_BITS)
+
+struct sw_verdict {
+	__u32 addr[4];	 /* the source, unmasked, as in the rule lookup */
+	__u32 version;	 /* sw_params.rules_version the verdict was looked up under */
+	__u8 family;	 /* enum sw_family */
+	__u8 outcome;	 /* SW_OUTCOME_ALLOWED, _DENIED or _UNMATCHED */
+	__u8 pad[2];
 };
 
 /* Key of the per-CPU LRU "peers" hash: one entry per interface, peer prefix,

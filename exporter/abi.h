@@ -12,10 +12,11 @@ extern "C" {
 
 namespace synwatch {
 
-static_assert(sizeof(sw_params) == 32);
+static_assert(sizeof(sw_params) == 40);
 static_assert(offsetof(sw_params, scan_max_ports) == 8);
 static_assert(offsetof(sw_params, connections_per_second) == 12);
-static_assert(offsetof(sw_params, scan_window_ns) == 16);
+static_assert(offsetof(sw_params, rules_version) == 16);
+static_assert(offsetof(sw_params, scan_window_ns) == 24);
 static_assert(sizeof(sw_config) == 8 + 2 * sizeof(sw_params) + 4 * SW_IF_SLOTS);
 static_assert(sizeof(sw_if_stats) ==
               8 * (int{SW_CLASS_COUNT} +
@@ -23,6 +24,8 @@ static_assert(sizeof(sw_if_stats) ==
 static_assert(sizeof(sw_rule_key) == 24);
 static_assert(offsetof(sw_rule_key, addr) == 8);
 static_assert(sizeof(sw_rule_value) == 4);
+static_assert(sizeof(sw_verdict) == 24);
+static_assert(offsetof(sw_verdict, version) == 16);
 static_assert(sizeof(sw_peer_key) == 24);
 static_assert(offsetof(sw_peer_key, addr) == 8);
 static_assert(SW_PEER_ADMIT_SLOTS == 65536 && SW_PEER_ADMIT_BITS < 32);
@@ -53,6 +56,18 @@ inline int PlaceIfindex(sw_config& cfg, uint32_t ifindex) {
     }
   }
   return -1;
+}
+
+// The rules_version for the next rule set written into cfg: above both
+// halves', so that no verdict the XDP program cached under an earlier rule
+// set (this process's or, with pinned maps, an earlier synwatch's) matches
+// it. Never 0, which the program does not cache under.
+inline uint32_t NextRulesVersion(const sw_config& cfg) {
+  const uint32_t v = (cfg.params[0].rules_version > cfg.params[1].rules_version
+                          ? cfg.params[0].rules_version
+                          : cfg.params[1].rules_version) +
+                     1;
+  return v == 0 ? 1 : v;
 }
 
 // The slot of ifindex, or SW_IF_UNKNOWN.

@@ -277,6 +277,7 @@ void BpfProgram::ApplyPolicy(const Policy& policy) {
 
   sw_config next = config_;
   next.params[new_gen] = ParamsFromPolicy(policy);
+  next.params[new_gen].rules_version = NextRulesVersion(config_);
   // Write the inactive half first, then flip: a SYN sees either the old
   // rules and knobs or the new ones, never a mix.
   next.gen = old_gen;

@@ -385,5 +385,107 @@ TEST_F(XdpTest, PeersAreKeyedBySourceOutcomeAndAction) {
   EXPECT_EQ(prog_.Peers(), peers);
 }
 
+// The verdict cache is per CPU: its tests run and read on one.
+constexpr int kCpu = 0;
+
+// The verdict cache in front of the rule trie answers for a source only
+// under the rule set it was looked up in. Here a reload brings back
+// generation 0 with the opposite rule for the same source: a cache tagged
+// by generation rather than rules_version would still say "denied".
+TEST_F(XdpTest, VerdictCacheFollowsEveryRuleChange) {
+  const CpuPin pin(kCpu);
+  ASSERT_TRUE(pin.ok());
+  const std::vector<uint8_t> syn = SynFrom("192.0.2.56");
+  Apply({.deny = {"192.0.2.56/32"}});
+  EXPECT_EQ(prog_.Run(syn, kLoIfindex, kSends).verdict, XDP_DROP);
+  const uint32_t first = prog_.RulesVersion();
+  auto cached = prog_.CachedVerdict("192.0.2.56", kCpu);
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_EQ(cached->second.version, first);
+  EXPECT_EQ(cached->second.outcome, SW_OUTCOME_DENIED);
+
+  prog_.WritePolicy(1, {});
+  prog_.SetGen(1);
+  EXPECT_EQ(prog_.Run(syn, kLoIfindex, kSends).verdict, XDP_PASS);
+  prog_.WritePolicy(0, {.allow = {"192.0.2.56/32"}, .default_drop = true});
+  prog_.SetGen(0);
+  EXPECT_EQ(prog_.Run(syn, kLoIfindex, kSends).verdict, XDP_PASS);
+  EXPECT_GT(prog_.RulesVersion(), first);
+  cached = prog_.CachedVerdict("192.0.2.56", kCpu);
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_EQ(cached->second.version, prog_.RulesVersion());
+  EXPECT_EQ(cached->second.outcome, SW_OUTCOME_ALLOWED);
+
+  const std::map<std::string, uint64_t> counters = {
+      {"class.syn", 3 * kSends},
+      {"syn.denied.drop", kSends},
+      {"syn.unmatched.pass", kSends},
+      {"syn.allowed.pass", kSends}};
+  EXPECT_EQ(prog_.SlotCounters(Slot()), counters);
+}
+
+// A cache entry decides only for its own address, family and rules_version;
+// any other entry in the slot sends the SYN to the trie, which then takes
+// the slot over. Planting a wrong verdict shows the cache is consulted at
+// all.
+TEST_F(XdpTest, CachedVerdictAnswersForItsSourceOnly) {
+  const CpuPin pin(kCpu);
+  ASSERT_TRUE(pin.ok());
+  const std::vector<uint8_t> syn = SynFrom("192.0.2.56");
+  Apply({.deny = {"192.0.2.0/24"}});
+  ASSERT_EQ(prog_.Run(syn, kLoIfindex).verdict, XDP_DROP);
+  const auto cached = prog_.CachedVerdict("192.0.2.56", kCpu);
+  ASSERT_TRUE(cached.has_value());
+  const uint32_t slot = cached->first;
+  const uint32_t version = prog_.RulesVersion();
+
+  prog_.WriteVerdict(
+      slot, XdpProgram::Verdict("192.0.2.56", version, SW_OUTCOME_ALLOWED));
+  EXPECT_EQ(prog_.Run(syn, kLoIfindex).verdict, XDP_PASS);
+
+  const sw_verdict others[] = {
+      XdpProgram::Verdict("192.0.2.99", version, SW_OUTCOME_ALLOWED),
+      XdpProgram::Verdict("192.0.2.56", version + 1, SW_OUTCOME_ALLOWED),
+      XdpProgram::Verdict("192.0.2.56", version - 1, SW_OUTCOME_ALLOWED),
+      // The same first four bytes, as an IPv6 address.
+      XdpProgram::Verdict("c000:238::", version, SW_OUTCOME_ALLOWED),
+  };
+  for (const sw_verdict& other : others) {
+    prog_.WriteVerdict(slot, other);
+    EXPECT_EQ(prog_.Run(syn, kLoIfindex).verdict, XDP_DROP)
+        << "family " << int{other.family} << " version " << other.version;
+    const auto now = prog_.CachedVerdict("192.0.2.56", kCpu);
+    ASSERT_TRUE(now.has_value());
+    EXPECT_EQ(now->first, slot);
+    EXPECT_EQ(now->second.outcome, SW_OUTCOME_DENIED);
+  }
+  const std::map<std::string, uint64_t> counters = {
+      {"class.syn", 6}, {"syn.denied.drop", 5}, {"syn.allowed.pass", 1}};
+  EXPECT_EQ(prog_.SlotCounters(Slot()), counters);
+}
+
+// rules_version 0 is a writer that does not version its rules: the program
+// caches nothing under it, so rewriting the rules in place still takes
+// effect on the next SYN.
+TEST_F(XdpTest, UnversionedRulesAreNotCached) {
+  const CpuPin pin(kCpu);
+  ASSERT_TRUE(pin.ok());
+  const auto unversioned = [this](const TestPolicy& policy) {
+    prog_.WritePolicy(0, policy);
+    sw_config cfg = prog_.ReadConfig();
+    cfg.params[0].rules_version = 0;
+    cfg.gen = 0;
+    prog_.WriteConfig(cfg);
+  };
+  const std::vector<uint8_t> syn = SynFrom("192.0.2.56");
+  unversioned({.deny = {"192.0.2.56/32"}});
+  EXPECT_EQ(prog_.Run(syn, kLoIfindex, kSends).verdict, XDP_DROP);
+  EXPECT_FALSE(prog_.CachedVerdict("192.0.2.56", kCpu).has_value());
+  // The same key, now an allow rule.
+  unversioned({.allow = {"192.0.2.56/32"}, .default_drop = true});
+  EXPECT_EQ(prog_.Run(syn, kLoIfindex, kSends).verdict, XDP_PASS);
+  EXPECT_FALSE(prog_.CachedVerdict("192.0.2.56", kCpu).has_value());
+}
+
 }  // namespace
 }  // namespace synwatch

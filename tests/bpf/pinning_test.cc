@@ -25,9 +25,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kMapNames[][16] = {
-    "config",     "if_stats", "rules",  "peers",     "peer_admit",
-    "scan_track", "blocked",  "events", "conn_rate", "scan_scratch"};
+constexpr char kMapNames[][16] = {"config",       "if_stats", "rules",
+                                  "verdicts",     "peers",    "peer_admit",
+                                  "scan_track",   "blocked",  "conn_rate",
+                                  "scan_scratch", "events"};
 
 class PinningTest : public ::testing::Test {
  protected:
@@ -104,11 +105,13 @@ TEST_F(PinningTest, FirstStartPinsEveryMap) {
 
 TEST_F(PinningTest, NextProgramContinuesCountersAndGeneration) {
   uint32_t gen = 0;
+  uint32_t version = 0;
   {
     BpfProgram first(Sizes(), PinDir::Open(pin_));
     first.ApplyPolicy(Policy{});
     first.ApplyPolicy(Policy{});  // a reload: generation 1 in force
     gen = first.config().gen;
+    version = first.config().params[gen].rules_version;
     AddToSlot(first.if_stats_fd(), 7, 41);
   }
   BpfProgram second(Sizes(), PinDir::Open(pin_));
@@ -118,6 +121,8 @@ TEST_F(PinningTest, NextProgramContinuesCountersAndGeneration) {
   EXPECT_EQ(second.config().abi_version, static_cast<uint32_t>(SW_ABI_VERSION));
   second.ApplyPolicy(Policy{});  // fills the other generation, flips
   EXPECT_EQ(second.config().gen, gen ^ 1U);
+  // Above every version the pinned verdict cache may hold entries of.
+  EXPECT_EQ(second.config().params[gen ^ 1U].rules_version, version + 1);
 }
 
 TEST_F(PinningTest, AnotherLayoutVersionIsReplacedNotRead) {

@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "abi.h"
@@ -220,7 +221,9 @@ class XdpProgram {
   void WritePolicy(uint8_t gen, const TestPolicy& policy) const {
     sw_config cfg = ReadConfig();
     sw_params& params = cfg.params[gen];
+    const uint32_t version = NextRulesVersion(cfg);
     params = sw_params{};
+    params.rules_version = version;
     params.default_drop = policy.default_drop;
     params.dry_run = policy.dry_run;
     params.ipv4_prefix_len = policy.ipv4_prefix_len;
@@ -377,6 +380,59 @@ class XdpProgram {
     return CountKeys<sw_scan_key>("scan_track");
   }
   size_t BlockedEntries() const { return CountKeys<sw_scan_key>("blocked"); }
+
+  // The rules_version of the generation in force.
+  uint32_t RulesVersion() const {
+    const sw_config cfg = ReadConfig();
+    return cfg.params[cfg.gen & 1].rules_version;
+  }
+
+  // The verdict cache slot holding an entry for addr in cpu's cache, if any,
+  // with that entry. Callers pin themselves to cpu (CpuPin), so that
+  // BPF_PROG_TEST_RUN runs there.
+  std::optional<std::pair<uint32_t, sw_verdict>> CachedVerdict(
+      const std::string& addr, int cpu) const {
+    if (cpu < 0 || cpu >= ncpus_) {
+      ADD_FAILURE() << "no CPU " << cpu;
+      return std::nullopt;
+    }
+    const sw_verdict want = Verdict(addr, 0, 0);
+    std::vector<sw_verdict> values(static_cast<size_t>(ncpus_));
+    for (uint32_t slot = 0; slot < SW_VERDICT_SLOTS; ++slot) {
+      if (bpf_map_lookup_elem(Fd(skel_->maps.verdicts), &slot, values.data()) !=
+          0) {
+        ADD_FAILURE() << "read verdict slot " << slot;
+        return std::nullopt;
+      }
+      const sw_verdict& v = values[static_cast<size_t>(cpu)];
+      if (v.family == want.family &&
+          std::memcmp(v.addr, want.addr, sizeof(v.addr)) == 0) {
+        return std::make_pair(slot, v);
+      }
+    }
+    return std::nullopt;
+  }
+
+  // Writes value into slot on every CPU.
+  void WriteVerdict(uint32_t slot, const sw_verdict& value) const {
+    const std::vector<sw_verdict> values(static_cast<size_t>(ncpus_), value);
+    ASSERT_EQ(bpf_map_update_elem(Fd(skel_->maps.verdicts), &slot,
+                                  values.data(), BPF_ANY),
+              0)
+        << std::strerror(errno);
+  }
+
+  static sw_verdict Verdict(const std::string& addr, uint32_t version,
+                            uint8_t outcome) {
+    sw_verdict v{};
+    const bool v4 = addr.find(':') == std::string::npos;
+    v.family = v4 ? SW_FAMILY_IPV4 : SW_FAMILY_IPV6;
+    v.version = version;
+    v.outcome = outcome;
+    EXPECT_EQ(inet_pton(v4 ? AF_INET : AF_INET6, addr.c_str(), v.addr), 1)
+        << addr;
+    return v;
+  }
 
   static sw_scan_key ScanKey(const std::string& addr, uint8_t prefix_len) {
     sw_scan_key key{};
