@@ -190,7 +190,7 @@ TEST_F(EventsTest, NonSynsAreNeverLogged) {
 // A ring buffer nobody reads fills up; the program counts what it could not
 // send and goes on.
 TEST_F(EventsTest, FullRingIsCounted) {
-  constexpr int kSyns = 2000;  // a record is ~200 bytes: the ring holds ~1300
+  constexpr int kSyns = 2000;  // a record is ~200 bytes: the ring holds ~650
   Apply(LogPolicy(4'000'000'000u));
   EXPECT_EQ(Send(SynFrame(kSrc4), kSyns), XDP_PASS);
 

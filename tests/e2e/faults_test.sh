@@ -127,7 +127,7 @@ srv "$BIN" --detach --config "$SW_TMP/synwatch.toml" >/dev/null
 write_config 65536 true
 start_synwatch "$BIN" "$SW_TMP/synwatch.toml" || { finish; exit 1; }
 kill -STOP "$SYNWATCH_PID"
-# 3,000 SYNs (one per port, no retries) while nobody reads the 256 KiB ring.
+# 3,000 SYNs (one per port, no retries) while nobody reads the 128 KiB ring.
 cli timeout 30 nmap -sS -Pn -n -p 1-3000 --max-retries 0 --min-rate 3000 \
   --host-timeout 20s -e sw-cli -S 192.0.2.15 192.0.2.1 >/dev/null 2>&1
 kill -CONT "$SYNWATCH_PID"
