@@ -774,10 +774,9 @@ static __always_inline int verdict_hit(const struct sw_verdict *v, const struct 
 	/* Read again from the stack rather than kept from the hash across the
 	 * lookup: registers spilled for that would take the frame past the
 	 * 512-byte call chain limit of Linux 6.1 (tests/bpf/stack_check.sh). */
-	__u32 diff = (v->addr[0] ^ READ_ONCE(src->saddr[0])) |
-		     (v->addr[1] ^ READ_ONCE(src->saddr[1])) |
-		     (v->addr[2] ^ READ_ONCE(src->saddr[2])) |
-		     (v->addr[3] ^ READ_ONCE(src->saddr[3]));
+	__u32 diff =
+	    (v->addr[0] ^ READ_ONCE(src->saddr[0])) | (v->addr[1] ^ READ_ONCE(src->saddr[1])) |
+	    (v->addr[2] ^ READ_ONCE(src->saddr[2])) | (v->addr[3] ^ READ_ONCE(src->saddr[3]));
 
 	return !diff && v->version == version && v->family == src->family;
 }

@@ -81,8 +81,8 @@ struct sw_params {
 	__u32 connections_per_second; /* connection events per second and CPU, at most */
 	__u32 rules_version; /* new for every rule set written, never 0: tags cached verdicts */
 	__u32 pad1;
-	__u64 scan_window_ns;	      /* sliding window */
-	__u64 block_ns;		      /* block duration, 0 = detect only */
+	__u64 scan_window_ns; /* sliding window */
+	__u64 block_ns;	      /* block duration, 0 = detect only */
 };
 
 /* The single entry of the "config" array map. */
@@ -135,10 +135,10 @@ struct sw_rule_value {
 #define SW_VERDICT_SLOTS (1U << SW_VERDICT_BITS)
 
 struct sw_verdict {
-	__u32 addr[4];	 /* the source, unmasked, as in the rule lookup */
-	__u32 version;	 /* sw_params.rules_version the verdict was looked up under */
-	__u8 family;	 /* enum sw_family */
-	__u8 outcome;	 /* SW_OUTCOME_ALLOWED, _DENIED or _UNMATCHED */
+	__u32 addr[4]; /* the source, unmasked, as in the rule lookup */
+	__u32 version; /* sw_params.rules_version the verdict was looked up under */
+	__u8 family;   /* enum sw_family */
+	__u8 outcome;  /* SW_OUTCOME_ALLOWED, _DENIED or _UNMATCHED */
 	__u8 pad[2];
 };
 
