@@ -3,6 +3,7 @@
 // on either side that shifts a field fails to compile instead of misreading.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -63,10 +64,8 @@ inline int PlaceIfindex(sw_config& cfg, uint32_t ifindex) {
 // set (this process's or, with pinned maps, an earlier synwatch's) matches
 // it. Never 0, which the program does not cache under.
 inline uint32_t NextRulesVersion(const sw_config& cfg) {
-  const uint32_t v = (cfg.params[0].rules_version > cfg.params[1].rules_version
-                          ? cfg.params[0].rules_version
-                          : cfg.params[1].rules_version) +
-                     1;
+  const uint32_t v =
+      std::max(cfg.params[0].rules_version, cfg.params[1].rules_version) + 1;
   return v == 0 ? 1 : v;
 }
 

@@ -381,6 +381,14 @@ class XdpProgram {
   }
   size_t BlockedEntries() const { return CountKeys<sw_scan_key>("blocked"); }
 
+  // Writes addr ("192.0.2.56", "2001:db8::1") into out (16 bytes, network
+  // order, IPv4 in the first 4) and returns its sw_family.
+  static uint8_t ParseAddr(const std::string& addr, void* out) {
+    const bool v4 = addr.find(':') == std::string::npos;
+    EXPECT_EQ(inet_pton(v4 ? AF_INET : AF_INET6, addr.c_str(), out), 1) << addr;
+    return v4 ? SW_FAMILY_IPV4 : SW_FAMILY_IPV6;
+  }
+
   // The rules_version of the generation in force.
   uint32_t RulesVersion() const {
     const sw_config cfg = ReadConfig();
@@ -425,22 +433,16 @@ class XdpProgram {
   static sw_verdict Verdict(const std::string& addr, uint32_t version,
                             uint8_t outcome) {
     sw_verdict v{};
-    const bool v4 = addr.find(':') == std::string::npos;
-    v.family = v4 ? SW_FAMILY_IPV4 : SW_FAMILY_IPV6;
+    v.family = ParseAddr(addr, v.addr);
     v.version = version;
     v.outcome = outcome;
-    EXPECT_EQ(inet_pton(v4 ? AF_INET : AF_INET6, addr.c_str(), v.addr), 1)
-        << addr;
     return v;
   }
 
   static sw_scan_key ScanKey(const std::string& addr, uint8_t prefix_len) {
     sw_scan_key key{};
-    const bool v4 = addr.find(':') == std::string::npos;
-    key.family = v4 ? SW_FAMILY_IPV4 : SW_FAMILY_IPV6;
+    key.family = ParseAddr(addr, key.addr);
     key.prefix_len = prefix_len;
-    EXPECT_EQ(inet_pton(v4 ? AF_INET : AF_INET6, addr.c_str(), key.addr), 1)
-        << addr;
     return key;
   }
 
