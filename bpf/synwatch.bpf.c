@@ -81,6 +81,17 @@ struct {
 	__type(value, struct sw_scan_state);
 } scan_track SEC(".maps");
 
+/* Doorkeeper of "scan_track", as peer_admit is of "peers": a peer's first
+ * port waits here, and only a second port costs an LRU insert. A flood of
+ * spoofed sources, one SYN each, then neither pays for inserts nor evicts
+ * the peers that are really being tracked. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SW_SCAN_ADMIT_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} scan_admit SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SW_DEFAULT_BLOCK_ENTRIES);
@@ -110,8 +121,8 @@ struct {
 } conn_rate SEC(".maps");
 
 /* Per-CPU room for what does not fit the 512-byte stack: the value a new
- * tracking entry is created from (only slots[0] is ever written, the rest
- * stay zero), and a detection's snapshot and port list. Its count goes
+ * tracking entry is created from (only slots[0] and [1] are ever written,
+ * the rest stay zero), and a detection's snapshot and port list. Its count goes
  * through here too: read back from a map, it is one unknown value to the
  * verifier rather than one path per possible count. */
 struct scan_scratch {
@@ -242,21 +253,27 @@ static __always_inline __u32 word_mask(__u32 plen, __u32 word_bit)
 	return bpf_htonl(~0U << (32 - (plen - word_bit)));
 }
 
-/* 64-bit multiply-xorshift over the six words of the key, cheaper than
- * jhash. All 64 bits are compared: another key that lands in the slot
- * passes for the stored one about once in 2^47. Never 0 (a free slot). */
-static __always_inline __u64 peer_fingerprint(const struct sw_peer_key *key)
+/* 64-bit multiply-xorshift over the words of a key, cheaper than jhash;
+ * nwords is a constant at every call, so the loop unrolls. */
+static __always_inline __u64 key_fingerprint(const void *key, int nwords)
 {
-	const __u32 *w = (const __u32 *)key;
+	const __u32 *w = key;
 	__u64 h = 0x9e3779b97f4a7c15ULL;
 	int i;
 
 #pragma unroll
-	for (i = 0; i < (int)(sizeof(*key) / 4); i++) {
+	for (i = 0; i < nwords; i++) {
 		h = (h ^ w[i]) * 0xff51afd7ed558ccdULL;
 		h ^= h >> 29;
 	}
-	return h | 1;
+	return h;
+}
+
+/* All 64 bits are compared: another key that lands in the slot passes for
+ * the stored one about once in 2^47. Never 0 (a free slot). */
+static __always_inline __u64 peer_fingerprint(const struct sw_peer_key *key)
+{
+	return key_fingerprint(key, sizeof(*key) / 4) | 1;
 }
 
 /*
@@ -581,13 +598,39 @@ static __noinline void detect_scan(const struct scan_syn *s, struct sw_scan_stat
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* --- The door of scan_track ---------------------------------------------- */
+
+#define DOOR_CHECK_MASK 0x0000ffff00000000ULL
+
+/* What the door holds for the peer of fingerprint fp waiting with the port
+ * and time of the tracking slot mine (layout: SW_SCAN_ADMIT_BITS in
+ * bpf/synwatch.h). */
+static __always_inline __u64 door_value(__u64 fp, __u64 mine)
+{
+	__u64 check = ((fp >> 16) & 0xffff) | 1;
+
+	return (mine & ~((1ULL << 48) - 1)) | check << 32 | (__u32)mine;
+}
+
+/* The waiting port as a tracking slot, its time restored to 48 bits from
+ * the 32 the door keeps, relative to the slot mine: within 2^31 ms (24
+ * days) either way, which is how long a port can wait. */
+static __always_inline __u64 door_slot(__u64 v, __u64 mine)
+{
+	__s32 age = (__u32)mine - (__u32)v;
+	__u64 ms = SW_SLOT_MS(mine) - (__s64)age;
+
+	return (v & ~((1ULL << 48) - 1)) | (ms & ((1ULL << 48) - 1));
+}
+
 /*
- * A tracking entry for a peer seen for the first time, created with this
- * SYN's port already in slot 0. Returns the entry when another CPU created
- * it first (the caller then claims a slot as usual), NULL otherwise.
+ * A tracking entry for a peer that just brought its second port: created
+ * with the waiting one in slot 0 and this SYN's in slot 1. 0 when created;
+ * -EEXIST when another CPU created it first (the caller then claims a slot
+ * as usual); any other error is counted.
  */
-static __always_inline struct sw_scan_state *new_tracking(struct sw_if_stats *stats,
-							  const struct sw_scan_key *key, __u64 slot)
+static __always_inline long new_tracking(struct sw_if_stats *stats, const struct sw_scan_key *key,
+					 __u64 first, __u64 second)
 {
 	struct scan_scratch *scratch;
 	__u32 zero = 0;
@@ -595,22 +638,96 @@ static __always_inline struct sw_scan_state *new_tracking(struct sw_if_stats *st
 
 	scratch = bpf_map_lookup_elem(&scan_scratch, &zero);
 	if (!scratch)
-		return NULL;
-	scratch->init.slots[0] = slot;
+		return -ENOMEM;
+	scratch->init.slots[0] = first;
+	scratch->init.slots[1] = second;
 	err = bpf_map_update_elem(&scan_track, key, &scratch->init, BPF_NOEXIST);
-	if (!err) {
+	if (!err)
 		stats->scan_track_inserts++;
-		return NULL;
+	else if (err != -EEXIST)
+		stats->scan_track_failures++;
+	return err;
+}
+
+enum door_result {
+	DOOR_WAIT,     /* the SYN's port waits (or is refreshed): nothing more to do */
+	DOOR_ADMITTED, /* the peer's entry was created with two ports */
+	DOOR_RACED,    /* another CPU created the entry: add the port as usual */
+};
+
+/* Each write to the door is a compare-and-exchange, retried this often
+ * when another CPU changed the slot in between. */
+#define DOOR_TRIES 3
+
+/* What an admission leaves behind: the peer's check bits, no port, no time.
+ * A SYN of the peer that still finds it looks at scan_track again: it was
+ * admitted while this SYN was on its way, or its entry was evicted since. */
+static __always_inline int door_admitted(__u64 v)
+{
+	return !(v & ~DOOR_CHECK_MASK);
+}
+
+/*
+ * The door of "scan_track" for a peer that has no entry. The peer's own port
+ * fresh there and another one now admit it with both; anything else leaves
+ * this SYN's port waiting (or refreshed). One port is never a scan:
+ * max_ports is 1 at least. Of two CPUs that bring a new peer's first ports
+ * at once, one waits and the other, retrying, admits the peer with both.
+ */
+static __always_inline int pass_door(struct sw_if_stats *stats, const struct sw_scan_key *key,
+				     __u64 mine, __u64 cutoff_ms, __u32 *idx)
+{
+	__u64 fp, want, v, *door;
+	long err;
+	int t;
+
+	fp = key_fingerprint(key, sizeof(*key) / 4);
+	*idx = fp >> (64 - SW_SCAN_ADMIT_BITS);
+	door = bpf_map_lookup_elem(&scan_admit, idx);
+	if (!door)
+		return DOOR_WAIT;
+	want = door_value(fp, mine);
+#pragma unroll
+	for (t = 0; t < DOOR_TRIES; t++) {
+		v = READ_ONCE(*door);
+		if (((v ^ want) & DOOR_CHECK_MASK) ||
+		    (!door_admitted(v) && !slot_fresh(door_slot(v, mine), cutoff_ms))) {
+			/* Free, another peer's, or stale: this port waits. */
+			if (__sync_val_compare_and_swap(door, v, want) == v)
+				return DOOR_WAIT;
+			continue;
+		}
+		if (door_admitted(v)) {
+			if (bpf_map_lookup_elem(&scan_track, key))
+				return DOOR_RACED;
+			if (__sync_val_compare_and_swap(door, v, want) == v)
+				return DOOR_WAIT;
+			continue;
+		}
+		if (slot_tag(v) == slot_tag(mine)) {
+			/* Once per millisecond, as in track_port(); a lost race
+			 * leaves a value as fresh. */
+			if ((__u32)v != (__u32)mine)
+				__sync_val_compare_and_swap(door, v, want);
+			return DOOR_WAIT;
+		}
+		err = new_tracking(stats, key, door_slot(v, mine), mine);
+		if (err == -EEXIST)
+			return DOOR_RACED;
+		if (err)
+			return DOOR_WAIT;
+		/* Only once the entry exists, so that a SYN of the peer on
+		 * another CPU finds the one or the other. */
+		__sync_val_compare_and_swap(door, v, v & DOOR_CHECK_MASK);
+		return DOOR_ADMITTED;
 	}
-	if (err == -EEXIST)
-		return bpf_map_lookup_elem(&scan_track, key);
-	stats->scan_track_failures++;
-	return NULL;
+	return DOOR_WAIT;
 }
 
 /*
  * Records the destination port of an unmatched SYN and detects a scan when
- * the peer's distinct fresh ports exceed max_ports. A port already fresh is
+ * the peer's distinct fresh ports exceed max_ports. A peer's first port
+ * waits at the door (scan_admit) and its second creates its entry. A port already fresh is
  * only refreshed: it cannot make a scan. A new one claims a free or stale
  * slot, and the fresh slots are counted *after* the claim, so that of two
  * CPUs adding a port each at once, at least one sees both.
@@ -626,12 +743,17 @@ static __noinline int track_port(struct xdp_md *ctx, const struct sw_scan_key *k
 	struct sw_if_stats *stats;
 	struct sw_scan_state *st;
 	struct sw_config *cfg;
-	struct claim_ctx claim;
-	struct scan_syn s;
+	/* One after the other: sharing the room keeps the frame within the
+	 * 512-byte call chain of Linux 6.1 (tests/bpf/stack_check.sh). */
+	union {
+		__u32 door_idx; /* the key of the door's slot */
+		struct claim_ctx claim;
+		struct scan_syn s;
+	} u;
 	__u64 now_ms, window_ms, cutoff_ms, mine, v;
 	__u32 zero = 0, max_ports, fresh = 0;
+	int i, door, admitted = 0;
 	__u16 tag;
-	int i;
 
 	cfg = bpf_map_lookup_elem(&config, &zero);
 	stats = bpf_map_lookup_elem(&if_stats, &if_slot);
@@ -651,36 +773,37 @@ static __noinline int track_port(struct xdp_md *ctx, const struct sw_scan_key *k
 
 	st = bpf_map_lookup_elem(&scan_track, key);
 	if (!st) {
-		st = new_tracking(stats, key, mine);
-		if (!st) {
-			/* Created with one port: only max_ports 0 makes that a scan. */
-			if (max_ports > 0)
-				return 0;
-			st = bpf_map_lookup_elem(&scan_track, key);
-			if (!st)
-				return 0;
+		door = pass_door(stats, key, mine, cutoff_ms, &u.door_idx);
+		if (door == DOOR_WAIT)
+			return 0;
+		st = bpf_map_lookup_elem(&scan_track, key);
+		if (!st)
+			return 0;
+		admitted = door == DOOR_ADMITTED;
+	}
+
+	if (!admitted) {
+		for (i = 0; i < SW_SCAN_SLOTS; i++) {
+			v = READ_ONCE(st->slots[i]);
+			if (!slot_fresh(v, cutoff_ms) || slot_tag(v) != tag)
+				continue;
+			/* Once per millisecond at most: a busy peer on many
+			 * CPUs would otherwise bounce the line on every SYN. */
+			if (SW_SLOT_MS(v) < now_ms)
+				__sync_val_compare_and_swap(&st->slots[i], v, mine);
+			return 0;
 		}
-	}
 
-	for (i = 0; i < SW_SCAN_SLOTS; i++) {
-		v = READ_ONCE(st->slots[i]);
-		if (!slot_fresh(v, cutoff_ms) || slot_tag(v) != tag)
-			continue;
-		/* Once per millisecond at most: a busy peer on many CPUs would
-		 * otherwise bounce the line on every SYN. */
-		if (SW_SLOT_MS(v) < now_ms)
-			__sync_val_compare_and_swap(&st->slots[i], v, mine);
-		return 0;
+		/* A new port takes the first free or stale slot; a lost race
+		 * moves on to the next. The port can end up in two slots when
+		 * two CPUs add it at once: counting dedupes. No slot left means
+		 * every slot is fresh, more than any max_ports, and the slow
+		 * path sorts it out. */
+		u.claim.st = st;
+		u.claim.cutoff_ms = cutoff_ms;
+		u.claim.mine = mine;
+		bpf_loop(SW_SCAN_SLOTS, claim_free_slot, &u.claim, 0);
 	}
-
-	/* A new port takes the first free or stale slot; a lost race moves on
-	 * to the next. The port can end up in two slots when two CPUs add it
-	 * at once: counting dedupes. No slot left means every slot is fresh,
-	 * more than any max_ports, and the slow path sorts it out. */
-	claim.st = st;
-	claim.cutoff_ms = cutoff_ms;
-	claim.mine = mine;
-	bpf_loop(SW_SCAN_SLOTS, claim_free_slot, &claim, 0);
 
 	/* Branch-free (slot_fresh_bit): a branch per slot would give the
 	 * verifier two paths per slot, and the count a precise value each. */
@@ -688,15 +811,15 @@ static __noinline int track_port(struct xdp_md *ctx, const struct sw_scan_key *k
 		fresh += slot_fresh_bit(READ_ONCE(st->slots[i]), cutoff_ms);
 	if (fresh <= max_ports)
 		return 0;
-	s.ctx = ctx;
-	s.stats = stats;
-	s.params = params;
-	s.key = key;
-	s.src = src;
-	s.now = now;
-	s.cutoff_ms = cutoff_ms;
-	s.max_ports = max_ports;
-	detect_scan(&s, st);
+	u.s.ctx = ctx;
+	u.s.stats = stats;
+	u.s.params = params;
+	u.s.key = key;
+	u.s.src = src;
+	u.s.now = now;
+	u.s.cutoff_ms = cutoff_ms;
+	u.s.max_ports = max_ports;
+	detect_scan(&u.s, st);
 	return 0;
 }
 

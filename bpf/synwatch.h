@@ -158,6 +158,16 @@ struct sw_peer_key {
 #define SW_SCAN_MAX_PORTS 64 /* largest port_scan.max_ports */
 #define SW_SCAN_SLOTS (SW_SCAN_MAX_PORTS + 1)
 #define SW_DEFAULT_SCAN_TRACK_ENTRIES 8192
+
+/* Doorkeeper of "scan_track": the __u64 array "scan_admit", indexed by the
+ * top SW_SCAN_ADMIT_BITS of a scan key's fingerprint. A slot is 0 (free) or
+ * holds the first port of a peer that is not tracked yet:
+ * (port + 1) << 48 | check << 32 | milliseconds (low 32 bits, as in
+ * SW_SLOT), where check is 16 more bits of the fingerprint, never 0. The
+ * peer's next SYN to another port creates its tracking entry with both and
+ * leaves check << 32 alone in the slot (admitted). */
+#define SW_SCAN_ADMIT_BITS 16
+#define SW_SCAN_ADMIT_SLOTS (1U << SW_SCAN_ADMIT_BITS)
 #define SW_DEFAULT_BLOCK_ENTRIES 16384
 /* About 650 records (a record is sw_event plus an 8-byte header). One
  * thread drains it as records arrive, so it only has to absorb a burst; user

@@ -566,15 +566,19 @@ class SmallScanTrackTest : public ScanTest {
   uint32_t ScanTrackEntries() const override { return kEntries; }
 };
 
+std::string Peer4(uint64_t i) {
+  return "198.51." + std::to_string(100 + i / 250) + "." +
+         std::to_string(1 + i % 250);
+}
+
 // The tracking table is bounded: more peers evict old ones (LRU), and every
 // new entry is counted, so user space can tell evictions from the fill.
 TEST_F(SmallScanTrackTest, TrackingTableIsBoundedAndInsertsCounted) {
   Apply(ScanPolicy());
   constexpr uint64_t kPeers = 500;
   for (uint64_t i = 0; i < kPeers; ++i) {
-    const std::string source = "198.51." + std::to_string(100 + i / 250) + "." +
-                               std::to_string(1 + i % 250);
-    ASSERT_EQ(Syn(source, 80), XDP_PASS);
+    // Two ports: the first only waits at the door.
+    Syns(Peer4(i), {80, 443});
   }
   std::map<std::string, uint64_t> counters = Counters();
   EXPECT_EQ(counters["scan_track_inserts"], kPeers);
@@ -582,6 +586,87 @@ TEST_F(SmallScanTrackTest, TrackingTableIsBoundedAndInsertsCounted) {
   const size_t entries = prog_.ScanTrackEntries();
   EXPECT_GT(entries, 0u);
   EXPECT_LE(entries, kEntries);
+}
+
+// A flood of sources that send one SYN each (spoofed, most likely) stops at
+// the door: it neither costs an insert each nor evicts a peer that is being
+// tracked, whose ports still count towards its detection.
+TEST_F(SmallScanTrackTest, OneSynSourcesDoNotEvictTrackedPeers) {
+  Apply(ScanPolicy());
+  Syns(kSrc4, {1, 2});
+  ASSERT_EQ(TrackedPorts(kSrc4, 32), (std::vector<uint16_t>{1, 2}));
+  for (uint64_t i = 0; i < 10 * kEntries; ++i) Syns(Peer4(i), {80});
+  std::map<std::string, uint64_t> counters = Counters();
+  EXPECT_EQ(counters["scan_track_inserts"], 1u);
+  EXPECT_EQ(prog_.ScanTrackEntries(), 1u);
+  EXPECT_EQ(TrackedPorts(kSrc4, 32), (std::vector<uint16_t>{1, 2}));
+
+  Syns(kSrc4, {3, 4});
+  EXPECT_EQ(Counters()["port_scans"], 1u);
+  const std::vector<sw_event> events = prog_.DrainEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(EventPorts(events[0]), (std::vector<uint16_t>{1, 2, 3, 4}));
+  EXPECT_EQ(Syn(kSrc4, 5), XDP_DROP);
+}
+
+// A peer whose entry was evicted is admitted again through the door: the
+// mark its admission left there does not lock it out.
+TEST_F(SmallScanTrackTest, EvictedPeerComesBackThroughTheDoor) {
+  Apply(ScanPolicy());
+  Syns(kSrc4, {1, 2});
+  for (uint64_t i = 0; i < 4 * kEntries; ++i) Syns(Peer4(i), {80, 443});
+  ASSERT_FALSE(prog_.ScanState(kSrc4, 32)) << "not evicted: test is moot";
+
+  EXPECT_EQ(Syn(kSrc4, 3), XDP_PASS);
+  EXPECT_FALSE(prog_.ScanState(kSrc4, 32)) << "port 3 waits at the door";
+  Syns(kSrc4, {4, 5, 6});
+  const std::vector<sw_event> events = prog_.DrainEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(EventPorts(events[0]), (std::vector<uint16_t>{3, 4, 5, 6}));
+}
+
+// A peer's first port waits at the door, however often it comes again: no
+// tracking entry until a second port, which brings the first one along.
+TEST_F(ScanTest, FirstPortWaitsAtTheDoor) {
+  Apply(ScanPolicy());
+  Syns(kSrc4, {80, 80, 80});
+  Syns(kSrc6, {443});
+  EXPECT_EQ(Counters()["scan_track_inserts"], 0u);
+  EXPECT_EQ(prog_.ScanTrackEntries(), 0u);
+
+  EXPECT_EQ(Syn(kSrc4, 8080), XDP_PASS);
+  EXPECT_EQ(Counters()["scan_track_inserts"], 1u);
+  EXPECT_EQ(TrackedPorts(kSrc4, 32), (std::vector<uint16_t>{80, 8080}));
+  EXPECT_FALSE(prog_.ScanState(kSrc6, 128));
+}
+
+// With max_ports 1, the second port is already a scan: the admission counts
+// both at once.
+TEST_F(ScanTest, AdmissionWithTwoPortsCanBeAScan) {
+  Apply({.scan_enabled = true, .scan_max_ports = 1});
+  EXPECT_EQ(Syn(kSrc4, 22), XDP_PASS);
+  EXPECT_EQ(Syn(kSrc4, 23), XDP_PASS);
+  const std::vector<sw_event> events = prog_.DrainEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(EventPorts(events[0]), (std::vector<uint16_t>{22, 23}));
+  EXPECT_EQ(Syn(kSrc4, 24), XDP_DROP);
+}
+
+// A port that waited longer than the window is forgotten: the next one
+// waits in its place.
+TEST_F(ScanTest, AStalePortAtTheDoorIsForgotten) {
+  constexpr uint64_t kWindowMs = 200;
+  Apply({.scan_enabled = true, .scan_window_ns = kWindowMs * kMs});
+  EXPECT_EQ(Syn(kSrc4, 1), XDP_PASS);
+  SleepMs(kWindowMs + 100);
+  const uint64_t start = MonotonicNs();
+  EXPECT_EQ(Syn(kSrc4, 2), XDP_PASS);
+  EXPECT_FALSE(prog_.ScanState(kSrc4, 32)) << "port 1 was stale";
+  EXPECT_EQ(Syn(kSrc4, 3), XDP_PASS);
+  if (MonotonicNs() - start >= (kWindowMs - 20) * kMs) {
+    GTEST_SKIP() << "two SYNs took longer than the window";
+  }
+  EXPECT_EQ(TrackedPorts(kSrc4, 32), (std::vector<uint16_t>{2, 3}));
 }
 
 // SYNs of one scanner on two CPUs at once, each CPU sending ports the other
