@@ -602,6 +602,9 @@ static __noinline void detect_scan(const struct scan_syn *s, struct sw_scan_stat
 
 #define DOOR_CHECK_MASK 0x0000ffff00000000ULL
 
+_Static_assert(SW_SCAN_ADMIT_BITS <= 32,
+	       "a door's index (top bits of the fingerprint) and check (bits 16-31) are apart");
+
 /* What the door holds for the peer of fingerprint fp waiting with the port
  * and time of the tracking slot mine (layout: SW_SCAN_ADMIT_BITS in
  * bpf/synwatch.h). */
@@ -727,10 +730,11 @@ static __always_inline int pass_door(struct sw_if_stats *stats, const struct sw_
 /*
  * Records the destination port of an unmatched SYN and detects a scan when
  * the peer's distinct fresh ports exceed max_ports. A peer's first port
- * waits at the door (scan_admit) and its second creates its entry. A port already fresh is
- * only refreshed: it cannot make a scan. A new one claims a free or stale
- * slot, and the fresh slots are counted *after* the claim, so that of two
- * CPUs adding a port each at once, at least one sees both.
+ * waits at the door (scan_admit), and its second creates its entry. In the
+ * entry, a port already fresh is only refreshed: it cannot make a scan. A
+ * new one claims a free or stale slot, and the fresh slots are counted
+ * *after* the claim, so that of two CPUs adding a port each at once, at
+ * least one sees both.
  *
  * Out of line, with its own lookups of the array maps (a few instructions
  * each), so that the decision path stays short and the verifier walks the

@@ -31,6 +31,7 @@ static_assert(sizeof(sw_peer_key) == 24);
 static_assert(offsetof(sw_peer_key, addr) == 8);
 static_assert(SW_PEER_ADMIT_SLOTS == 65536 && SW_PEER_ADMIT_BITS < 32);
 static_assert(sizeof(sw_scan_key) == 20);
+static_assert(SW_SCAN_ADMIT_SLOTS == 65536);  // README, "Port scans"
 static_assert(sizeof(sw_scan_state) == 8 * SW_SCAN_SLOTS);
 static_assert(sizeof(sw_block) == 16);
 static_assert(offsetof(sw_event, src) == 8);
