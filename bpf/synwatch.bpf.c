@@ -612,7 +612,7 @@ static __always_inline __u64 door_value(__u64 fp, __u64 mine)
 {
 	__u64 check = ((fp >> 16) & 0xffff) | 1;
 
-	return (mine & ~((1ULL << 48) - 1)) | check << 32 | (__u32)mine;
+	return (__u64)slot_tag(mine) << 48 | check << 32 | (__u32)mine;
 }
 
 /* The waiting port as a tracking slot, its time restored to 48 bits from
@@ -623,7 +623,7 @@ static __always_inline __u64 door_slot(__u64 v, __u64 mine)
 	__s32 age = (__u32)mine - (__u32)v;
 	__u64 ms = SW_SLOT_MS(mine) - (__s64)age;
 
-	return (v & ~((1ULL << 48) - 1)) | (ms & ((1ULL << 48) - 1));
+	return SW_SLOT(slot_port(v), ms);
 }
 
 /*
