@@ -50,6 +50,16 @@ struct {
 	__type(value, struct sw_verdict);
 } verdicts SEC(".maps");
 
+/* The verdicts of whole blocks, apart from the sources' so that a flood's
+ * sources, each taking a slot in "verdicts", never evict the block entries
+ * that keep the flood off the trie. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SW_VERDICT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sw_verdict);
+} verdict_blocks SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, SW_DEFAULT_PEER_ENTRIES);
@@ -882,30 +892,130 @@ static __always_inline void log_connection(struct xdp_md *ctx, struct sw_if_stat
 _Static_assert((SW_OUTCOME_COUNT & (SW_OUTCOME_COUNT - 1)) == 0,
 	       "a cached outcome is masked into range");
 
-/* Verdict cache slot of a source: multiply-xorshift over its 128 bits (an
- * IPv4 source has three zero words). A collision only costs a trie lookup:
- * the entry holds the whole address. */
-static __always_inline __u32 verdict_slot(const struct syn_source *src)
+/* Verdict cache slot of a key: multiply-xorshift over the source's 128 bits
+ * masked with m0, m1 and m23 (all ones for a source entry; a block's mask
+ * for a block entry, which leaves words 2 and 3 out), and the kind, so that
+ * a block and its first source do not share a slot. A collision only costs
+ * a trie lookup: the entry holds the whole key. */
+static __always_inline __u32 verdict_slot(const struct syn_source *src, __u32 m0, __u32 m1,
+					  __u32 m23, __u64 kind)
 {
-	__u64 lo = src->saddr[0] | (__u64)src->saddr[1] << 32;
-	__u64 hi = src->saddr[2] | (__u64)src->saddr[3] << 32;
+	__u64 lo = (src->saddr[0] & m0) | (__u64)(src->saddr[1] & m1) << 32;
+	__u64 hi = (src->saddr[2] & m23) | (__u64)(src->saddr[3] & m23) << 32;
 	__u64 h = (lo ^ 0x9e3779b97f4a7c15ULL) * 0xff51afd7ed558ccdULL;
 
-	h = (h ^ (h >> 29) ^ hi) * 0xc4ceb9fe1a85ec53ULL;
+	h = (h ^ (h >> 29) ^ hi ^ kind) * 0xc4ceb9fe1a85ec53ULL;
 	return h >> (64 - SW_VERDICT_BITS);
 }
 
 static __always_inline int verdict_hit(const struct sw_verdict *v, const struct syn_source *src,
-				       __u32 version)
+				       __u32 version, __u32 m0, __u32 m1, __u32 m23, __u8 kind)
 {
 	/* Read again from the stack rather than kept from the hash across the
 	 * lookup: registers spilled for that would take the frame past the
 	 * 512-byte call chain limit of Linux 6.1 (tests/bpf/stack_check.sh). */
-	__u32 diff =
-	    (v->addr[0] ^ READ_ONCE(src->saddr[0])) | (v->addr[1] ^ READ_ONCE(src->saddr[1])) |
-	    (v->addr[2] ^ READ_ONCE(src->saddr[2])) | (v->addr[3] ^ READ_ONCE(src->saddr[3]));
+	__u32 diff = (v->addr[0] ^ (READ_ONCE(src->saddr[0]) & m0)) |
+		     (v->addr[1] ^ (READ_ONCE(src->saddr[1]) & m1)) |
+		     (v->addr[2] ^ (READ_ONCE(src->saddr[2]) & m23)) |
+		     (v->addr[3] ^ (READ_ONCE(src->saddr[3]) & m23));
 
-	return !diff && v->version == version && v->family == src->family;
+	return !diff && v->version == version && v->family == src->family && v->kind == kind;
+}
+
+static __always_inline void verdict_store(struct sw_verdict *v, const struct syn_source *src,
+					  __u32 version, __u32 m0, __u32 m1, __u32 m23, __u8 kind,
+					  __u8 outcome)
+{
+	v->addr[0] = src->saddr[0] & m0;
+	v->addr[1] = src->saddr[1] & m1;
+	v->addr[2] = src->saddr[2] & m23;
+	v->addr[3] = src->saddr[3] & m23;
+	v->version = version;
+	v->family = src->family;
+	v->outcome = outcome;
+	v->kind = kind;
+}
+
+/* The verdict block's mask of word 0 (a /24 or the first 32 bits of a /48);
+ * word 1's is BLOCK_MASK1 (an IPv4 source's word 1 is zero), words 2 and 3
+ * are outside every block. */
+#define BLOCK_MASK1 word_mask(SW_VERDICT_BLOCK6, 32)
+static __always_inline __u32 block_mask0(__u8 family)
+{
+	return family == SW_FAMILY_IPV4 ? word_mask(SW_VERDICT_BLOCK4, 0)
+					: word_mask(SW_VERDICT_BLOCK6, 0);
+}
+
+_Static_assert(SW_VERDICT_BLOCK4 <= 32 && SW_VERDICT_BLOCK6 >= 32 && SW_VERDICT_BLOCK6 <= 64,
+	       "a verdict block is masked in words 0 and 1 only");
+
+/*
+ * The rules' verdict for a source that has no entry of its own in the cache:
+ * from its block's entry, else from the trie. The trie's answer is cached
+ * for the block when the rule holds for all of it, else for the source.
+ * "cached" is the source's slot (NULL if the lookup failed); rkey is scratch
+ * for the block's slot index, then the trie key.
+ */
+static __always_inline struct sw_verdict *block_entry(const struct syn_source *src, __u32 *slot)
+{
+	*slot = verdict_slot(src, block_mask0(src->family), BLOCK_MASK1, 0, SW_VERDICT_BLOCK);
+	return bpf_map_lookup_elem(&verdict_blocks, slot);
+}
+
+static __always_inline __u8 rules_outcome(const struct syn_source *src, __u32 gen, __u32 version,
+					  struct sw_verdict *cached, struct sw_rule_key *rkey)
+{
+	/* The block's slot index lives in the trie key's place while the key
+	 * is not needed: the frame is at the 512-byte limit. For the same
+	 * reason the block's entry is looked up again to be written, rather
+	 * than kept across the trie walk. */
+	__u32 *slot = (__u32 *)rkey;
+	struct sw_rule_value *rule;
+	struct sw_verdict *block;
+	__u8 outcome, flags = 0;
+
+	block = block_entry(src, slot);
+	if (block && verdict_hit(block, src, version, block_mask0(READ_ONCE(src->family)),
+				 BLOCK_MASK1, 0, SW_VERDICT_BLOCK)) {
+		outcome = block->outcome & (SW_OUTCOME_COUNT - 1);
+		goto source;
+	}
+
+	rkey->prefixlen = src->family == SW_FAMILY_IPV4 ? 32 + 32 : 32 + 128;
+	rkey->gen = gen;
+	rkey->family = src->family;
+	__builtin_memcpy(rkey->addr, src->saddr, sizeof(rkey->addr));
+	/*
+	 * User space folded allow over deny, so the longest match decides.
+	 * Anything but "allowed" in a rule value reads as "denied": the
+	 * outcome indexes the counters and must stay in range.
+	 */
+	rule = bpf_map_lookup_elem(&rules, rkey);
+	if (rule && rule->outcome == SW_OUTCOME_ALLOWED)
+		outcome = SW_OUTCOME_ALLOWED;
+	else if (rule)
+		outcome = SW_OUTCOME_DENIED;
+	else
+		outcome = SW_OUTCOME_UNMATCHED;
+	if (rule)
+		flags = rule->flags;
+	/* Version 0 is a writer that does not version its rules: nothing of
+	 * it is cached. */
+	if (!version)
+		return outcome;
+	if (flags & SW_RULE_BLOCK) {
+		block = block_entry(src, slot);
+		if (block)
+			verdict_store(block, src, version, block_mask0(src->family), BLOCK_MASK1, 0,
+				      SW_VERDICT_BLOCK, outcome);
+	}
+source:
+	/* The source's own entry too, so that its next SYN hits the first
+	 * lookup: a flood's sources take slots over as they did before blocks
+	 * were cached, one store to a line the lookup brought in. */
+	if (cached)
+		verdict_store(cached, src, version, ~0U, ~0U, ~0U, SW_VERDICT_SOURCE, outcome);
+	return outcome;
 }
 
 static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config *cfg,
@@ -925,7 +1035,6 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	struct sw_rule_key *rkey = &k.rule;
 	struct sw_scan_key *skey = &k.scan;
 	struct sw_peer_key pkey = {};
-	struct sw_rule_value *rule;
 	struct sw_verdict *cached;
 	__u32 *addr = (__u32 *)pkey.addr; /* masked in place: no copy on the stack */
 	__u32 version = params->rules_version;
@@ -949,43 +1058,19 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 		addr[i] &= word_mask(plen, i * 32);
 
 	/*
-	 * The rules' verdict for this exact source, from the cache when it was
-	 * looked up under the rule set in force (a repeat SYN: one array
-	 * lookup and a compare instead of a trie walk), else from the trie.
+	 * The rules' verdict for this source, from its own cache entry when it
+	 * was looked up under the rule set in force (a repeat SYN: one array
+	 * lookup and a compare instead of a trie walk), else from its block's
+	 * entry or the trie.
 	 */
-	k.verdict_slot = verdict_slot(src);
+	k.verdict_slot = verdict_slot(src, ~0U, ~0U, ~0U, SW_VERDICT_SOURCE);
 	cached = bpf_map_lookup_elem(&verdicts, &k.verdict_slot);
-	if (cached && verdict_hit(cached, src, version)) {
+	if (cached && verdict_hit(cached, src, version, ~0U, ~0U, ~0U, SW_VERDICT_SOURCE))
 		/* Only ALLOWED, DENIED or UNMATCHED are written; the mask keeps
 		 * the counter index in range whatever the map holds. */
 		outcome = cached->outcome & (SW_OUTCOME_COUNT - 1);
-	} else {
-		rkey->prefixlen = src->family == SW_FAMILY_IPV4 ? 32 + 32 : 32 + 128;
-		rkey->gen = gen;
-		rkey->family = src->family;
-		__builtin_memcpy(rkey->addr, src->saddr, sizeof(rkey->addr));
-		/*
-		 * User space folded allow over deny, so the longest match
-		 * decides. Anything but "allowed" in a rule value reads as
-		 * "denied": the outcome indexes the counters and must stay in
-		 * range.
-		 */
-		rule = bpf_map_lookup_elem(&rules, rkey);
-		if (rule && rule->outcome == SW_OUTCOME_ALLOWED)
-			outcome = SW_OUTCOME_ALLOWED;
-		else if (rule)
-			outcome = SW_OUTCOME_DENIED;
-		else
-			outcome = SW_OUTCOME_UNMATCHED;
-		/* Version 0 is a writer that does not version its rules:
-		 * nothing of it is cached. */
-		if (cached && version) {
-			__builtin_memcpy(cached->addr, src->saddr, sizeof(cached->addr));
-			cached->version = version;
-			cached->family = src->family;
-			cached->outcome = outcome;
-		}
-	}
+	else
+		outcome = rules_outcome(src, gen, version, cached, rkey);
 
 	/* Only peers that no static rule matched are blocked or tracked, so an
 	 * allow-listed source can never be locked out by a scan. */

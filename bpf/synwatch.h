@@ -123,23 +123,42 @@ struct sw_rule_key {
  * the matched prefix), so the program does a single lookup. */
 struct sw_rule_value {
 	__u8 outcome; /* SW_OUTCOME_ALLOWED or SW_OUTCOME_DENIED */
-	__u8 pad[3];
+	__u8 flags;   /* SW_RULE_* (0 from a writer that predates them) */
+	__u8 pad[2];
 };
 
-/* Verdict cache in front of the "rules" trie: a per-CPU array of
- * SW_VERDICT_SLOTS entries, direct-mapped by a hash of the full source
- * address. An entry answers for its source only while rules_version is the
- * one in force, so a rule change invalidates every entry at once; an entry
- * that is 0 (never written) has no family and matches nothing. */
+/* The entry's verdict holds for the whole verdict block (below) around any
+ * source it decides: the entry is at most a block long, and no entry longer
+ * than a block lies inside it. User space works it out for every entry. */
+#define SW_RULE_BLOCK 0x1
+
+/* Verdict cache in front of the "rules" trie: two per-CPU arrays of
+ * SW_VERDICT_SLOTS entries, direct-mapped by a hash of the key. An entry of
+ * "verdicts" answers for one source (SW_VERDICT_SOURCE, keyed by the full
+ * address). When the deciding rule has SW_RULE_BLOCK, an entry of
+ * "verdict_blocks" also answers for every source of its verdict block
+ * (SW_VERDICT_BLOCK, keyed by the address masked to SW_VERDICT_BLOCK4/6
+ * bits): a spoofed flood from a denied range then walks the trie once per
+ * block, not once per source. An entry answers only while rules_version is
+ * the one in force, so a rule change invalidates every entry at once; an
+ * entry that is 0 (never written) has no family and matches nothing. */
 #define SW_VERDICT_BITS 10
 #define SW_VERDICT_SLOTS (1U << SW_VERDICT_BITS)
+#define SW_VERDICT_BLOCK4 24 /* an IPv4 /24 */
+#define SW_VERDICT_BLOCK6 48 /* an IPv6 /48, a site */
+
+enum sw_verdict_kind {
+	SW_VERDICT_SOURCE = 0,
+	SW_VERDICT_BLOCK = 1,
+};
 
 struct sw_verdict {
-	__u32 addr[4]; /* the source, unmasked, as in the rule lookup */
+	__u32 addr[4]; /* the source (masked to its block for SW_VERDICT_BLOCK) */
 	__u32 version; /* sw_params.rules_version the verdict was looked up under */
 	__u8 family;   /* enum sw_family */
 	__u8 outcome;  /* SW_OUTCOME_ALLOWED, _DENIED or _UNMATCHED */
-	__u8 pad[2];
+	__u8 kind;     /* enum sw_verdict_kind */
+	__u8 pad;
 };
 
 /* Key of the per-CPU LRU "peers" hash: one entry per interface, peer prefix,

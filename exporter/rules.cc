@@ -64,6 +64,28 @@ std::vector<RuleEntry> BuildRuleEntries(const std::vector<Cidr>& allow,
     }
   }
 
+  // An entry P decides the whole verdict block around any source it matches
+  // when P is at most a block long and no entry longer than a block lies
+  // inside P: then every address of that block has P as its longest match.
+  // Marking, for each such longer entry, the prefix containing it at each
+  // length that occurs up to a block, finds the entries that fail.
+  std::map<Family, std::set<uint8_t>> block_lengths;
+  for (const auto& [id, cidr] : prefixes) {
+    if (cidr.prefix_len <= VerdictBlockLen(cidr.family)) {
+      block_lengths[cidr.family].insert(cidr.prefix_len);
+    }
+  }
+  std::set<PrefixId> split;
+  for (const auto& [id, cidr] : prefixes) {
+    if (cidr.prefix_len <= VerdictBlockLen(cidr.family)) continue;
+    for (const uint8_t len : block_lengths[cidr.family]) {
+      Cidr outer = cidr;
+      outer.prefix_len = len;
+      MaskAddress(outer.addr, outer.family, len);
+      split.insert(IdOf(outer));
+    }
+  }
+
   std::vector<RuleEntry> entries;
   entries.reserve(prefixes.size());
   for (const auto& [id, cidr] : prefixes) {
@@ -71,9 +93,17 @@ std::vector<RuleEntry> BuildRuleEntries(const std::vector<Cidr>& allow,
     entry.key = MakeRuleKey(cidr, gen);
     entry.value.outcome = static_cast<uint8_t>(
         inside_allow(cidr) ? SW_OUTCOME_ALLOWED : SW_OUTCOME_DENIED);
+    if (cidr.prefix_len <= VerdictBlockLen(cidr.family) &&
+        !split.contains(id)) {
+      entry.value.flags = SW_RULE_BLOCK;
+    }
     entries.push_back(entry);
   }
   return entries;
+}
+
+uint8_t VerdictBlockLen(Family family) {
+  return family == Family::kIpv4 ? SW_VERDICT_BLOCK4 : SW_VERDICT_BLOCK6;
 }
 
 sw_rule_key MakeRuleKey(const Cidr& cidr, uint8_t gen) {

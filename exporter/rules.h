@@ -20,10 +20,16 @@ struct RuleEntry {
 // longest prefix P of the trie that contains a source decides it, and
 // DESIGN.md's order (allow before deny, whatever the prefix lengths) is
 // preserved by giving P the outcome "allowed" when any allow prefix
-// contains P, else "denied". Duplicates collapse.
+// contains P, else "denied". Duplicates collapse. An entry whose verdict
+// holds for the whole verdict block around every source it decides gets
+// SW_RULE_BLOCK, which lets the XDP program cache it for the block.
 std::vector<RuleEntry> BuildRuleEntries(const std::vector<Cidr>& allow,
                                         const std::vector<Cidr>& deny,
                                         uint8_t gen);
+
+// The length of the verdict block of family: the XDP program caches a
+// verdict for the whole block when the deciding entry has SW_RULE_BLOCK.
+uint8_t VerdictBlockLen(Family family);
 
 // The key for looking up (or deleting) cidr in generation gen.
 sw_rule_key MakeRuleKey(const Cidr& cidr, uint8_t gen);

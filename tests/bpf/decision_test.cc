@@ -4,6 +4,8 @@
 // so both the insert of a new peer and the increment of a known one run.
 #include <linux/if_ether.h>
 
+#include <cstdio>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -432,7 +434,8 @@ TEST_F(XdpTest, CachedVerdictAnswersForItsSourceOnly) {
   const CpuPin pin(kCpu);
   ASSERT_TRUE(pin.ok());
   const std::vector<uint8_t> syn = SynFrom("192.0.2.56");
-  Apply({.deny = {"192.0.2.0/24"}});
+  // Longer than a verdict block: cached for the source alone.
+  Apply({.deny = {"192.0.2.0/25"}});
   ASSERT_EQ(prog_.Run(syn, kLoIfindex).verdict, XDP_DROP);
   const auto cached = prog_.CachedVerdict("192.0.2.56", kCpu);
   ASSERT_TRUE(cached.has_value());
@@ -449,9 +452,12 @@ TEST_F(XdpTest, CachedVerdictAnswersForItsSourceOnly) {
       XdpProgram::Verdict("192.0.2.56", version - 1, SW_OUTCOME_ALLOWED),
       // The same first four bytes, as an IPv6 address.
       XdpProgram::Verdict("c000:238::", version, SW_OUTCOME_ALLOWED),
+      // The right address, as a block's entry.
+      XdpProgram::Verdict("192.0.2.56", version, SW_OUTCOME_ALLOWED,
+                          SW_VERDICT_BLOCK),
   };
   for (const sw_verdict& other : others) {
-    prog_.WriteVerdict(slot, other);
+    prog_.WriteVerdict(slot, other, SW_VERDICT_SOURCE);
     EXPECT_EQ(prog_.Run(syn, kLoIfindex).verdict, XDP_DROP)
         << "family " << int{other.family} << " version " << other.version;
     const auto now = prog_.CachedVerdict("192.0.2.56", kCpu);
@@ -460,8 +466,179 @@ TEST_F(XdpTest, CachedVerdictAnswersForItsSourceOnly) {
     EXPECT_EQ(now->second.outcome, SW_OUTCOME_DENIED);
   }
   const std::map<std::string, uint64_t> counters = {
-      {"class.syn", 6}, {"syn.denied.drop", 5}, {"syn.allowed.pass", 1}};
+      {"class.syn", 7}, {"syn.denied.drop", 6}, {"syn.allowed.pass", 1}};
   EXPECT_EQ(prog_.SlotCounters(Slot()), counters);
+}
+
+// A rule at most a verdict block long, with no longer rule inside it, holds
+// for every source of the block: its verdict is cached for the block (a /24
+// or a /48) as well as for the source, and a source of the block that was
+// never seen is decided by the block's entry. Planting a wrong block
+// verdict shows it is consulted for another source of the block, and only
+// for that block.
+TEST_F(XdpTest, BlockVerdictAnswersForEverySourceOfTheBlock) {
+  const CpuPin pin(kCpu);
+  ASSERT_TRUE(pin.ok());
+  Apply({.deny = {"198.51.100.0/24", "2001:db8:e000::/47"}});
+  const uint32_t version = prog_.RulesVersion();
+  struct Case {
+    const char* first;     // looked up in the trie
+    const char* block;     // its block's first address
+    const char* other;     // another source of the block, never seen
+    const char* apart;     // a source of the same rule in another block
+    const char* fresh[3];  // more sources of the block, never seen
+  };
+  const Case cases[] = {
+      {"198.51.100.3",
+       "198.51.100.0",
+       "198.51.100.200",
+       nullptr,
+       {"198.51.100.201", "198.51.100.202", "198.51.100.203"}},
+      {"2001:db8:e000:1::1",
+       "2001:db8:e000::",
+       "2001:db8:e000:ffff::9",
+       "2001:db8:e001::1",
+       {"2001:db8:e000:fffe::9", "2001:db8:e000:fffd::9",
+        "2001:db8:e000:fffc::9"}},
+  };
+  uint64_t dropped = 0, passed = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.first);
+    ASSERT_EQ(prog_.Run(SynFrom(c.first), kLoIfindex).verdict, XDP_DROP);
+    ++dropped;
+    const auto own = prog_.CachedVerdict(c.first, kCpu);
+    ASSERT_TRUE(own.has_value());
+    EXPECT_EQ(own->second.outcome, SW_OUTCOME_DENIED);
+    const auto block = prog_.CachedVerdict(c.block, kCpu, SW_VERDICT_BLOCK);
+    ASSERT_TRUE(block.has_value());
+    EXPECT_EQ(block->second.version, version);
+    EXPECT_EQ(block->second.outcome, SW_OUTCOME_DENIED);
+
+    prog_.WriteVerdict(block->first,
+                       XdpProgram::Verdict(c.block, version, SW_OUTCOME_ALLOWED,
+                                           SW_VERDICT_BLOCK));
+    EXPECT_EQ(prog_.Run(SynFrom(c.other), kLoIfindex).verdict, XDP_PASS);
+    ++passed;
+    // The block's answer is the source's own from now on.
+    const auto other = prog_.CachedVerdict(c.other, kCpu);
+    ASSERT_TRUE(other.has_value());
+    EXPECT_EQ(other->second.outcome, SW_OUTCOME_ALLOWED);
+    if (c.apart != nullptr) {
+      EXPECT_EQ(prog_.Run(SynFrom(c.apart), kLoIfindex).verdict, XDP_DROP);
+      ++dropped;
+    }
+    // Any other entry in the block's slot is not the block's: the trie
+    // decides, and the slot is the block's again.
+    const sw_verdict others[] = {
+        XdpProgram::Verdict(c.block, version + 1, SW_OUTCOME_ALLOWED,
+                            SW_VERDICT_BLOCK),
+        XdpProgram::Verdict(c.first, version, SW_OUTCOME_ALLOWED,
+                            SW_VERDICT_BLOCK),
+        XdpProgram::Verdict(c.block, version, SW_OUTCOME_ALLOWED),
+    };
+    for (size_t i = 0; i < std::size(others); ++i) {
+      prog_.WriteVerdict(block->first, others[i], SW_VERDICT_BLOCK);
+      EXPECT_EQ(prog_.Run(SynFrom(c.fresh[i]), kLoIfindex).verdict, XDP_DROP)
+          << c.fresh[i];
+      ++dropped;
+      const auto again = prog_.CachedVerdict(c.block, kCpu, SW_VERDICT_BLOCK);
+      ASSERT_TRUE(again.has_value());
+      EXPECT_EQ(again->first, block->first);
+      EXPECT_EQ(again->second.outcome, SW_OUTCOME_DENIED);
+    }
+  }
+  // The planted "allowed" decides, so it is counted as allowed.
+  const std::map<std::string, uint64_t> counters = {
+      {"class.syn", dropped + passed},
+      {"syn.denied.drop", dropped},
+      {"syn.allowed.pass", passed}};
+  EXPECT_EQ(prog_.SlotCounters(Slot()), counters);
+}
+
+// One rule longer than a block inside a rule splits it: the sources of the
+// outer rule are cached one by one, so the carved-out source is never
+// decided by a verdict its neighbour left. The neighbour goes first.
+TEST_F(XdpTest, ALongerRuleInsideKeepsVerdictsPerSource) {
+  const CpuPin pin(kCpu);
+  ASSERT_TRUE(pin.ok());
+  Apply({.allow = {"203.0.113.7/32", "2001:db8:e000:1::/64"},
+         .deny = {"203.0.113.0/24", "2001:db8:e000::/47"}});
+  const std::pair<const char*, const char*> pairs[] = {
+      {"203.0.113.8", "203.0.113.7"},
+      {"2001:db8:e000:2::1", "2001:db8:e000:1::5"},
+  };
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& [denied, allowed] : pairs) {
+      SCOPED_TRACE(denied);
+      EXPECT_EQ(prog_.Run(SynFrom(denied), kLoIfindex).verdict, XDP_DROP);
+      EXPECT_EQ(prog_.Run(SynFrom(allowed), kLoIfindex).verdict, XDP_PASS);
+      const auto d = prog_.CachedVerdict(denied, kCpu);
+      const auto a = prog_.CachedVerdict(allowed, kCpu);
+      ASSERT_TRUE(d.has_value());
+      ASSERT_TRUE(a.has_value());
+      EXPECT_EQ(d->second.outcome, SW_OUTCOME_DENIED);
+      EXPECT_EQ(a->second.outcome, SW_OUTCOME_ALLOWED);
+    }
+  }
+  EXPECT_FALSE(
+      prog_.CachedVerdict("203.0.113.0", kCpu, SW_VERDICT_BLOCK).has_value());
+  EXPECT_FALSE(prog_.CachedVerdict("2001:db8:e000::", kCpu, SW_VERDICT_BLOCK)
+                   .has_value());
+}
+
+// A spoofed flood from a denied range: every source new, each one counted
+// under its own peer, and the trie walked once per block. Once the first
+// source of each /48 is decided, the rule is taken out of the trie behind
+// the cache's back: the rest of the flood is still denied, by the blocks'
+// entries alone.
+TEST_F(XdpTest, FloodFromADeniedRangeWalksTheTrieOncePerBlock) {
+  const CpuPin pin(kCpu);
+  ASSERT_TRUE(pin.ok());
+  Apply({.deny = {"2001:db8:e000::/47"}, .ipv6_prefix_len = 64});
+  constexpr int kSources = 200;
+  std::map<std::string, uint64_t> want_peers;
+  for (int i = 0; i < kSources; ++i) {
+    char src[64];
+    std::snprintf(src, sizeof(src), "2001:db8:e00%d:%x::1", i % 2, 0x100 + i);
+    ASSERT_EQ(prog_.Run(SynFrom(src), kLoIfindex, 2).verdict, XDP_DROP) << src;
+    std::snprintf(src, sizeof(src), "2001:db8:e00%d:%x::/64", i % 2, 0x100 + i);
+    want_peers[ExpectedPeer(src, SW_OUTCOME_DENIED, SW_ACTION_DROP)] = 2;
+    if (i == 1) prog_.DeleteRuleBehindTheCache("2001:db8:e000::/47", 0);
+  }
+  for (const char* block : {"2001:db8:e000::", "2001:db8:e001::"}) {
+    const auto b = prog_.CachedVerdict(block, kCpu, SW_VERDICT_BLOCK);
+    ASSERT_TRUE(b.has_value()) << block;
+    EXPECT_EQ(b->second.outcome, SW_OUTCOME_DENIED);
+  }
+  EXPECT_EQ(prog_.Peers(), want_peers);
+  const std::map<std::string, uint64_t> counters = {
+      {"class.syn", 2 * kSources}, {"syn.denied.drop", 2 * kSources}};
+  EXPECT_EQ(prog_.SlotCounters(Slot()), counters);
+
+  // The rule is gone from the trie: a new rule set (a new version) says
+  // so at once.
+  prog_.WritePolicy(1, {.ipv6_prefix_len = 64});
+  prog_.SetGen(1);
+  EXPECT_EQ(prog_.Run(SynFrom("2001:db8:e000:ff::1"), kLoIfindex).verdict,
+            XDP_PASS);
+}
+
+// A block verdict is tagged with the rules_version like any other: new
+// rules decide the next SYN of the block.
+TEST_F(XdpTest, BlockVerdictFollowsRuleChanges) {
+  const CpuPin pin(kCpu);
+  ASSERT_TRUE(pin.ok());
+  Apply({.deny = {"198.51.100.0/24"}});
+  EXPECT_EQ(prog_.Run(SynFrom("198.51.100.1"), kLoIfindex).verdict, XDP_DROP);
+  ASSERT_TRUE(
+      prog_.CachedVerdict("198.51.100.0", kCpu, SW_VERDICT_BLOCK).has_value());
+  prog_.WritePolicy(1, {.allow = {"198.51.100.0/24"}, .default_drop = true});
+  prog_.SetGen(1);
+  EXPECT_EQ(prog_.Run(SynFrom("198.51.100.2"), kLoIfindex).verdict, XDP_PASS);
+  const auto b = prog_.CachedVerdict("198.51.100.0", kCpu, SW_VERDICT_BLOCK);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->second.outcome, SW_OUTCOME_ALLOWED);
+  EXPECT_EQ(b->second.version, prog_.RulesVersion());
 }
 
 // rules_version 0 is a writer that does not version its rules: the program

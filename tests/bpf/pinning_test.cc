@@ -25,10 +25,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kMapNames[][16] = {"config",     "if_stats",     "rules",
-                                  "verdicts",   "peers",        "peer_admit",
-                                  "scan_track", "scan_admit",   "blocked",
-                                  "conn_rate",  "scan_scratch", "events"};
+constexpr char kMapNames[][16] = {
+    "config",    "if_stats",     "rules",      "verdicts",   "verdict_blocks",
+    "peers",     "peer_admit",   "scan_track", "scan_admit", "blocked",
+    "conn_rate", "scan_scratch", "events"};
 
 class PinningTest : public ::testing::Test {
  protected:

@@ -246,6 +246,14 @@ class XdpProgram {
     }
   }
 
+  // Removes one prefix of generation gen from the trie behind the
+  // program's back: the rules_version stays, so cached verdicts stay valid.
+  void DeleteRuleBehindTheCache(const std::string& cidr, uint8_t gen) const {
+    const sw_rule_key key = MakeRuleKey(ParseAll({cidr}).at(0), gen);
+    ASSERT_EQ(bpf_map_delete_elem(Fd(skel_->maps.rules), &key), 0)
+        << cidr << ": " << std::strerror(errno);
+  }
+
   void SetGen(uint32_t gen) const {
     sw_config cfg = ReadConfig();
     cfg.gen = gen;
@@ -395,11 +403,13 @@ class XdpProgram {
     return cfg.params[cfg.gen & 1].rules_version;
   }
 
-  // The verdict cache slot holding an entry for addr in cpu's cache, if any,
+  // The verdict cache slot holding an entry of this kind for addr (a
+  // block's first address for SW_VERDICT_BLOCK) in cpu's cache, if any,
   // with that entry. Callers pin themselves to cpu (CpuPin), so that
   // BPF_PROG_TEST_RUN runs there.
   std::optional<std::pair<uint32_t, sw_verdict>> CachedVerdict(
-      const std::string& addr, int cpu) const {
+      const std::string& addr, int cpu,
+      uint8_t kind = SW_VERDICT_SOURCE) const {
     if (cpu < 0 || cpu >= ncpus_) {
       ADD_FAILURE() << "no CPU " << cpu;
       return std::nullopt;
@@ -407,13 +417,12 @@ class XdpProgram {
     const sw_verdict want = Verdict(addr, 0, 0);
     std::vector<sw_verdict> values(static_cast<size_t>(ncpus_));
     for (uint32_t slot = 0; slot < SW_VERDICT_SLOTS; ++slot) {
-      if (bpf_map_lookup_elem(Fd(skel_->maps.verdicts), &slot, values.data()) !=
-          0) {
+      if (bpf_map_lookup_elem(VerdictsFd(kind), &slot, values.data()) != 0) {
         ADD_FAILURE() << "read verdict slot " << slot;
         return std::nullopt;
       }
       const sw_verdict& v = values[static_cast<size_t>(cpu)];
-      if (v.family == want.family &&
+      if (v.family == want.family && v.kind == kind &&
           std::memcmp(v.addr, want.addr, sizeof(v.addr)) == 0) {
         return std::make_pair(slot, v);
       }
@@ -422,20 +431,31 @@ class XdpProgram {
   }
 
   // Writes value into slot on every CPU.
+  // Writes value into slot of the table of its kind ("verdicts" or
+  // "verdict_blocks") on every CPU.
   void WriteVerdict(uint32_t slot, const sw_verdict& value) const {
+    WriteVerdict(slot, value, value.kind);
+  }
+
+  // Writes value into slot of the table of `table` on every CPU, whatever
+  // value's own kind.
+  void WriteVerdict(uint32_t slot, const sw_verdict& value,
+                    uint8_t table) const {
     const std::vector<sw_verdict> values(static_cast<size_t>(ncpus_), value);
-    ASSERT_EQ(bpf_map_update_elem(Fd(skel_->maps.verdicts), &slot,
-                                  values.data(), BPF_ANY),
-              0)
+    ASSERT_EQ(
+        bpf_map_update_elem(VerdictsFd(table), &slot, values.data(), BPF_ANY),
+        0)
         << std::strerror(errno);
   }
 
+  // A cache entry; for SW_VERDICT_BLOCK, addr is the block's first address.
   static sw_verdict Verdict(const std::string& addr, uint32_t version,
-                            uint8_t outcome) {
+                            uint8_t outcome, uint8_t kind = SW_VERDICT_SOURCE) {
     sw_verdict v{};
     v.family = ParseAddr(addr, v.addr);
     v.version = version;
     v.outcome = outcome;
+    v.kind = kind;
     return v;
   }
 
@@ -448,6 +468,11 @@ class XdpProgram {
 
  private:
   static int Fd(const bpf_map* map) { return bpf_map__fd(map); }
+
+  int VerdictsFd(uint8_t kind) const {
+    return Fd(kind == SW_VERDICT_BLOCK ? skel_->maps.verdict_blocks
+                                       : skel_->maps.verdicts);
+  }
 
   static int OnEvent(void* ctx, void* data, size_t size) {
     auto* events = static_cast<std::vector<sw_event>*>(ctx);

@@ -266,5 +266,141 @@ TEST(RulesTest, OneLookupMatchesListOrder) {
   }
 }
 
+// "2001:db8:1::/48" -> whether the entry carries SW_RULE_BLOCK.
+std::map<std::string, bool> BlockFlags(const std::vector<RuleEntry>& entries) {
+  std::map<std::string, bool> out;
+  for (const RuleEntry& e : entries) {
+    Cidr cidr;
+    cidr.family = static_cast<Family>(e.key.family);
+    cidr.prefix_len = static_cast<uint8_t>(e.key.prefixlen - 32);
+    std::memcpy(cidr.addr.data(), e.key.addr, sizeof(e.key.addr));
+    out[FormatCidr(cidr)] = (e.value.flags & SW_RULE_BLOCK) != 0;
+  }
+  return out;
+}
+
+TEST(RulesTest, VerdictBlocksAreASlash24AndASlash48) {
+  EXPECT_EQ(VerdictBlockLen(Family::kIpv4), 24);
+  EXPECT_EQ(VerdictBlockLen(Family::kIpv6), 48);
+}
+
+// An entry holds for its sources' whole blocks when it is at most a block
+// long and nothing longer than a block lies inside it. Rules of a block's
+// length or shorter inside it do not split it: they decide whole blocks
+// themselves.
+TEST(RulesTest, BlockFlagMarksEntriesThatDecideWholeBlocks) {
+  const auto entries = BuildRuleEntries(
+      Cs({"203.0.113.7/32", "2001:db8:1:2::/64", "2001:db8:3::/48"}),
+      Cs({"198.51.100.0/24", "203.0.113.0/24", "192.0.2.0/25",
+          "2001:db8:e000::/47", "2001:db8:1::/48", "2001:db8::/32",
+          "2001:db8:200::/40", "2001:db8:2ab::/48"}),
+      0);
+  const std::map<std::string, bool> want = {
+      {"198.51.100.0/24", true},     // alone
+      {"203.0.113.0/24", false},     // a /32 inside
+      {"203.0.113.7/32", false},     // longer than a block
+      {"192.0.2.0/25", false},       // longer than a block
+      {"2001:db8:e000::/47", true},  // two whole /48s
+      {"2001:db8:1::/48", false},    // a /64 inside
+      {"2001:db8:1:2::/64", false},  // longer than a block
+      {"2001:db8:3::/48", true},     // inside the /32, nothing inside it
+      {"2001:db8:200::/40", true},   // a /48 inside: not longer
+      {"2001:db8:2ab::/48", true},   // inside the /40, nothing inside it
+      {"2001:db8::/32", false},      // the /64, two levels down
+  };
+  EXPECT_EQ(BlockFlags(entries), want);
+}
+
+// For random lists around the block boundary, every source of a flagged
+// entry's blocks has that entry as its longest match (so one cached
+// verdict is right for the block), and an entry at most a block long is
+// left unflagged only when a longer entry lies inside it.
+TEST(RulesTest, BlockFlagHoldsForEverySourceOfTheBlock) {
+  std::mt19937 rng(20261123);
+  int flagged = 0, split = 0;
+  const auto random_in = [&](const Cidr& prefix, uint8_t keep) {
+    // An address of prefix whose first `keep` bits are prefix's.
+    Cidr a = prefix;
+    a.prefix_len = 128;
+    for (int byte = 0; byte < 16; ++byte) {
+      for (int bit = 0; bit < 8; ++bit) {
+        if (byte * 8 + bit < keep) continue;
+        const uint8_t m = static_cast<uint8_t>(0x80 >> bit);
+        a.addr[byte] = static_cast<uint8_t>((a.addr[byte] & ~m) |
+                                            ((rng() & 1) != 0 ? m : 0));
+      }
+    }
+    return a;
+  };
+  const auto longest = [](const std::vector<RuleEntry>& entries,
+                          const Cidr& source) {
+    int best = -1;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      Cidr p;
+      p.family = source.family;
+      p.prefix_len = static_cast<uint8_t>(entries[i].key.prefixlen - 32);
+      std::memcpy(p.addr.data(), entries[i].key.addr, 16);
+      if (p.Contains(source) &&
+          (best < 0 ||
+           p.prefix_len >
+               entries[static_cast<size_t>(best)].key.prefixlen - 32)) {
+        best = static_cast<int>(i);
+      }
+    }
+    return best;
+  };
+  for (int round = 0; round < 100; ++round) {
+    std::vector<Cidr> allow, deny;
+    for (int i = 0; i < 5; ++i) {
+      for (auto* list : {&allow, &deny}) {
+        // Inside 2001:db8::/44: lengths 44 to 52 nest and overlap.
+        Cidr c = random_in(C("2001:db8::/44"), 44);
+        c.prefix_len = static_cast<uint8_t>(44 + rng() % 9);
+        MaskAddress(c.addr, c.family, c.prefix_len);
+        list->push_back(c);
+      }
+    }
+    const auto entries = BuildRuleEntries(allow, deny, 0);
+    for (size_t i = 0; i < entries.size(); ++i) {
+      Cidr p;
+      p.family = Family::kIpv6;
+      p.prefix_len = static_cast<uint8_t>(entries[i].key.prefixlen - 32);
+      std::memcpy(p.addr.data(), entries[i].key.addr, 16);
+      const bool flag = (entries[i].value.flags & SW_RULE_BLOCK) != 0;
+      if (p.prefix_len > 48) {
+        EXPECT_FALSE(flag) << FormatCidr(p);
+        continue;
+      }
+      if (!flag) {
+        ++split;
+        const bool longer_inside = std::any_of(
+            entries.begin(), entries.end(), [&](const RuleEntry& e) {
+              Cidr q;
+              q.family = Family::kIpv6;
+              q.prefix_len = static_cast<uint8_t>(e.key.prefixlen - 32);
+              std::memcpy(q.addr.data(), e.key.addr, 16);
+              return q.prefix_len > 48 && p.Contains(q);
+            });
+        EXPECT_TRUE(longer_inside) << FormatCidr(p) << " left unflagged";
+        continue;
+      }
+      ++flagged;
+      for (int probe = 0; probe < 16; ++probe) {
+        const Cidr source = random_in(p, p.prefix_len);
+        if (longest(entries, source) != static_cast<int>(i)) continue;
+        for (int other = 0; other < 16; ++other) {
+          const Cidr neighbour = random_in(source, 48);
+          ASSERT_EQ(longest(entries, neighbour), static_cast<int>(i))
+              << "round " << round << ": " << FormatCidr(p) << " decided "
+              << FormatCidr(source) << " but not " << FormatCidr(neighbour);
+        }
+      }
+    }
+  }
+  // Both branches ran often enough to mean something.
+  EXPECT_GT(flagged, 100);
+  EXPECT_GT(split, 100);
+}
+
 }  // namespace
 }  // namespace synwatch

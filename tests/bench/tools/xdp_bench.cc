@@ -68,6 +68,10 @@ constexpr uint32_t kFullBase = 0x02000000;     // 2001:db8:200::/48 ...
 constexpr uint32_t kFullStride = 0x00200000;   // per run: 2 Mi sources apart
 constexpr uint32_t kPrefillBase = 0x40000000;  // 2001:db8:4000::/48 ...
 constexpr uint32_t kScanBase = 0x06000000;
+// 2001:db8:e000::/47, denied by the rule set (run.sh's IPv6 flood range):
+// 2^17 /64s, walked once per run by the denied-flood case.
+constexpr uint32_t kDeniedFloodBase = 0xe0000000;
+constexpr uint32_t kDeniedFloodSources = 1U << 17;
 
 [[noreturn]] void Die(const std::string& what, int err) {
   throw std::runtime_error(what + ": " + std::strerror(err));
@@ -624,6 +628,15 @@ int Run(const Options& o) {
       rec(k + "_new_notfull",
           TestRun(d.prog_fd, frame, o.notfull_repeat, XDP_PASS, k));
     }
+    // A spoofed flood from a denied range: a new source every packet, all
+    // of them inside one denied /47 (the harness adds 1 before each). Last
+    // in the run: its peers fill the table, which the next run's cases
+    // start from empty.
+    aim(sw_fd);
+    SetSrc6Word(new6, kDeniedFloodBase - 1);
+    rec("harness_denied_flood", TestRun(next_src6, new6, kDeniedFloodSources,
+                                        XDP_DROP, "denied flood"));
+    ClearMap(sw_peers);
     std::fprintf(stderr, "  run %d/%d done\n", run + 1, o.runs);
   }
 
@@ -689,6 +702,9 @@ int Run(const Options& o) {
   via_harness("syn_new_peer_notfull", "harness_new_peer_notfull",
               "SYN new peer every packet, table not full (IPv6)", harness_src,
               30, "empty table, fewer new peers than capacity per run");
+  via_harness("syn_denied_flood_v6", "harness_denied_flood",
+              "SYN denied, new source every packet (flood, drop)", harness_src,
+              30, "the harness walks the 131,072 /64s of a denied /47");
   if (has_scan) {
     direct("syn_known_v4_scan", "SYN known peer IPv4, port-scan tracking on",
            6);
