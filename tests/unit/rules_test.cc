@@ -29,16 +29,21 @@ std::vector<Cidr> Cs(const std::vector<std::string>& texts) {
   return out;
 }
 
+// The prefix an entry's key encodes.
+Cidr PrefixOf(const RuleEntry& e) {
+  Cidr cidr;
+  cidr.family = static_cast<Family>(e.key.family);
+  cidr.prefix_len = static_cast<uint8_t>(e.key.prefixlen - 32);
+  std::memcpy(cidr.addr.data(), e.key.addr, sizeof(e.key.addr));
+  return cidr;
+}
+
 // "192.0.2.0/24" -> outcome, read back from the keys so the test also
 // checks that each key encodes its own prefix.
 std::map<std::string, int> Decode(const std::vector<RuleEntry>& entries) {
   std::map<std::string, int> out;
   for (const RuleEntry& e : entries) {
-    Cidr cidr;
-    cidr.family = static_cast<Family>(e.key.family);
-    cidr.prefix_len = static_cast<uint8_t>(e.key.prefixlen - 32);
-    std::memcpy(cidr.addr.data(), e.key.addr, sizeof(e.key.addr));
-    const std::string text = FormatCidr(cidr);
+    const std::string text = FormatCidr(PrefixOf(e));
     EXPECT_EQ(out.count(text), 0u) << "duplicate entry " << text;
     out[text] = e.value.outcome;
   }
@@ -56,10 +61,7 @@ int LongestMatch(const std::vector<RuleEntry>& entries, const Cidr& source,
         e.key.family != static_cast<uint8_t>(source.family)) {
       continue;
     }
-    Cidr prefix;
-    prefix.family = source.family;
-    prefix.prefix_len = static_cast<uint8_t>(e.key.prefixlen - 32);
-    std::memcpy(prefix.addr.data(), e.key.addr, sizeof(e.key.addr));
+    const Cidr prefix = PrefixOf(e);
     if (prefix.Contains(source) && prefix.prefix_len > best_len) {
       best_len = prefix.prefix_len;
       outcome = e.value.outcome;
@@ -270,11 +272,7 @@ TEST(RulesTest, OneLookupMatchesListOrder) {
 std::map<std::string, bool> BlockFlags(const std::vector<RuleEntry>& entries) {
   std::map<std::string, bool> out;
   for (const RuleEntry& e : entries) {
-    Cidr cidr;
-    cidr.family = static_cast<Family>(e.key.family);
-    cidr.prefix_len = static_cast<uint8_t>(e.key.prefixlen - 32);
-    std::memcpy(cidr.addr.data(), e.key.addr, sizeof(e.key.addr));
-    out[FormatCidr(cidr)] = (e.value.flags & SW_RULE_BLOCK) != 0;
+    out[FormatCidr(PrefixOf(e))] = (e.value.flags & SW_RULE_BLOCK) != 0;
   }
   return out;
 }
@@ -332,19 +330,15 @@ TEST(RulesTest, BlockFlagHoldsForEverySourceOfTheBlock) {
     }
     return a;
   };
+  // The index of the entry that decides source (-1: none).
   const auto longest = [](const std::vector<RuleEntry>& entries,
                           const Cidr& source) {
-    int best = -1;
+    int best = -1, best_len = -1;
     for (size_t i = 0; i < entries.size(); ++i) {
-      Cidr p;
-      p.family = source.family;
-      p.prefix_len = static_cast<uint8_t>(entries[i].key.prefixlen - 32);
-      std::memcpy(p.addr.data(), entries[i].key.addr, 16);
-      if (p.Contains(source) &&
-          (best < 0 ||
-           p.prefix_len >
-               entries[static_cast<size_t>(best)].key.prefixlen - 32)) {
+      const Cidr p = PrefixOf(entries[i]);
+      if (p.Contains(source) && p.prefix_len > best_len) {
         best = static_cast<int>(i);
+        best_len = p.prefix_len;
       }
     }
     return best;
@@ -362,10 +356,7 @@ TEST(RulesTest, BlockFlagHoldsForEverySourceOfTheBlock) {
     }
     const auto entries = BuildRuleEntries(allow, deny, 0);
     for (size_t i = 0; i < entries.size(); ++i) {
-      Cidr p;
-      p.family = Family::kIpv6;
-      p.prefix_len = static_cast<uint8_t>(entries[i].key.prefixlen - 32);
-      std::memcpy(p.addr.data(), entries[i].key.addr, 16);
+      const Cidr p = PrefixOf(entries[i]);
       const bool flag = (entries[i].value.flags & SW_RULE_BLOCK) != 0;
       if (p.prefix_len > 48) {
         EXPECT_FALSE(flag) << FormatCidr(p);
@@ -375,10 +366,7 @@ TEST(RulesTest, BlockFlagHoldsForEverySourceOfTheBlock) {
         ++split;
         const bool longer_inside = std::any_of(
             entries.begin(), entries.end(), [&](const RuleEntry& e) {
-              Cidr q;
-              q.family = Family::kIpv6;
-              q.prefix_len = static_cast<uint8_t>(e.key.prefixlen - 32);
-              std::memcpy(q.addr.data(), e.key.addr, 16);
+              const Cidr q = PrefixOf(e);
               return q.prefix_len > 48 && p.Contains(q);
             });
         EXPECT_TRUE(longer_inside) << FormatCidr(p) << " left unflagged";
