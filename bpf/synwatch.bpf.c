@@ -893,18 +893,18 @@ _Static_assert((SW_OUTCOME_COUNT & (SW_OUTCOME_COUNT - 1)) == 0,
 	       "a cached outcome is masked into range");
 
 /* Verdict cache slot of a key: multiply-xorshift over the source's 128 bits
- * masked with m0, m1 and m23 (all ones for a source entry; a block's mask
- * for a block entry, which leaves words 2 and 3 out), and the kind, so that
- * a block and its first source do not share a slot. A collision only costs
- * a trie lookup: the entry holds the whole key. */
+ * masked with m0, m1 and m23 (all ones for a source's entry in "verdicts";
+ * a block's mask for its entry in "verdict_blocks", which leaves words 2 and
+ * 3 out). A collision only costs a trie lookup: the entry holds the whole
+ * key. */
 static __always_inline __u32 verdict_slot(const struct syn_source *src, __u32 m0, __u32 m1,
-					  __u32 m23, __u64 kind)
+					  __u32 m23)
 {
 	__u64 lo = (src->saddr[0] & m0) | (__u64)(src->saddr[1] & m1) << 32;
 	__u64 hi = (src->saddr[2] & m23) | (__u64)(src->saddr[3] & m23) << 32;
 	__u64 h = (lo ^ 0x9e3779b97f4a7c15ULL) * 0xff51afd7ed558ccdULL;
 
-	h = (h ^ (h >> 29) ^ hi ^ kind) * 0xc4ceb9fe1a85ec53ULL;
+	h = (h ^ (h >> 29) ^ hi) * 0xc4ceb9fe1a85ec53ULL;
 	return h >> (64 - SW_VERDICT_BITS);
 }
 
@@ -949,19 +949,21 @@ static __always_inline __u32 block_mask0(__u8 family)
 _Static_assert(SW_VERDICT_BLOCK4 <= 32 && SW_VERDICT_BLOCK6 >= 32 && SW_VERDICT_BLOCK6 <= 64,
 	       "a verdict block is masked in words 0 and 1 only");
 
-/*
- * The rules' verdict for a source that has no entry of its own in the cache:
- * from its block's entry, else from the trie. The trie's answer is cached
- * for the block when the rule holds for all of it, else for the source.
- * "cached" is the source's slot (NULL if the lookup failed); rkey is scratch
- * for the block's slot index, then the trie key.
- */
+/* The entry of src's block in "verdict_blocks"; *slot receives its index
+ * (the lookup key must be on the stack). */
 static __always_inline struct sw_verdict *block_entry(const struct syn_source *src, __u32 *slot)
 {
-	*slot = verdict_slot(src, block_mask0(src->family), BLOCK_MASK1, 0, SW_VERDICT_BLOCK);
+	*slot = verdict_slot(src, block_mask0(src->family), BLOCK_MASK1, 0);
 	return bpf_map_lookup_elem(&verdict_blocks, slot);
 }
 
+/*
+ * The rules' verdict for a source that has no entry of its own in the cache:
+ * from its block's entry, else from the trie. The trie's answer is cached
+ * for the block too when the rule holds for all of it. "cached" is the
+ * source's slot (NULL if the lookup failed); rkey is scratch for the block's
+ * slot index, then the trie key.
+ */
 static __always_inline __u8 rules_outcome(const struct syn_source *src, __u32 gen, __u32 version,
 					  struct sw_verdict *cached, struct sw_rule_key *rkey)
 {
@@ -1063,7 +1065,7 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	 * lookup and a compare instead of a trie walk), else from its block's
 	 * entry or the trie.
 	 */
-	k.verdict_slot = verdict_slot(src, ~0U, ~0U, ~0U, SW_VERDICT_SOURCE);
+	k.verdict_slot = verdict_slot(src, ~0U, ~0U, ~0U);
 	cached = bpf_map_lookup_elem(&verdicts, &k.verdict_slot);
 	if (cached && verdict_hit(cached, src, version, ~0U, ~0U, ~0U, SW_VERDICT_SOURCE))
 		/* Only ALLOWED, DENIED or UNMATCHED are written; the mask keeps
