@@ -909,7 +909,7 @@ static __always_inline __u32 verdict_slot(const struct syn_source *src, __u32 m0
 }
 
 static __always_inline int verdict_hit(const struct sw_verdict *v, const struct syn_source *src,
-				       __u32 version, __u32 m0, __u32 m1, __u32 m23, __u8 kind)
+				       __u32 version, __u32 m0, __u32 m1, __u32 m23)
 {
 	/* Read again from the stack rather than kept from the hash across the
 	 * lookup: registers spilled for that would take the frame past the
@@ -919,11 +919,11 @@ static __always_inline int verdict_hit(const struct sw_verdict *v, const struct 
 		     (v->addr[2] ^ (READ_ONCE(src->saddr[2]) & m23)) |
 		     (v->addr[3] ^ (READ_ONCE(src->saddr[3]) & m23));
 
-	return !diff && v->version == version && v->family == src->family && v->kind == kind;
+	return !diff && v->version == version && v->family == src->family;
 }
 
 static __always_inline void verdict_store(struct sw_verdict *v, const struct syn_source *src,
-					  __u32 version, __u32 m0, __u32 m1, __u32 m23, __u8 kind,
+					  __u32 version, __u32 m0, __u32 m1, __u32 m23,
 					  __u8 outcome)
 {
 	v->addr[0] = src->saddr[0] & m0;
@@ -933,7 +933,6 @@ static __always_inline void verdict_store(struct sw_verdict *v, const struct syn
 	v->version = version;
 	v->family = src->family;
 	v->outcome = outcome;
-	v->kind = kind;
 }
 
 /* The verdict block's mask of word 0 (a /24 or the first 32 bits of a /48);
@@ -977,8 +976,8 @@ static __always_inline __u8 rules_outcome(const struct syn_source *src, __u32 ge
 	__u8 outcome, flags = 0;
 
 	block = block_entry(src, slot);
-	if (block && verdict_hit(block, src, version, block_mask0(READ_ONCE(src->family)),
-				 BLOCK_MASK1, 0, SW_VERDICT_BLOCK)) {
+	if (block &&
+	    verdict_hit(block, src, version, block_mask0(READ_ONCE(src->family)), BLOCK_MASK1, 0)) {
 		outcome = block->outcome & (SW_OUTCOME_COUNT - 1);
 		goto source;
 	}
@@ -1009,14 +1008,14 @@ static __always_inline __u8 rules_outcome(const struct syn_source *src, __u32 ge
 		block = block_entry(src, slot);
 		if (block)
 			verdict_store(block, src, version, block_mask0(src->family), BLOCK_MASK1, 0,
-				      SW_VERDICT_BLOCK, outcome);
+				      outcome);
 	}
 source:
 	/* The source's own entry too, so that its next SYN hits the first
 	 * lookup: a flood's sources take slots over as they did before blocks
 	 * were cached, one store to a line the lookup brought in. */
 	if (cached)
-		verdict_store(cached, src, version, ~0U, ~0U, ~0U, SW_VERDICT_SOURCE, outcome);
+		verdict_store(cached, src, version, ~0U, ~0U, ~0U, outcome);
 	return outcome;
 }
 
@@ -1067,7 +1066,7 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	 */
 	k.verdict_slot = verdict_slot(src, ~0U, ~0U, ~0U);
 	cached = bpf_map_lookup_elem(&verdicts, &k.verdict_slot);
-	if (cached && verdict_hit(cached, src, version, ~0U, ~0U, ~0U, SW_VERDICT_SOURCE))
+	if (cached && verdict_hit(cached, src, version, ~0U, ~0U, ~0U))
 		/* Only ALLOWED, DENIED or UNMATCHED are written; the mask keeps
 		 * the counter index in range whatever the map holds. */
 		outcome = cached->outcome & (SW_OUTCOME_COUNT - 1);

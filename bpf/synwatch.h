@@ -134,11 +134,10 @@ struct sw_rule_value {
 
 /* Verdict cache in front of the "rules" trie: two per-CPU arrays of
  * SW_VERDICT_SLOTS entries, direct-mapped by a hash of the key. An entry of
- * "verdicts" answers for one source (SW_VERDICT_SOURCE, keyed by the full
- * address). When the deciding rule has SW_RULE_BLOCK, an entry of
- * "verdict_blocks" also answers for every source of its verdict block
- * (SW_VERDICT_BLOCK, keyed by the address masked to SW_VERDICT_BLOCK4/6
- * bits): a spoofed flood from a denied range then walks the trie once per
+ * "verdicts" answers for one source (keyed by the full address). When the
+ * deciding rule has SW_RULE_BLOCK, an entry of "verdict_blocks" also answers
+ * for every source of its verdict block (keyed by the address masked to
+ * SW_VERDICT_BLOCK4/6 bits): a spoofed flood from a denied range then walks the trie once per
  * block, not once per source. An entry answers only while rules_version is
  * the one in force, so a rule change invalidates every entry at once; an
  * entry that is 0 (never written) has no family and matches nothing. */
@@ -147,18 +146,12 @@ struct sw_rule_value {
 #define SW_VERDICT_BLOCK4 24 /* an IPv4 /24 */
 #define SW_VERDICT_BLOCK6 48 /* an IPv6 /48, a site */
 
-enum sw_verdict_kind {
-	SW_VERDICT_SOURCE = 0,
-	SW_VERDICT_BLOCK = 1,
-};
-
 struct sw_verdict {
-	__u32 addr[4]; /* the source (masked to its block for SW_VERDICT_BLOCK) */
+	__u32 addr[4]; /* the source; in "verdict_blocks", masked to its block */
 	__u32 version; /* sw_params.rules_version the verdict was looked up under */
 	__u8 family;   /* enum sw_family */
 	__u8 outcome;  /* SW_OUTCOME_ALLOWED, _DENIED or _UNMATCHED */
-	__u8 kind;     /* enum sw_verdict_kind */
-	__u8 pad;
+	__u8 pad[2];
 };
 
 /* Key of the per-CPU LRU "peers" hash: one entry per interface, peer prefix,

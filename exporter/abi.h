@@ -28,7 +28,6 @@ static_assert(sizeof(sw_rule_value) == 4);
 static_assert(offsetof(sw_rule_value, flags) == 1);
 static_assert(sizeof(sw_verdict) == 24);
 static_assert(offsetof(sw_verdict, version) == 16);
-static_assert(offsetof(sw_verdict, kind) == 22);
 static_assert(sizeof(sw_peer_key) == 24);
 static_assert(offsetof(sw_peer_key, addr) == 8);
 static_assert(SW_PEER_ADMIT_SLOTS == 65536 && SW_PEER_ADMIT_BITS < 32);

@@ -452,12 +452,9 @@ TEST_F(XdpTest, CachedVerdictAnswersForItsSourceOnly) {
       XdpProgram::Verdict("192.0.2.56", version - 1, SW_OUTCOME_ALLOWED),
       // The same first four bytes, as an IPv6 address.
       XdpProgram::Verdict("c000:238::", version, SW_OUTCOME_ALLOWED),
-      // The right address, as a block's entry.
-      XdpProgram::Verdict("192.0.2.56", version, SW_OUTCOME_ALLOWED,
-                          SW_VERDICT_BLOCK),
   };
   for (const sw_verdict& other : others) {
-    prog_.WriteVerdict(slot, other, SW_VERDICT_SOURCE);
+    prog_.WriteVerdict(slot, other);
     EXPECT_EQ(prog_.Run(syn, kLoIfindex).verdict, XDP_DROP)
         << "family " << int{other.family} << " version " << other.version;
     const auto now = prog_.CachedVerdict("192.0.2.56", kCpu);
@@ -466,7 +463,7 @@ TEST_F(XdpTest, CachedVerdictAnswersForItsSourceOnly) {
     EXPECT_EQ(now->second.outcome, SW_OUTCOME_DENIED);
   }
   const std::map<std::string, uint64_t> counters = {
-      {"class.syn", 7}, {"syn.denied.drop", 6}, {"syn.allowed.pass", 1}};
+      {"class.syn", 6}, {"syn.denied.drop", 5}, {"syn.allowed.pass", 1}};
   EXPECT_EQ(prog_.SlotCounters(Slot()), counters);
 }
 
@@ -509,14 +506,15 @@ TEST_F(XdpTest, BlockVerdictAnswersForEverySourceOfTheBlock) {
     const auto own = prog_.CachedVerdict(c.first, kCpu);
     ASSERT_TRUE(own.has_value());
     EXPECT_EQ(own->second.outcome, SW_OUTCOME_DENIED);
-    const auto block = prog_.CachedVerdict(c.block, kCpu, SW_VERDICT_BLOCK);
+    const auto block =
+        prog_.CachedVerdict(c.block, kCpu, VerdictTable::kBlocks);
     ASSERT_TRUE(block.has_value());
     EXPECT_EQ(block->second.version, version);
     EXPECT_EQ(block->second.outcome, SW_OUTCOME_DENIED);
 
-    prog_.WriteVerdict(block->first,
-                       XdpProgram::Verdict(c.block, version, SW_OUTCOME_ALLOWED,
-                                           SW_VERDICT_BLOCK));
+    prog_.WriteVerdict(
+        block->first, XdpProgram::Verdict(c.block, version, SW_OUTCOME_ALLOWED),
+        VerdictTable::kBlocks);
     EXPECT_EQ(prog_.Run(SynFrom(c.other), kLoIfindex).verdict, XDP_PASS);
     ++passed;
     // The block's answer is the source's own from now on.
@@ -530,18 +528,18 @@ TEST_F(XdpTest, BlockVerdictAnswersForEverySourceOfTheBlock) {
     // Any other entry in the block's slot is not the block's: the trie
     // decides, and the slot is the block's again.
     const sw_verdict others[] = {
-        XdpProgram::Verdict(c.block, version + 1, SW_OUTCOME_ALLOWED,
-                            SW_VERDICT_BLOCK),
-        XdpProgram::Verdict(c.first, version, SW_OUTCOME_ALLOWED,
-                            SW_VERDICT_BLOCK),
-        XdpProgram::Verdict(c.block, version, SW_OUTCOME_ALLOWED),
+        XdpProgram::Verdict(c.block, version + 1, SW_OUTCOME_ALLOWED),
+        XdpProgram::Verdict(c.block, version - 1, SW_OUTCOME_ALLOWED),
+        // The first source's full address: not the block's key.
+        XdpProgram::Verdict(c.first, version, SW_OUTCOME_ALLOWED),
     };
     for (size_t i = 0; i < std::size(others); ++i) {
-      prog_.WriteVerdict(block->first, others[i], SW_VERDICT_BLOCK);
+      prog_.WriteVerdict(block->first, others[i], VerdictTable::kBlocks);
       EXPECT_EQ(prog_.Run(SynFrom(c.fresh[i]), kLoIfindex).verdict, XDP_DROP)
           << c.fresh[i];
       ++dropped;
-      const auto again = prog_.CachedVerdict(c.block, kCpu, SW_VERDICT_BLOCK);
+      const auto again =
+          prog_.CachedVerdict(c.block, kCpu, VerdictTable::kBlocks);
       ASSERT_TRUE(again.has_value());
       EXPECT_EQ(again->first, block->first);
       EXPECT_EQ(again->second.outcome, SW_OUTCOME_DENIED);
@@ -580,10 +578,11 @@ TEST_F(XdpTest, ALongerRuleInsideKeepsVerdictsPerSource) {
       EXPECT_EQ(a->second.outcome, SW_OUTCOME_ALLOWED);
     }
   }
-  EXPECT_FALSE(
-      prog_.CachedVerdict("203.0.113.0", kCpu, SW_VERDICT_BLOCK).has_value());
-  EXPECT_FALSE(prog_.CachedVerdict("2001:db8:e000::", kCpu, SW_VERDICT_BLOCK)
+  EXPECT_FALSE(prog_.CachedVerdict("203.0.113.0", kCpu, VerdictTable::kBlocks)
                    .has_value());
+  EXPECT_FALSE(
+      prog_.CachedVerdict("2001:db8:e000::", kCpu, VerdictTable::kBlocks)
+          .has_value());
 }
 
 // A spoofed flood from a denied range: every source new, each one counted
@@ -606,7 +605,7 @@ TEST_F(XdpTest, FloodFromADeniedRangeWalksTheTrieOncePerBlock) {
     if (i == 1) prog_.DeleteRuleBehindTheCache("2001:db8:e000::/47", 0);
   }
   for (const char* block : {"2001:db8:e000::", "2001:db8:e001::"}) {
-    const auto b = prog_.CachedVerdict(block, kCpu, SW_VERDICT_BLOCK);
+    const auto b = prog_.CachedVerdict(block, kCpu, VerdictTable::kBlocks);
     ASSERT_TRUE(b.has_value()) << block;
     EXPECT_EQ(b->second.outcome, SW_OUTCOME_DENIED);
   }
@@ -630,12 +629,13 @@ TEST_F(XdpTest, BlockVerdictFollowsRuleChanges) {
   ASSERT_TRUE(pin.ok());
   Apply({.deny = {"198.51.100.0/24"}});
   EXPECT_EQ(prog_.Run(SynFrom("198.51.100.1"), kLoIfindex).verdict, XDP_DROP);
-  ASSERT_TRUE(
-      prog_.CachedVerdict("198.51.100.0", kCpu, SW_VERDICT_BLOCK).has_value());
+  ASSERT_TRUE(prog_.CachedVerdict("198.51.100.0", kCpu, VerdictTable::kBlocks)
+                  .has_value());
   prog_.WritePolicy(1, {.allow = {"198.51.100.0/24"}, .default_drop = true});
   prog_.SetGen(1);
   EXPECT_EQ(prog_.Run(SynFrom("198.51.100.2"), kLoIfindex).verdict, XDP_PASS);
-  const auto b = prog_.CachedVerdict("198.51.100.0", kCpu, SW_VERDICT_BLOCK);
+  const auto b =
+      prog_.CachedVerdict("198.51.100.0", kCpu, VerdictTable::kBlocks);
   ASSERT_TRUE(b.has_value());
   EXPECT_EQ(b->second.outcome, SW_OUTCOME_ALLOWED);
   EXPECT_EQ(b->second.version, prog_.RulesVersion());

@@ -40,6 +40,10 @@ namespace synwatch {
 inline constexpr uint32_t kLoIfindex = 1;
 
 // What the exporter derives from [rules] and [peers] for one generation.
+// The verdict cache's two tables: "verdicts" (one entry per source) and
+// "verdict_blocks" (one per /24 or /48 block).
+enum class VerdictTable { kSources, kBlocks };
+
 struct TestPolicy {
   std::vector<std::string> allow = {};
   std::vector<std::string> deny = {};
@@ -403,13 +407,12 @@ class XdpProgram {
     return cfg.params[cfg.gen & 1].rules_version;
   }
 
-  // The verdict cache slot holding an entry of this kind for addr (a
-  // block's first address for SW_VERDICT_BLOCK) in cpu's cache, if any,
-  // with that entry. Callers pin themselves to cpu (CpuPin), so that
-  // BPF_PROG_TEST_RUN runs there.
+  // The slot of `table` holding an entry for addr (a block's first address
+  // in kBlocks) in cpu's cache, if any, with that entry. Callers pin
+  // themselves to cpu (CpuPin), so that BPF_PROG_TEST_RUN runs there.
   std::optional<std::pair<uint32_t, sw_verdict>> CachedVerdict(
       const std::string& addr, int cpu,
-      uint8_t kind = SW_VERDICT_SOURCE) const {
+      VerdictTable table = VerdictTable::kSources) const {
     if (cpu < 0 || cpu >= ncpus_) {
       ADD_FAILURE() << "no CPU " << cpu;
       return std::nullopt;
@@ -417,12 +420,12 @@ class XdpProgram {
     const sw_verdict want = Verdict(addr, 0, 0);
     std::vector<sw_verdict> values(static_cast<size_t>(ncpus_));
     for (uint32_t slot = 0; slot < SW_VERDICT_SLOTS; ++slot) {
-      if (bpf_map_lookup_elem(VerdictsFd(kind), &slot, values.data()) != 0) {
+      if (bpf_map_lookup_elem(VerdictsFd(table), &slot, values.data()) != 0) {
         ADD_FAILURE() << "read verdict slot " << slot;
         return std::nullopt;
       }
       const sw_verdict& v = values[static_cast<size_t>(cpu)];
-      if (v.family == want.family && v.kind == kind &&
+      if (v.family == want.family &&
           std::memcmp(v.addr, want.addr, sizeof(v.addr)) == 0) {
         return std::make_pair(slot, v);
       }
@@ -430,17 +433,9 @@ class XdpProgram {
     return std::nullopt;
   }
 
-  // Writes value into slot on every CPU.
-  // Writes value into slot of the table of its kind ("verdicts" or
-  // "verdict_blocks") on every CPU.
-  void WriteVerdict(uint32_t slot, const sw_verdict& value) const {
-    WriteVerdict(slot, value, value.kind);
-  }
-
-  // Writes value into slot of the table of `table` on every CPU, whatever
-  // value's own kind.
+  // Writes value into slot of `table` on every CPU.
   void WriteVerdict(uint32_t slot, const sw_verdict& value,
-                    uint8_t table) const {
+                    VerdictTable table = VerdictTable::kSources) const {
     const std::vector<sw_verdict> values(static_cast<size_t>(ncpus_), value);
     ASSERT_EQ(
         bpf_map_update_elem(VerdictsFd(table), &slot, values.data(), BPF_ANY),
@@ -448,14 +443,13 @@ class XdpProgram {
         << std::strerror(errno);
   }
 
-  // A cache entry; for SW_VERDICT_BLOCK, addr is the block's first address.
+  // A cache entry; in kBlocks, addr is the block's first address.
   static sw_verdict Verdict(const std::string& addr, uint32_t version,
-                            uint8_t outcome, uint8_t kind = SW_VERDICT_SOURCE) {
+                            uint8_t outcome) {
     sw_verdict v{};
     v.family = ParseAddr(addr, v.addr);
     v.version = version;
     v.outcome = outcome;
-    v.kind = kind;
     return v;
   }
 
@@ -469,9 +463,9 @@ class XdpProgram {
  private:
   static int Fd(const bpf_map* map) { return bpf_map__fd(map); }
 
-  int VerdictsFd(uint8_t kind) const {
-    return Fd(kind == SW_VERDICT_BLOCK ? skel_->maps.verdict_blocks
-                                       : skel_->maps.verdicts);
+  int VerdictsFd(VerdictTable table) const {
+    return Fd(table == VerdictTable::kBlocks ? skel_->maps.verdict_blocks
+                                             : skel_->maps.verdicts);
   }
 
   static int OnEvent(void* ctx, void* data, size_t size) {
