@@ -26,6 +26,14 @@ PrefixId IdOf(const Cidr& cidr) {
   return {cidr.family, cidr.prefix_len, cidr.addr};
 }
 
+// The prefix of length len (at most cidr's own) that contains cidr.
+PrefixId OuterId(const Cidr& cidr, uint8_t len) {
+  Cidr outer = cidr;
+  outer.prefix_len = len;
+  MaskAddress(outer.addr, outer.family, len);
+  return IdOf(outer);
+}
+
 }  // namespace
 
 std::vector<RuleEntry> BuildRuleEntries(const std::vector<Cidr>& allow,
@@ -48,10 +56,7 @@ std::vector<RuleEntry> BuildRuleEntries(const std::vector<Cidr>& allow,
     if (lengths == allow_lengths.end()) return false;
     for (const uint8_t len : lengths->second) {
       if (len > p.prefix_len) break;
-      Cidr probe = p;
-      probe.prefix_len = len;
-      MaskAddress(probe.addr, probe.family, len);
-      if (allowed.contains(IdOf(probe))) return true;
+      if (allowed.contains(OuterId(p, len))) return true;
     }
     return false;
   };
@@ -79,10 +84,7 @@ std::vector<RuleEntry> BuildRuleEntries(const std::vector<Cidr>& allow,
   for (const auto& [id, cidr] : prefixes) {
     if (cidr.prefix_len <= VerdictBlockLen(cidr.family)) continue;
     for (const uint8_t len : block_lengths[cidr.family]) {
-      Cidr outer = cidr;
-      outer.prefix_len = len;
-      MaskAddress(outer.addr, outer.family, len);
-      split.insert(IdOf(outer));
+      split.insert(OuterId(cidr, len));
     }
   }
 
