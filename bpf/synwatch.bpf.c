@@ -1075,9 +1075,8 @@ _Static_assert(sizeof(struct sw_peer_key) == 24 &&
 _Static_assert(__builtin_offsetof(struct sw_scan_key, addr) == 4,
 	       "handle_syn writes the scan key's family, prefix_len and pad as one word");
 
-static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config *cfg,
-				      __u32 slot, struct sw_if_stats *stats,
-				      const struct syn_source *src)
+static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config *cfg, __u32 slot,
+				      struct sw_if_stats *stats, const struct syn_source *src)
 {
 	__u32 gen = cfg->gen & 1;
 	const struct sw_params *params = &cfg->params[gen];
