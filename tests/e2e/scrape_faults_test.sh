@@ -4,7 +4,7 @@
 # table (30,000 IPv6 peers, a multi-megabyte response), a scraper that asks
 # for /metrics and never reads, and 16 scrapes at once. The exporter keeps
 # answering every other request, and both show in synwatch_http_* metrics.
-# Bounded: about 40 s.
+# Bounded: about 45 s.
 set -uo pipefail
 BIN="$(realpath "${1:?usage: scrape_faults_test.sh path/to/synwatch}")"
 HERE="$(dirname "$(realpath "$0")")"
@@ -45,6 +45,16 @@ for _ in $(seq 1 30); do
 done
 n="$(in_flight)"
 check "the stuck scraper shows in synwatch_http_requests_in_flight ($n, this scrape included)" test "$n" -ge 2
+# Its response stops making progress once the server's send buffer is full
+# (a non-empty Send-Q on the server's side). With 16 scrape responses held,
+# a new scrape takes the place of one without progress for 1 s
+# (kStalledAfter); the 16 below need that place whatever order they arrive
+# in, so wait until the stuck one is surely past it.
+send_queue_full() {
+  srv ss -Htn state established '( sport = :9632 )' | awk '$2 > 0 { found = 1 } END { exit !found }'
+}
+check "the stuck response fills the server's send buffer" wait_until 30 send_queue_full
+sleep 2
 
 # 16 scrapes at once while the stuck one holds its worker: every one is
 # answered, completely (bounded by curl -m 30).
@@ -60,6 +70,8 @@ done
 for i in $(seq 1 16); do
   if [ "$(cat "$SW_TMP/code$i")" = 200 ] && tail -n 1 "$SW_TMP/c$i" | grep -q '^synwatch_http_connections_dropped_total{reason="tls_handshake"} '; then
     ok=$((ok + 1))
+  else
+    log "scrape $i: $(tr '\n' ' ' <"$SW_TMP/code$i"), body ends: $(tail -c 120 "$SW_TMP/c$i" 2>/dev/null)"
   fi
 done
 check_eq "16 concurrent scrapes, all answered in full" "$ok" 16
