@@ -109,6 +109,17 @@ struct {
 	__type(value, struct sw_block);
 } blocked SEC(".maps");
 
+/* Which peers might be blocked (SW_BLOCK_HINT_BITS in bpf/synwatch.h): a
+ * tracked SYN whose slot has passed skips the lookup of "blocked", which
+ * otherwise misses for every peer that is not a scanner. Shared: a block is
+ * written on one CPU and holds on all. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SW_BLOCK_HINT_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} block_hint SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, SW_RINGBUF_BYTES);
@@ -421,13 +432,50 @@ static __always_inline __u32 slot_fresh_bit(__u64 slot, __u64 cutoff_ms)
 	return d >> 63;
 }
 
-static __always_inline int peer_blocked(const struct sw_scan_key *key, __u64 now)
+/* The slot of a scan key in "block_hint". */
+static __always_inline __u32 block_hint_slot(const struct sw_scan_key *key)
 {
-	struct sw_block *b = bpf_map_lookup_elem(&blocked, key);
+	return key_fingerprint(key, sizeof(*key) / 4) >> (64 - SW_BLOCK_HINT_BITS);
+}
 
+/* *slot is room on the stack for the key of "block_hint". */
+static __always_inline int peer_blocked(const struct sw_scan_key *key, __u32 *slot, __u64 now)
+{
+	struct sw_block *b;
+	__u64 *hint;
+
+	*slot = block_hint_slot(key);
+	hint = bpf_map_lookup_elem(&block_hint, slot);
+	if (hint && now >= READ_ONCE(*hint))
+		return 0;
+	b = bpf_map_lookup_elem(&blocked, key);
 	/* An expired entry just stops blocking; the next detection rewrites it
 	 * and the LRU reclaims it, so nothing in user space has to expire it. */
 	return b && now < READ_ONCE(b->expires_ns);
+}
+
+/* A hint is raised with compare-and-exchange, retried this often when
+ * another CPU raised it in between. */
+#define HINT_TRIES 4
+
+/* Before the block is written, so that a CPU that finds the block finds the
+ * hint raised too. *slot is room on the stack for the key. */
+static __always_inline void raise_block_hint(const struct sw_scan_key *key, __u32 *slot,
+					     __u64 expires_ns)
+{
+	__u64 old, *hint;
+	int t;
+
+	*slot = block_hint_slot(key);
+	hint = bpf_map_lookup_elem(&block_hint, slot);
+	if (!hint)
+		return;
+#pragma unroll
+	for (t = 0; t < HINT_TRIES; t++) {
+		old = READ_ONCE(*hint);
+		if (old >= expires_ns || __sync_val_compare_and_swap(hint, old, expires_ns) == old)
+			return;
+	}
 }
 
 /* Whatever the outcome, a record that cannot be reserved is counted, never
@@ -617,7 +665,7 @@ static __noinline void detect_scan(const struct scan_syn *s, struct sw_scan_stat
 	struct scan_scratch *sc;
 	struct sw_block blk;
 	struct sw_event *e;
-	__u32 zero = 0, n;
+	__u32 zero = 0, n, hint_slot;
 	__u64 block_ns;
 	int i;
 
@@ -640,6 +688,7 @@ static __noinline void detect_scan(const struct scan_syn *s, struct sw_scan_stat
 	if (block_ns) {
 		blk.expires_ns = s->now + block_ns;
 		blk.detected_ns = s->now;
+		raise_block_hint(s->key, &hint_slot, blk.expires_ns);
 		if (!bpf_map_update_elem(&blocked, s->key, &blk, BPF_ANY))
 			stats->block_inserts++;
 	}
@@ -729,6 +778,32 @@ static __always_inline int door_admitted(__u64 v)
 }
 
 /*
+ * The door's slot of a peer whose only port waits there, fresh, when this
+ * SYN is to that port too, else NULL. Most clients keep to one port and wait
+ * at the door for good: their SYNs stop here, without a lookup of
+ * "scan_track" that would miss. The port is refreshed once per millisecond,
+ * as in track_port(). *idx is room on the stack for the door's key.
+ */
+static __always_inline __u64 *door_waiting(const struct sw_scan_key *key, __u64 mine,
+					   __u64 cutoff_ms, __u32 *idx)
+{
+	__u64 fp, v, *door;
+
+	fp = key_fingerprint(key, sizeof(*key) / 4);
+	*idx = fp >> (64 - SW_SCAN_ADMIT_BITS);
+	door = bpf_map_lookup_elem(&scan_admit, idx);
+	if (!door)
+		return NULL;
+	v = READ_ONCE(*door);
+	if (((v ^ door_value(fp, mine)) & DOOR_CHECK_MASK) || door_admitted(v) ||
+	    slot_tag(v) != slot_tag(mine) || !slot_fresh(door_slot(v, mine), cutoff_ms))
+		return NULL;
+	if ((__u32)v != (__u32)mine)
+		__sync_val_compare_and_swap(door, v, door_value(fp, mine));
+	return door;
+}
+
+/*
  * The door of "scan_track" for a peer that has no entry. The peer's own port
  * fresh there and another one now admit it with both; anything else leaves
  * this SYN's port waiting (or refreshed). One port is never a scan:
@@ -777,9 +852,17 @@ static __always_inline int pass_door(struct sw_if_stats *stats, const struct sw_
 			return DOOR_RACED;
 		if (err)
 			return DOOR_WAIT;
-		/* Only once the entry exists, so that a SYN of the peer on
-		 * another CPU finds the one or the other. */
-		__sync_val_compare_and_swap(door, v, v & DOOR_CHECK_MASK);
+			/* Only once the entry exists, so that a SYN of the peer on
+			 * another CPU finds the one or the other; retried while the
+			 * peer still waits there (another CPU refreshed its port), or
+			 * its SYNs to that port would stop at the door (door_waiting). */
+#pragma unroll
+		for (t = 0; t < DOOR_TRIES; t++) {
+			v = READ_ONCE(*door);
+			if (((v ^ want) & DOOR_CHECK_MASK) || door_admitted(v) ||
+			    __sync_val_compare_and_swap(door, v, v & DOOR_CHECK_MASK) == v)
+				break;
+		}
 		return DOOR_ADMITTED;
 	}
 	return DOOR_WAIT;
@@ -818,8 +901,7 @@ static __noinline int track_port(struct xdp_md *ctx, const struct sw_scan_key *k
 	__u16 tag;
 
 	cfg = bpf_map_lookup_elem(&config, &zero);
-	stats = bpf_map_lookup_elem(&if_stats, &if_slot);
-	if (!cfg || !stats || !key || !src)
+	if (!cfg || !key || !src)
 		return 0;
 	params = &cfg->params[cfg->gen & 1];
 
@@ -833,6 +915,12 @@ static __noinline int track_port(struct xdp_md *ctx, const struct sw_scan_key *k
 	if (max_ports > SW_SCAN_MAX_PORTS)
 		max_ports = SW_SCAN_MAX_PORTS;
 
+	if (door_waiting(key, mine, cutoff_ms, &u.door_idx))
+		return 0;
+	/* Past the door: most SYNs stop there and need no counters. */
+	stats = bpf_map_lookup_elem(&if_stats, &if_slot);
+	if (!stats)
+		return 0;
 	st = bpf_map_lookup_elem(&scan_track, key);
 	if (!st) {
 		door = pass_door(stats, key, mine, cutoff_ms, &u.door_idx);
@@ -1072,6 +1160,8 @@ _Static_assert(sizeof(struct sw_peer_key) == 24 &&
 		   __builtin_offsetof(struct sw_peer_key, action) == 7 &&
 		   __builtin_offsetof(struct sw_peer_key, addr) == 8,
 	       "handle_syn writes the peer key as three 64-bit words");
+_Static_assert(sizeof(struct sw_scan_key) + sizeof(__u32) <= sizeof(struct sw_rule_key),
+	       "the scan key and its hint slot take the rule key's place in handle_syn");
 _Static_assert(__builtin_offsetof(struct sw_scan_key, addr) == 4,
 	       "handle_syn writes the scan key's family, prefix_len and pad as one word");
 
@@ -1085,12 +1175,15 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	 * Linux 6.1 allows (it rounds every frame up to 32 bytes). */
 	union {
 		struct sw_rule_key rule;
-		struct sw_scan_key scan;
+		struct {
+			struct sw_scan_key key;
+			__u32 hint_slot; /* its slot in "block_hint" */
+		} scan;
 		__u32 verdict_slot;
 		__u32 scan_head; /* the scan key's family, prefix_len and pad */
 	} k = {};
 	struct sw_rule_key *rkey = &k.rule;
-	struct sw_scan_key *skey = &k.scan;
+	struct sw_scan_key *skey = &k.scan.key;
 	/* Built in three 64-bit stores, for the reason given at syn_source:
 	 * the kernel hashes and compares the key in words. */
 	union {
@@ -1147,7 +1240,7 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 		 * one word (see syn_source). */
 		k.scan_head = u8_quad(src->family, plen, 0, 0);
 		__builtin_memcpy(skey->addr, peer.key.addr, sizeof(skey->addr));
-		if (peer_blocked(skey, now)) {
+		if (peer_blocked(skey, &k.scan.hint_slot, now)) {
 			outcome = SW_OUTCOME_BLOCKED;
 			scan = 0;
 		}

@@ -181,6 +181,13 @@ struct sw_peer_key {
 #define SW_SCAN_ADMIT_BITS 16
 #define SW_SCAN_ADMIT_SLOTS (1U << SW_SCAN_ADMIT_BITS)
 #define SW_DEFAULT_BLOCK_ENTRIES 16384
+/* Hint of "blocked": the __u64 array "block_hint", indexed by the top
+ * SW_BLOCK_HINT_BITS of a scan key's fingerprint. A slot holds the latest
+ * expires_ns of the blocks written for its peers (0: none): once the clock
+ * has reached it, none of them is blocked and "blocked" is not looked up.
+ * Only raised, never lowered. */
+#define SW_BLOCK_HINT_BITS 12
+#define SW_BLOCK_HINT_SLOTS (1U << SW_BLOCK_HINT_BITS)
 /* About 650 records (a record is sw_event plus an 8-byte header). One
  * thread drains it as records arrive, so it only has to absorb a burst; user
  * space maps the data area twice, and at 256 KiB that was 7 % of an idle

@@ -185,6 +185,15 @@ void BpfProgram::ReusePinnedMaps() {
 }
 
 void BpfProgram::PinMaps() {
+  // Blocks carried over without their hints (pinned by a synwatch that had
+  // none) would not block: the program skips "blocked" where a hint says
+  // nothing can be.
+  bool hints_carried = false;
+  for (const PinnedMap& p : pinned_maps_) {
+    if (p.name == bpf_map__name(skel_->maps.block_hint)) {
+      hints_carried = p.fit == MapFit::kSame;
+    }
+  }
   bpf_map* map = nullptr;
   bpf_object__for_each_map(map, skel_->obj) {
     const std::string name = bpf_map__name(map);
@@ -211,6 +220,38 @@ void BpfProgram::PinMaps() {
     }
   }
   pinned_maps_.clear();
+  if (!hints_carried) RaiseBlockHints();
+}
+
+// Every hint raised to the latest expiry among the blocks in "blocked": the
+// slots of the blocked peers are not known here (the program's fingerprint
+// is not mirrored), so until that expiry every tracked SYN looks "blocked"
+// up, as before hints, and the hints then fall back to nothing by
+// themselves.
+void BpfProgram::RaiseBlockHints() {
+  const int blocked = blocked_fd();
+  uint64_t latest = 0;
+  sw_scan_key key{};
+  sw_scan_key next{};
+  const sw_scan_key* prev = nullptr;
+  while (bpf_map_get_next_key(blocked, prev, &next) == 0) {
+    sw_block block{};
+    if (bpf_map_lookup_elem(blocked, &next, &block) == 0) {
+      latest = std::max<uint64_t>(latest, block.expires_ns);
+    }
+    key = next;
+    prev = &key;
+  }
+  if (latest == 0) return;
+  const int hints = bpf_map__fd(skel_->maps.block_hint);
+  for (uint32_t slot = 0; slot < SW_BLOCK_HINT_SLOTS; ++slot) {
+    if (bpf_map_update_elem(hints, &slot, &latest, BPF_ANY) != 0) {
+      Fail("raise block hints", errno);
+    }
+  }
+  spdlog::info(
+      "Carried-over port-scan blocks without hints: every SYN of a tracked "
+      "peer checks the block table until the last block ends");
 }
 
 BpfProgram::~BpfProgram() {

@@ -114,6 +114,7 @@ class BpfProgram {
   int prog_fd() const;
   void ReusePinnedMaps();
   void PinMaps();
+  void RaiseBlockHints();
   bool TakeOverPinnedLink(const std::string& name, uint32_t ifindex,
                           XdpMode mode, AttachedMode* attached);
   void PlaceSlot(const std::string& where, uint32_t ifindex);

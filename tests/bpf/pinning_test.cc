@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "bpf_program.h"
+#include "packet_builder.h"
+#include "xdp_fixture.h"
 
 namespace synwatch {
 namespace {
@@ -26,9 +28,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kMapNames[][16] = {
-    "config",    "if_stats",     "rules",      "verdicts",   "verdict_blocks",
-    "peers",     "peer_admit",   "scan_track", "scan_admit", "blocked",
-    "conn_rate", "scan_scratch", "events"};
+    "config",     "if_stats",   "rules",        "verdicts",   "verdict_blocks",
+    "peers",      "peer_admit", "scan_track",   "scan_admit", "blocked",
+    "block_hint", "conn_rate",  "scan_scratch", "events"};
 
 class PinningTest : public ::testing::Test {
  protected:
@@ -86,6 +88,25 @@ class PinningTest : public ::testing::Test {
     EXPECT_EQ(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
     close(fd);
     return info.max_entries;
+  }
+
+  // The verdict of one SYN from source through program's XDP program.
+  static uint32_t SynVerdict(const BpfProgram& program,
+                             const std::string& source, uint16_t dport = 80) {
+    const std::vector<uint8_t> frame = SynFrame(source, dport);
+    xdp_md ctx{};
+    ctx.data_end = static_cast<uint32_t>(frame.size());
+    bpf_test_run_opts opts{};
+    opts.sz = sizeof(opts);
+    opts.data_in = frame.data();
+    opts.data_size_in = static_cast<uint32_t>(frame.size());
+    opts.ctx_in = &ctx;
+    opts.ctx_size_in = sizeof(ctx);
+    const int fd = bpf_prog_get_fd_by_id(program.prog_id());
+    EXPECT_GE(fd, 0) << std::strerror(errno);
+    EXPECT_EQ(bpf_prog_test_run_opts(fd, &opts), 0) << std::strerror(errno);
+    close(fd);
+    return opts.retval;
   }
 
   std::string root_;
@@ -163,6 +184,55 @@ TEST_F(PinningTest, ResizedPeerTableKeepsItsEntries) {
     ASSERT_EQ(bpf_map_lookup_elem(second.peers_fd(), &key, value.data()), 0);
     EXPECT_EQ(value[0], 3U);
   }
+}
+
+// A synwatch from before "block_hint" pinned its blocks without hints. The
+// program skips "blocked" for a peer whose hint has passed, so the next
+// synwatch raises the hints over the blocks it carries over: they still
+// block, until they end.
+TEST_F(PinningTest, BlocksCarriedOverWithoutHintsStillBlock) {
+  const sw_scan_key key = XdpProgram::ScanKey("192.0.2.9", 32);
+  {
+    BpfProgram first(Sizes(), PinDir::Open(pin_));
+    const uint64_t now = MonotonicNs();
+    const sw_block block{.expires_ns = now + 600'000'000'000,
+                         .detected_ns = now};
+    ASSERT_EQ(bpf_map_update_elem(first.blocked_fd(), &key, &block, BPF_ANY),
+              0);
+  }
+  ASSERT_EQ(unlink((pin_ + "/block_hint").c_str()), 0);
+
+  BpfProgram second(Sizes(), PinDir::Open(pin_));
+  ASSERT_TRUE(second.continued());
+  Policy policy;
+  policy.port_scan.enabled = true;
+  policy.rules.dry_run = false;
+  second.ApplyPolicy(policy);
+  EXPECT_EQ(SynVerdict(second, "192.0.2.9"), XDP_DROP);
+  EXPECT_EQ(SynVerdict(second, "192.0.2.10"), XDP_PASS);
+  EXPECT_TRUE(fs::exists(pin_ + "/block_hint"));
+}
+
+// With its hints pinned alongside, a block the program wrote carries over
+// as it is.
+TEST_F(PinningTest, BlocksAndHintsCarryOver) {
+  Policy policy;
+  policy.port_scan.enabled = true;
+  policy.rules.dry_run = false;
+  {
+    BpfProgram first(Sizes(), PinDir::Open(pin_));
+    first.ApplyPolicy(policy);
+    // Four ports from one peer: a scan with the default max_ports of 3.
+    for (uint16_t port = 1; port <= 4; ++port) {
+      ASSERT_EQ(SynVerdict(first, "192.0.2.9", port), XDP_PASS);
+    }
+    ASSERT_EQ(SynVerdict(first, "192.0.2.9"), XDP_DROP);
+  }
+  BpfProgram second(Sizes(), PinDir::Open(pin_));
+  ASSERT_TRUE(second.continued());
+  second.ApplyPolicy(policy);
+  EXPECT_EQ(SynVerdict(second, "192.0.2.9"), XDP_DROP);
+  EXPECT_EQ(SynVerdict(second, "192.0.2.10"), XDP_PASS);
 }
 
 TEST_F(PinningTest, SecondOpenOfTheSameDirectoryIsRefused) {
