@@ -93,20 +93,12 @@ class PinningTest : public ::testing::Test {
   // The verdict of one SYN from source through program's XDP program.
   static uint32_t SynVerdict(const BpfProgram& program,
                              const std::string& source, uint16_t dport = 80) {
-    const std::vector<uint8_t> frame = SynFrame(source, dport);
-    xdp_md ctx{};
-    ctx.data_end = static_cast<uint32_t>(frame.size());
-    bpf_test_run_opts opts{};
-    opts.sz = sizeof(opts);
-    opts.data_in = frame.data();
-    opts.data_size_in = static_cast<uint32_t>(frame.size());
-    opts.ctx_in = &ctx;
-    opts.ctx_size_in = sizeof(ctx);
     const int fd = bpf_prog_get_fd_by_id(program.prog_id());
     EXPECT_GE(fd, 0) << std::strerror(errno);
-    EXPECT_EQ(bpf_prog_test_run_opts(fd, &opts), 0) << std::strerror(errno);
+    const RunResult run = RunXdp(fd, SynFrame(source, dport), 0);
+    EXPECT_EQ(run.err, 0) << std::strerror(run.err);
     close(fd);
-    return opts.retval;
+    return run.verdict;
   }
 
   std::string root_;

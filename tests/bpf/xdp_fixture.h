@@ -178,6 +178,26 @@ struct RunResult {
   uint32_t verdict = 0;
 };
 
+// One BPF_PROG_TEST_RUN of the XDP program prog_fd on frame, as received
+// on ifindex, repeat times.
+inline RunResult RunXdp(int prog_fd, const std::vector<uint8_t>& frame,
+                        uint32_t ifindex, int repeat = 1) {
+  xdp_md ctx{};
+  ctx.data_end = static_cast<uint32_t>(frame.size());
+  ctx.ingress_ifindex = ifindex;
+  bpf_test_run_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.data_in = frame.data();
+  opts.data_size_in = static_cast<uint32_t>(frame.size());
+  opts.ctx_in = &ctx;
+  opts.ctx_size_in = sizeof(ctx);
+  opts.repeat = repeat;
+  RunResult result;
+  if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) result.err = errno;
+  result.verdict = opts.retval;
+  return result;
+}
+
 class XdpProgram {
  public:
   // Opens and loads the embedded program with a peer table of peer_entries
@@ -266,23 +286,8 @@ class XdpProgram {
 
   RunResult Run(const std::vector<uint8_t>& frame, uint32_t ifindex,
                 int repeat = 1) const {
-    xdp_md ctx{};
-    ctx.data_end = static_cast<uint32_t>(frame.size());
-    ctx.ingress_ifindex = ifindex;
-    bpf_test_run_opts opts{};
-    opts.sz = sizeof(opts);
-    opts.data_in = frame.data();
-    opts.data_size_in = static_cast<uint32_t>(frame.size());
-    opts.ctx_in = &ctx;
-    opts.ctx_size_in = sizeof(ctx);
-    opts.repeat = repeat;
-    RunResult result;
-    if (bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.xdp_synwatch),
-                               &opts) != 0) {
-      result.err = errno;
-    }
-    result.verdict = opts.retval;
-    return result;
+    return RunXdp(bpf_program__fd(skel_->progs.xdp_synwatch), frame, ifindex,
+                  repeat);
   }
 
   // The non-zero counters of one if_stats slot, summed over CPUs:
