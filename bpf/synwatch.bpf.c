@@ -455,7 +455,9 @@ static __always_inline int peer_blocked(const struct sw_scan_key *key, __u32 *sl
 }
 
 /* A hint is raised with compare-and-exchange, retried this often when
- * another CPU raised it in between. */
+ * another CPU raised it in between. Only detections of peers in the same
+ * slot write it, so four lost in a row do not happen in practice; if they
+ * did, the block would hold only once a later detection raised the hint. */
 #define HINT_TRIES 4
 
 /* Before the block is written, so that a CPU that finds the block finds the
@@ -778,14 +780,14 @@ static __always_inline int door_admitted(__u64 v)
 }
 
 /*
- * The door's slot of a peer whose only port waits there, fresh, when this
- * SYN is to that port too, else NULL. Most clients keep to one port and wait
+ * 1 when the peer's only port waits at the door, fresh, and this SYN is to
+ * that port too. Most clients keep to one port and wait
  * at the door for good: their SYNs stop here, without a lookup of
  * "scan_track" that would miss. The port is refreshed once per millisecond,
  * as in track_port(). *idx is room on the stack for the door's key.
  */
-static __always_inline __u64 *door_waiting(const struct sw_scan_key *key, __u64 mine,
-					   __u64 cutoff_ms, __u32 *idx)
+static __always_inline int door_waiting(const struct sw_scan_key *key, __u64 mine, __u64 cutoff_ms,
+					__u32 *idx)
 {
 	__u64 fp, v, *door;
 
@@ -793,14 +795,14 @@ static __always_inline __u64 *door_waiting(const struct sw_scan_key *key, __u64 
 	*idx = fp >> (64 - SW_SCAN_ADMIT_BITS);
 	door = bpf_map_lookup_elem(&scan_admit, idx);
 	if (!door)
-		return NULL;
+		return 0;
 	v = READ_ONCE(*door);
 	if (((v ^ door_value(fp, mine)) & DOOR_CHECK_MASK) || door_admitted(v) ||
 	    slot_tag(v) != slot_tag(mine) || !slot_fresh(door_slot(v, mine), cutoff_ms))
-		return NULL;
+		return 0;
 	if ((__u32)v != (__u32)mine)
 		__sync_val_compare_and_swap(door, v, door_value(fp, mine));
-	return door;
+	return 1;
 }
 
 /*
