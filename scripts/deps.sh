@@ -10,7 +10,7 @@ PACKAGES="
   prometheus-cpp-dev libtoml11-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libssl-dev libcrypt-dev
   libgtest-dev libgmock-dev
-  iproute2 iputils-ping curl ncat nmap ethtool openssl apache2-utils
+  iproute2 iputils-ping curl ncat nmap ethtool openssl apache2-utils jq
   prometheus
   clang-format clang-tidy shellcheck
 "
