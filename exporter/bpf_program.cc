@@ -435,6 +435,10 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
         name + " xdp off`)");
   }
 
+  // A slot that is already there holds totals (an interface that came back
+  // under a new ifindex, see MoveSlot): a failed attach keeps it, so that
+  // the next attempt continues them.
+  const bool had_slot = FindIfindexSlot(config_, ifindex) != SW_IF_UNKNOWN;
   PlaceSlot(where, ifindex);
   std::vector<AttachedMode> tries;
   if (mode != XdpMode::kGeneric) tries.push_back(AttachedMode::kNative);
@@ -463,9 +467,11 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
     if (err == EBUSY || err == EEXIST || err == EPERM) break;
     spdlog::debug("{} in {} mode: {}", where, ToString(m), std::strerror(err));
   }
-  const uint32_t zero = 0;
-  RemoveIfindex(config_, ifindex);
-  bpf_map_update_elem(config_fd(), &zero, &config_, BPF_ANY);
+  if (!had_slot) {
+    const uint32_t zero = 0;
+    RemoveIfindex(config_, ifindex);
+    bpf_map_update_elem(config_fd(), &zero, &config_, BPF_ANY);
+  }
   Fail(where + (mode == XdpMode::kAuto
                     ? ""
                     : std::string(" in ") +

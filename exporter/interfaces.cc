@@ -203,7 +203,14 @@ void InterfaceManager::Reconcile() {
     }
     if (s.attached || now == 0) continue;
     try {
+      // The totals follow the name to its new ifindex before the attach,
+      // and stay there if it fails: a later attempt, or the interface
+      // coming back once more under yet another ifindex, continues them.
       program_.MoveSlot(s.ifindex, now);
+      if (FindIfindexSlot(program_.config(), now) != SW_IF_UNKNOWN) {
+        s.ifindex = now;
+        s.slot = FindIfindexSlot(program_.config(), now);
+      }
       const AttachedMode m = program_.Attach(s.name, now, mode_);
       s.ifindex = now;
       s.attached = true;

@@ -3,7 +3,9 @@
 # Faults, in namespaces this test owns: the watched interface deleted and
 # created again, the peer namespace removed and created again (each reported
 # by synwatch_xdp_attached 0, /-/ready 503 and one log line, then re-attached
-# without a restart, the totals of that interface continuing); a full peer
+# without a restart, the totals of that interface continuing); the interface
+# coming back as a device the program cannot be attached to, then as one it
+# can (the totals continue across the failed attempt); a full peer
 # table and a full ring buffer (counted, exact totals kept, the exporter
 # answering throughout). Bounded: about 60 s.
 set -uo pipefail
@@ -17,10 +19,11 @@ bpffs_up
 PIN="$SW_BPFFS/synwatch"
 start_listener 8080
 
-write_config() { # MAX_PEERS LOG_CONNECTIONS
+write_config() { # MAX_PEERS LOG_CONNECTIONS [MODE]
   cat >"$SW_TMP/synwatch.toml" <<TOML
 [xdp]
 interfaces = ["sw-srv"]
+mode = "${3:-auto}"
 pin_path = "$PIN"
 [rules]
 dry_run = false
@@ -53,7 +56,8 @@ unmatched() { metric "$1" synwatch_syn_packets_total 'interface="sw-srv",outcome
 attached_metric() { metric "$(scrape)" synwatch_xdp_attached "interface=\"sw-srv\",mode=\"$1\""; }
 ready_code() { srv curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9632/-/ready; }
 gone_lines() { grep -c 'Interface sw-srv (ifindex [0-9]*) is gone' "$SW_TMP/synwatch.log"; }
-back_lines() { grep -c 'Interface sw-srv is back' "$SW_TMP/synwatch.log"; }
+back_lines() { grep -c 'Interface sw-srv is back (ifindex' "$SW_TMP/synwatch.log"; }
+refused_lines() { grep -c 'Interface sw-srv is back but cannot be attached' "$SW_TMP/synwatch.log"; }
 # at_least FUNCTION N: FUNCTION's output is N or more (evaluated on each call,
 # so wait_until can poll it).
 at_least() { [ "$("$1")" -ge "$2" ]; }
@@ -99,6 +103,32 @@ wait_until 5 at_least back_lines 2
 check_eq "namespace back: attached" "$(attached_metric native)" 1
 check_eq "namespace back: connects" "$(connects 1 192.0.2.12)" 1
 check_eq "namespace back: totals continue" "$(unmatched "$(scrape)")" 6
+stop_pid "$SYNWATCH_PID"
+srv "$BIN" --detach --config "$SW_TMP/synwatch.toml" >/dev/null
+
+# --- 2b. it comes back as a bridge (no native XDP), then as a veth again ---
+write_config 65536 false native
+start_synwatch "$BIN" "$SW_TMP/synwatch.toml" || { finish; exit 1; }
+check_eq "native: connects before the fault" "$(connects 2 192.0.2.13)" 2
+srv ip link del sw-srv
+wait_until 5 at_least gone_lines 1
+# A bridge has no native XDP: the attach fails.
+check "a bridge named sw-srv appears" srv ip link add sw-srv type bridge
+srv ip link set sw-srv up
+wait_until 5 at_least refused_lines 1
+# One line per distinct error, not one per link event (there are several).
+refused="$(grep 'cannot be attached' "$SW_TMP/synwatch.log" | sed 's/.*: attach XDP/attach XDP/' | sort | uniq -c | sort -rn | head -n 1)"
+check "a device it cannot attach to: logged, each error once ($refused)" \
+  test "$(awk '{print $1}' <<<"$refused")" = 1
+check_eq "a device it cannot attach to: not attached" "$(attached_metric native)" 0
+check_eq "a device it cannot attach to: the totals so far" "$(unmatched "$(scrape)")" 2
+srv ip link del sw-srv
+relink
+wait_until 5 at_least back_lines 1
+check_eq "the veth again: attached" "$(attached_metric native)" 1
+check_eq "the veth again: connects" "$(connects 3 192.0.2.13)" 3
+check_eq "the veth again: the totals continue across the failed attach (2 + 3)" \
+  "$(unmatched "$(scrape)")" 5
 stop_pid "$SYNWATCH_PID"
 srv "$BIN" --detach --config "$SW_TMP/synwatch.toml" >/dev/null
 

@@ -219,5 +219,9 @@ check_eq() {
 
 finish() {
   echo "$SW_PASSES passed, $SW_FAILURES failed"
+  if [ "$SW_FAILURES" -ne 0 ] && [ -n "$SW_TMP" ] && [ -s "$SW_TMP/synwatch.log" ]; then
+    echo "the last synwatch's log, last 40 lines:"
+    tail -n 40 "$SW_TMP/synwatch.log"
+  fi
   [ "$SW_FAILURES" -eq 0 ]
 }
