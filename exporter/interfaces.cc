@@ -207,9 +207,10 @@ void InterfaceManager::Reconcile() {
       // and stay there if it fails: a later attempt, or the interface
       // coming back once more under yet another ifindex, continues them.
       program_.MoveSlot(s.ifindex, now);
-      if (FindIfindexSlot(program_.config(), now) != SW_IF_UNKNOWN) {
+      if (const uint32_t moved = FindIfindexSlot(program_.config(), now);
+          moved != SW_IF_UNKNOWN) {
         s.ifindex = now;
-        s.slot = FindIfindexSlot(program_.config(), now);
+        s.slot = moved;
       }
       const AttachedMode m = program_.Attach(s.name, now, mode_);
       s.ifindex = now;

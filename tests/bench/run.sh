@@ -204,8 +204,9 @@ EOF
 # flood_once CONFIG POOL REP: one bounded trafgen run; appends a JSON line
 # (REP 0, a warm-up, to flood-warmup.jsonl).
 flood_once() {
-  local config="$1" pool="$2" rep="$3"
+  local config="$1" pool="$2" rep="$3" lines=flood
   local rx0 rx1 k0 k1 task_ms sent wall_us cpu_ns
+  if [ "$rep" -eq 0 ]; then lines=flood-warmup; fi
   rx0=$(srv cat /sys/class/net/sw-srv/statistics/rx_packets)
   k0=$(ksoftirqd_ns)
   if ! perf stat -o "$SW_TMP/perf.txt" -x, -e task-clock -- \
@@ -237,7 +238,7 @@ flood_once() {
     '{config: $config, pool: $pool, rep: $rep, sent: $sent, delivered: $delivered,
       wall_s: ($wall_us / 1e6), pps_wall: ($delivered / ($wall_us / 1e6)),
       task_ms: $task_ms, ksoftirqd_ms: ($ksoftirqd_ns / 1e6),
-      cpu_ns_per_packet: $cpu_ns}' >>"$OUT/$([ "$rep" -eq 0 ] && echo flood-warmup || echo flood).jsonl"
+      cpu_ns_per_packet: $cpu_ns}' >>"$OUT/$lines.jsonl"
 }
 
 # flood_check CONFIG POOL: what the hook saw, as a JSON line (sanity).

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "packet_builder.h"
+#include "xdp_run.h"
 
 namespace {
 
@@ -69,25 +70,15 @@ int Fill(const std::string& ifname, uint32_t count, uint32_t base) {
                                    .Ipv6(ip)
                                    .Tcp(synwatch::kTcpSyn)
                                    .Build();
-  xdp_md ctx{};
-  ctx.data_end = static_cast<uint32_t>(frame.size());
-  ctx.ingress_ifindex = ifindex;
-  bpf_test_run_opts opts{};
-  opts.sz = sizeof(opts);
-  opts.data_in = frame.data();
-  opts.data_size_in = static_cast<uint32_t>(frame.size());
-  opts.ctx_in = &ctx;
-  opts.ctx_size_in = sizeof(ctx);
-  // Two SYNs per peer: the program admits a peer to its table on the second
-  // (the doorkeeper, README "What it measures").
-  opts.repeat = 2;
-
   const double start = NowS();
   for (uint32_t i = 0; i < count; ++i) {
     // Source bytes 4..7 (frame offset 14 + 8 + 4): one /64 per SYN.
     const uint32_t be = htonl(base + i);
     std::memcpy(frame.data() + 26, &be, sizeof(be));
-    if (bpf_prog_test_run_opts(fd, &opts) != 0) Die("BPF_PROG_TEST_RUN", errno);
+    // Two SYNs per peer: the program admits a peer to its table on the
+    // second (the doorkeeper, README "What it measures").
+    const synwatch::RunResult run = synwatch::RunXdp(fd, frame, ifindex, 2);
+    if (run.err != 0) Die("BPF_PROG_TEST_RUN", run.err);
   }
   const double took = NowS() - start;
   std::printf("filled %u peers through prog %u on %s (ifindex %u) in %.2f s\n",
