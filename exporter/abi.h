@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 
 extern "C" {
 #include "bpf/synwatch.h"
@@ -69,6 +70,16 @@ inline uint32_t NextRulesVersion(const sw_config& cfg) {
   const uint32_t v =
       std::max(cfg.params[0].rules_version, cfg.params[1].rules_version) + 1;
   return v == 0 ? 1 : v;
+}
+
+// Now on the clock of the program's times (expires_ns, detected_ns, event
+// times): CLOCK_MONOTONIC, which bpf_ktime_get_ns() and, a tick behind,
+// bpf_ktime_get_coarse_ns() read.
+inline uint64_t MonotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<uint64_t>(ts.tv_nsec);
 }
 
 // The slot of ifindex, or SW_IF_UNKNOWN.

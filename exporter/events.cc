@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "abi.h"
 #include "config.h"
 #include "net.h"
 
@@ -39,13 +39,6 @@ const char* OutcomeName(uint8_t o) {
 }
 const char* ActionName(uint8_t a) {
   return a < SW_ACTION_COUNT ? kActions[a] : "unknown";
-}
-
-uint64_t MonotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
-         static_cast<uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace

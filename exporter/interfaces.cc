@@ -18,6 +18,14 @@
 namespace synwatch {
 namespace {
 
+// NLMSG_OK(h, left) with its types spelled out: the macro compares left, an
+// int, with the unsigned nlmsg_len.
+bool MessageFits(const nlmsghdr* h, int left) {
+  return left >= static_cast<int>(sizeof(nlmsghdr)) &&
+         h->nlmsg_len >= sizeof(nlmsghdr) &&
+         h->nlmsg_len <= static_cast<unsigned>(left);
+}
+
 std::string ReadFile(const char* path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -124,7 +132,7 @@ bool LinkWatcher::Drain() {
       break;  // EAGAIN: drained
     }
     int left = static_cast<int>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, left);
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf); MessageFits(h, left);
          h = NLMSG_NEXT(h, left)) {
       if (h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK) {
         changed = true;

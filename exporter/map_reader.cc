@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 
+#include "abi.h"
 #include "huge_pages.h"
 #include "interfaces.h"
 
@@ -108,13 +108,6 @@ bool MapRowSource::ReadPeers(std::vector<PeerRow>* rows) const {
 
 namespace synwatch {
 namespace {
-
-uint64_t MonotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
-         static_cast<uint64_t>(ts.tv_nsec);
-}
 
 // Walks a hash map with batched lookups, calling visit(key, value) for each
 // entry. Returns false when a read failed.

@@ -33,6 +33,11 @@ constexpr char kProgName[] = "xdp_synwatch";
                            ErrnoText(err));
 }
 
+// dir/name, out of the loops that build one per directory entry.
+std::string Join(const std::string& dir, const std::string& name) {
+  return dir + "/" + name;
+}
+
 bool Exists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;
@@ -249,7 +254,7 @@ DetachReport DetachPinned(const std::string& path) {
   // Links first: once they are gone nothing runs the program, then the maps.
   std::vector<std::string> maps;
   for (const std::string& name : ListDir(path)) {
-    const std::string file = path + "/" + name;
+    const std::string file = Join(path, name);
     UniqueFd fd(bpf_obj_get(file.c_str()));
     uint32_t ifindex = 0;
     if (fd.valid() && ParseLinkName(name, &ifindex) &&
@@ -264,7 +269,7 @@ DetachReport DetachPinned(const std::string& path) {
     }
   }
   for (const std::string& name : maps) {
-    if (unlink((path + "/" + name).c_str()) != 0) {
+    if (unlink(Join(path, name).c_str()) != 0) {
       Fail(path, "unpin " + name, errno);
     }
     ++report.maps;

@@ -14,7 +14,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -156,14 +155,6 @@ class CpuPin {
   cpu_set_t old_{};
   bool ok_ = false;
 };
-
-// CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns().
-inline uint64_t MonotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 +
-         static_cast<uint64_t>(ts.tv_nsec);
-}
 
 struct SkelDeleter {
   void operator()(synwatch_bpf* skel) const { synwatch_bpf__destroy(skel); }
