@@ -322,27 +322,19 @@ static __always_inline __u32 u8_quad(__u8 b0, __u8 b1, __u8 b2, __u8 b3)
 #endif
 }
 
-/* 64-bit multiply-xorshift over the words of a key, cheaper than jhash;
- * nwords is a constant at every call, so the loop unrolls. */
-static __always_inline __u64 key_fingerprint(const void *key, int nwords)
-{
-	const __u32 *w = key;
-	__u64 h = 0x9e3779b97f4a7c15ULL;
-	int i;
-
-#pragma unroll
-	for (i = 0; i < nwords; i++) {
-		h = (h ^ w[i]) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 29;
-	}
-	return h;
-}
-
 /* All 64 bits are compared: another key that lands in the slot passes for
- * the stored one about once in 2^47. Never 0 (a free slot). */
+ * the stored one about once in 2^47. Never 0 (a free slot). The six words are
+ * multiplied independently, as in sw_scan_fingerprint(), and the fold is one
+ * round longer, so that the low bits are mixed too. */
 static __always_inline __u64 peer_fingerprint(const struct sw_peer_key *key)
 {
-	return key_fingerprint(key, sizeof(*key) / 4) | 1;
+	const __u32 *w = (const __u32 *)key;
+	__u64 h = sw_word_products(w[0], w[1], w[2], w[3], w[4]) ^ (w[5] * 0xe7037ed1a0b428dbULL);
+
+	_Static_assert(sizeof(*key) == 6 * sizeof(__u32), "a peer key is six words");
+	h = sw_fold(h);
+	h ^= h >> 29;
+	return h | 1;
 }
 
 /*
@@ -432,23 +424,37 @@ static __always_inline __u32 slot_fresh_bit(__u64 slot, __u64 cutoff_ms)
 	return d >> 63;
 }
 
-/* The slot of a scan key in "block_hint". */
-static __always_inline __u32 block_hint_slot(const struct sw_scan_key *key)
+static __always_inline __u64 scan_fingerprint(const struct sw_scan_key *key)
 {
-	return key_fingerprint(key, sizeof(*key) / 4) >> (64 - SW_BLOCK_HINT_BITS);
+	const __u32 *w = (const __u32 *)key;
+
+	_Static_assert(sizeof(*key) == 5 * sizeof(__u32), "a scan key is five words");
+	return sw_scan_fingerprint(w[0], w[1], w[2], w[3], w[4]);
 }
 
-/* *slot is room on the stack for the key of "block_hint". */
-static __always_inline int peer_blocked(const struct sw_scan_key *key, __u32 *slot, __u64 now)
+/* A peer for scan tracking and blocking: its key, and the top half of the
+ * key's fingerprint, worked out once per SYN for the hint and the door. */
+struct scan_peer {
+	struct sw_scan_key key;
+	__u32 fp_hi;
+};
+
+/* Also fills in sp->fp_hi, whose room holds the hint's slot for the
+ * lookup (the key of an array lookup must be on the stack). */
+static __always_inline int peer_blocked(struct scan_peer *sp, __u64 now)
 {
+	__u64 fp = scan_fingerprint(&sp->key);
 	struct sw_block *b;
 	__u64 *hint;
+	int passed;
 
-	*slot = block_hint_slot(key);
-	hint = bpf_map_lookup_elem(&block_hint, slot);
-	if (hint && now >= READ_ONCE(*hint))
+	sp->fp_hi = SW_BLOCK_HINT_SLOT(fp);
+	hint = bpf_map_lookup_elem(&block_hint, &sp->fp_hi);
+	passed = hint && now >= READ_ONCE(*hint);
+	sp->fp_hi = fp >> 32;
+	if (passed)
 		return 0;
-	b = bpf_map_lookup_elem(&blocked, key);
+	b = bpf_map_lookup_elem(&blocked, &sp->key);
 	/* An expired entry just stops blocking; the next detection rewrites it
 	 * and the LRU reclaims it, so nothing in user space has to expire it. */
 	return b && now < READ_ONCE(b->expires_ns);
@@ -468,7 +474,7 @@ static __always_inline void raise_block_hint(const struct sw_scan_key *key, __u3
 	__u64 old, *hint;
 	int t;
 
-	*slot = block_hint_slot(key);
+	*slot = SW_BLOCK_HINT_SLOT(scan_fingerprint(key));
 	hint = bpf_map_lookup_elem(&block_hint, slot);
 	if (!hint)
 		return;
@@ -711,15 +717,15 @@ static __noinline void detect_scan(const struct scan_syn *s, struct sw_scan_stat
 
 #define DOOR_CHECK_MASK 0x0000ffff00000000ULL
 
-_Static_assert(SW_SCAN_ADMIT_BITS <= 32,
-	       "a door's index (top bits of the fingerprint) and check (bits 16-31) are apart");
+_Static_assert(SW_SCAN_ADMIT_BITS <= 16,
+	       "a door's index (top bits of the fingerprint) and check (bits 32-47) are apart");
 
 /* What the door holds for the peer of fingerprint fp waiting with the port
  * and time of the tracking slot mine (layout: SW_SCAN_ADMIT_BITS in
  * bpf/synwatch.h). */
 static __always_inline __u64 door_value(__u64 fp, __u64 mine)
 {
-	__u64 check = ((fp >> 16) & 0xffff) | 1;
+	__u64 check = ((fp >> 32) & 0xffff) | 1;
 
 	return (__u64)slot_tag(mine) << 48 | check << 32 | (__u32)mine;
 }
@@ -786,12 +792,10 @@ static __always_inline int door_admitted(__u64 v)
  * "scan_track" that would miss. The port is refreshed once per millisecond,
  * as in track_port(). *idx is room on the stack for the door's key.
  */
-static __always_inline int door_waiting(const struct sw_scan_key *key, __u64 mine, __u64 cutoff_ms,
-					__u32 *idx)
+static __always_inline int door_waiting(__u64 fp, __u64 mine, __u64 cutoff_ms, __u32 *idx)
 {
-	__u64 fp, v, *door;
+	__u64 v, *door;
 
-	fp = key_fingerprint(key, sizeof(*key) / 4);
 	*idx = fp >> (64 - SW_SCAN_ADMIT_BITS);
 	door = bpf_map_lookup_elem(&scan_admit, idx);
 	if (!door)
@@ -813,13 +817,12 @@ static __always_inline int door_waiting(const struct sw_scan_key *key, __u64 min
  * at once, one waits and the other, retrying, admits the peer with both.
  */
 static __always_inline int pass_door(struct sw_if_stats *stats, const struct sw_scan_key *key,
-				     __u64 mine, __u64 cutoff_ms, __u32 *idx)
+				     __u64 fp, __u64 mine, __u64 cutoff_ms, __u32 *idx)
 {
-	__u64 fp, want, v, *door;
+	__u64 want, v, *door;
 	long err;
 	int t;
 
-	fp = key_fingerprint(key, sizeof(*key) / 4);
 	*idx = fp >> (64 - SW_SCAN_ADMIT_BITS);
 	door = bpf_map_lookup_elem(&scan_admit, idx);
 	if (!door)
@@ -883,9 +886,10 @@ static __always_inline int pass_door(struct sw_if_stats *stats, const struct sw_
  * each), so that the decision path stays short and the verifier walks the
  * tracking loops once per call site rather than inlined into every path.
  */
-static __noinline int track_port(struct xdp_md *ctx, const struct sw_scan_key *key,
+static __noinline int track_port(struct xdp_md *ctx, const struct scan_peer *sp,
 				 const struct syn_source *src, __u64 now, __u32 if_slot)
 {
+	const struct sw_scan_key *key = &sp->key;
 	const struct sw_params *params;
 	struct sw_if_stats *stats;
 	struct sw_scan_state *st;
@@ -897,13 +901,13 @@ static __noinline int track_port(struct xdp_md *ctx, const struct sw_scan_key *k
 		struct claim_ctx claim;
 		struct scan_syn s;
 	} u;
-	__u64 now_ms, window_ms, cutoff_ms, mine, v;
+	__u64 now_ms, window_ms, cutoff_ms, mine, v, fp;
 	__u32 zero = 0, max_ports, fresh = 0;
 	int i, door, admitted = 0;
 	__u16 tag;
 
 	cfg = bpf_map_lookup_elem(&config, &zero);
-	if (!cfg || !key || !src)
+	if (!cfg || !sp || !src)
 		return 0;
 	params = &cfg->params[cfg->gen & 1];
 
@@ -917,7 +921,8 @@ static __noinline int track_port(struct xdp_md *ctx, const struct sw_scan_key *k
 	if (max_ports > SW_SCAN_MAX_PORTS)
 		max_ports = SW_SCAN_MAX_PORTS;
 
-	if (door_waiting(key, mine, cutoff_ms, &u.door_idx))
+	fp = (__u64)sp->fp_hi << 32;
+	if (door_waiting(fp, mine, cutoff_ms, &u.door_idx))
 		return 0;
 	/* Past the door: most SYNs stop there and need no counters. */
 	stats = bpf_map_lookup_elem(&if_stats, &if_slot);
@@ -925,7 +930,7 @@ static __noinline int track_port(struct xdp_md *ctx, const struct sw_scan_key *k
 		return 0;
 	st = bpf_map_lookup_elem(&scan_track, key);
 	if (!st) {
-		door = pass_door(stats, key, mine, cutoff_ms, &u.door_idx);
+		door = pass_door(stats, key, fp, mine, cutoff_ms, &u.door_idx);
 		if (door == DOOR_WAIT)
 			return 0;
 		st = bpf_map_lookup_elem(&scan_track, key);
@@ -1162,8 +1167,8 @@ _Static_assert(sizeof(struct sw_peer_key) == 24 &&
 		   __builtin_offsetof(struct sw_peer_key, action) == 7 &&
 		   __builtin_offsetof(struct sw_peer_key, addr) == 8,
 	       "handle_syn writes the peer key as three 64-bit words");
-_Static_assert(sizeof(struct sw_scan_key) + sizeof(__u32) <= sizeof(struct sw_rule_key),
-	       "the scan key and its hint slot take the rule key's place in handle_syn");
+_Static_assert(sizeof(struct scan_peer) <= sizeof(struct sw_rule_key),
+	       "the scan peer takes the rule key's place in handle_syn");
 _Static_assert(__builtin_offsetof(struct sw_scan_key, addr) == 4,
 	       "handle_syn writes the scan key's family, prefix_len and pad as one word");
 
@@ -1177,10 +1182,7 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	 * Linux 6.1 allows (it rounds every frame up to 32 bytes). */
 	union {
 		struct sw_rule_key rule;
-		struct {
-			struct sw_scan_key key;
-			__u32 hint_slot; /* its slot in "block_hint" */
-		} scan;
+		struct scan_peer scan;
 		__u32 verdict_slot;
 		__u32 scan_head; /* the scan key's family, prefix_len and pad */
 	} k = {};
@@ -1242,7 +1244,7 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 		 * one word (see syn_source). */
 		k.scan_head = u8_quad(src->family, plen, 0, 0);
 		__builtin_memcpy(skey->addr, peer.key.addr, sizeof(skey->addr));
-		if (peer_blocked(skey, &k.scan.hint_slot, now)) {
+		if (peer_blocked(&k.scan, now)) {
 			outcome = SW_OUTCOME_BLOCKED;
 			scan = 0;
 		}
@@ -1267,7 +1269,7 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	/* The detecting SYN itself stays unmatched; the peer's next one is
 	 * blocked. */
 	if (scan)
-		track_port(ctx, skey, src, now, slot);
+		track_port(ctx, &k.scan, src, now, slot);
 	if (params->log_connections)
 		log_connection(ctx, stats, params, src, outcome, action, now);
 

@@ -172,10 +172,10 @@ struct sw_peer_key {
 #define SW_DEFAULT_SCAN_TRACK_ENTRIES 8192
 
 /* Doorkeeper of "scan_track": the __u64 array "scan_admit", indexed by the
- * top SW_SCAN_ADMIT_BITS of a scan key's fingerprint. A slot is 0 (free) or
- * holds the first port of a peer that is not tracked yet:
- * (port + 1) << 48 | check << 32 | milliseconds (low 32 bits, as in
- * SW_SLOT), where check is 16 more bits of the fingerprint, never 0. The
+ * top SW_SCAN_ADMIT_BITS of a scan key's fingerprint (sw_scan_fingerprint).
+ * A slot is 0 (free) or holds the first port of a peer that is not tracked
+ * yet: (port + 1) << 48 | check << 32 | milliseconds (low 32 bits, as in
+ * SW_SLOT), where check is the fingerprint's next 16 bits, never 0. The
  * peer's next SYN to another port creates its tracking entry with both and
  * leaves check << 32 alone in the slot (admitted). */
 #define SW_SCAN_ADMIT_BITS 16
@@ -188,6 +188,7 @@ struct sw_peer_key {
  * Only raised, never lowered. */
 #define SW_BLOCK_HINT_BITS 12
 #define SW_BLOCK_HINT_SLOTS (1U << SW_BLOCK_HINT_BITS)
+#define SW_BLOCK_HINT_SLOT(fp) ((__u32)((fp) >> (64 - SW_BLOCK_HINT_BITS)))
 /* About 650 records (a record is sw_event plus an 8-byte header). One
  * thread drains it as records arrive, so it only has to absorb a burst; user
  * space maps the data area twice, and at 256 KiB that was 7 % of an idle
@@ -203,6 +204,40 @@ struct sw_scan_key {
 	__u8 pad[2];	 /* zero */
 	__u8 addr[16];	 /* network byte order, masked */
 };
+
+/* Functions that the XDP program and the exporter share. */
+#ifdef __cplusplus
+#define SW_INLINE inline
+#else
+#define SW_INLINE static __inline__ __attribute__((always_inline))
+#endif
+/* The products of five words with five constants, xored. */
+SW_INLINE __u64 sw_word_products(__u32 w0, __u32 w1, __u32 w2, __u32 w3, __u32 w4)
+{
+	return (w0 * 0x9e3779b97f4a7c15ULL) ^ (w1 * 0xff51afd7ed558ccdULL) ^
+	       (w2 * 0xc4ceb9fe1a85ec53ULL) ^ (w3 * 0xd6e8feb86659fd93ULL) ^
+	       (w4 * 0xa0761d6478bd642fULL);
+}
+
+/* The fold: the high half into the low, then a multiply to carry it up. */
+SW_INLINE __u64 sw_fold(__u64 h)
+{
+	h ^= h >> 32;
+	return h * 0x94d049bb133111ebULL;
+}
+
+/* Fingerprint of a scan key, from its five 32-bit words as they lie in
+ * memory; only its top 32 bits are used (door index and check, hint slot).
+ * The words are multiplied independently and the products folded once, so a
+ * tracked SYN waits on two multiplies rather than a chain of five (about
+ * 7 ns a SYN here; tests/bench/README.md); the fold spreads keys that differ
+ * only in their high bits, such as consecutive addresses, whose last byte is
+ * the top byte of a little-endian word. User space computes it too, for the
+ * hints of carried-over blocks (BpfProgram::RaiseBlockHints). */
+SW_INLINE __u64 sw_scan_fingerprint(__u32 w0, __u32 w1, __u32 w2, __u32 w3, __u32 w4)
+{
+	return sw_fold(sw_word_products(w0, w1, w2, w3, w4));
+}
 
 /* Distinct destination ports a peer sent SYNs to, with the time each was
  * last seen. A slot is 0 (free) or ((port + 1) << 48 | last_seen_ms), where

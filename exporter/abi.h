@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <ctime>
 
 extern "C" {
@@ -80,6 +81,15 @@ inline uint64_t MonotonicNs() {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
          static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// sw_scan_fingerprint() of key as the XDP program takes it: the key's five
+// 32-bit words as they lie in memory.
+inline uint64_t ScanFingerprint(const sw_scan_key& key) {
+  uint32_t w[5];
+  static_assert(sizeof(w) == sizeof(key));
+  std::memcpy(w, &key, sizeof(w));
+  return sw_scan_fingerprint(w[0], w[1], w[2], w[3], w[4]);
 }
 
 // The slot of ifindex, or SW_IF_UNKNOWN.

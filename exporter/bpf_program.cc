@@ -185,15 +185,6 @@ void BpfProgram::ReusePinnedMaps() {
 }
 
 void BpfProgram::PinMaps() {
-  // Blocks carried over without their hints (pinned by a synwatch that had
-  // none) would not block: the program skips "blocked" where a hint says
-  // nothing can be.
-  bool hints_carried = false;
-  for (const PinnedMap& p : pinned_maps_) {
-    if (p.name == bpf_map__name(skel_->maps.block_hint)) {
-      hints_carried = p.fit == MapFit::kSame;
-    }
-  }
   bpf_map* map = nullptr;
   bpf_object__for_each_map(map, skel_->obj) {
     const std::string name = bpf_map__name(map);
@@ -220,38 +211,51 @@ void BpfProgram::PinMaps() {
     }
   }
   pinned_maps_.clear();
-  if (!hints_carried) RaiseBlockHints();
+  RaiseBlockHints();
 }
 
-// Every hint raised to the latest expiry among the blocks in "blocked": the
-// slots of the blocked peers are not known here (the program's fingerprint
-// is not mirrored), so until that expiry every tracked SYN looks "blocked"
-// up, as before hints, and the hints then fall back to nothing by
-// themselves.
+// The program skips "blocked" for a peer whose hint has passed, so a block
+// carried over must find its hint raised: hints pinned by a synwatch from
+// before "block_hint" are missing, and those of one with another
+// fingerprint sit in other slots. Each block's own slot is raised to its
+// expiry (sw_scan_fingerprint is shared with the program), so the other
+// slots keep skipping. Before any interface runs this program; a block that
+// an earlier program still attached writes meanwhile is not covered, and
+// holds again once the peer's next scan is detected.
 void BpfProgram::RaiseBlockHints() {
   const int blocked = blocked_fd();
-  uint64_t latest = 0;
+  const int hints = bpf_map__fd(skel_->maps.block_hint);
+  const uint64_t now = MonotonicNs();
+  uint64_t raised = 0;
   sw_scan_key key{};
   sw_scan_key next{};
   const sw_scan_key* prev = nullptr;
   while (bpf_map_get_next_key(blocked, prev, &next) == 0) {
-    sw_block block{};
-    if (bpf_map_lookup_elem(blocked, &next, &block) == 0) {
-      latest = std::max<uint64_t>(latest, block.expires_ns);
-    }
     key = next;
     prev = &key;
-  }
-  if (latest == 0) return;
-  const int hints = bpf_map__fd(skel_->maps.block_hint);
-  for (uint32_t slot = 0; slot < SW_BLOCK_HINT_SLOTS; ++slot) {
-    if (bpf_map_update_elem(hints, &slot, &latest, BPF_ANY) != 0) {
-      Fail("raise block hints", errno);
+    sw_block block{};
+    // An ended block no longer blocks, hint or not.
+    if (bpf_map_lookup_elem(blocked, &key, &block) != 0 ||
+        block.expires_ns <= now) {
+      continue;
     }
+    const uint32_t slot = SW_BLOCK_HINT_SLOT(ScanFingerprint(key));
+    uint64_t hint = 0;
+    if (bpf_map_lookup_elem(hints, &slot, &hint) != 0) {
+      Fail("read block hint", errno);
+    }
+    if (hint >= block.expires_ns) continue;
+    if (bpf_map_update_elem(hints, &slot, &block.expires_ns, BPF_ANY) != 0) {
+      Fail("raise block hint", errno);
+    }
+    ++raised;
   }
-  spdlog::info(
-      "Carried-over port-scan blocks without hints: every SYN of a tracked "
-      "peer checks the block table until the last block ends");
+  if (raised > 0) {
+    spdlog::info(
+        "Carried-over port-scan blocks: raised the hints of {} to their "
+        "expiry",
+        raised);
+  }
 }
 
 BpfProgram::~BpfProgram() {
@@ -455,7 +459,7 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
         const std::string path = pins_.LinkPath(ifindex);
         unlink(path.c_str());
         if (bpf_obj_pin(fd.get(), path.c_str()) != 0) {
-          Fail(where + ": pin link " + path, errno);
+          Fail(std::string(where).append(": pin link ").append(path), errno);
         }
       }
       links_[ifindex] = Link{fd.Release(), m};

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bpf_program.h"
@@ -88,6 +89,43 @@ class PinningTest : public ::testing::Test {
     EXPECT_EQ(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
     close(fd);
     return info.max_entries;
+  }
+
+  // A synwatch pins blocks of sources until their expiry, written as such
+  // (no detection, so no hint raised).
+  void PinBlocks(const std::vector<std::pair<std::string, uint64_t>>& blocks) {
+    BpfProgram first(Sizes(), PinDir::Open(pin_));
+    for (const auto& [source, expires] : blocks) {
+      const sw_scan_key key = XdpProgram::ScanKey(source, 32);
+      const sw_block block{.expires_ns = expires, .detected_ns = 0};
+      ASSERT_EQ(bpf_map_update_elem(first.blocked_fd(), &key, &block, BPF_ANY),
+                0);
+    }
+  }
+
+  // With blocks enforced, 192.0.2.9's SYN is dropped and its neighbour's
+  // passes.
+  static void ExpectOnly192029Blocked(BpfProgram& program) {
+    Policy policy;
+    policy.port_scan.enabled = true;
+    policy.rules.dry_run = false;
+    program.ApplyPolicy(policy);
+    EXPECT_EQ(SynVerdict(program, "192.0.2.9"), XDP_DROP);
+    EXPECT_EQ(SynVerdict(program, "192.0.2.10"), XDP_PASS);
+  }
+
+  // The values of the pinned "block_hint" slots that are not 0.
+  std::vector<uint64_t> RaisedHints() const {
+    const int fd = bpf_obj_get((pin_ + "/block_hint").c_str());
+    EXPECT_GE(fd, 0) << std::strerror(errno);
+    std::vector<uint64_t> raised;
+    for (uint32_t slot = 0; slot < SW_BLOCK_HINT_SLOTS; ++slot) {
+      uint64_t hint = 0;
+      EXPECT_EQ(bpf_map_lookup_elem(fd, &slot, &hint), 0);
+      if (hint != 0) raised.push_back(hint);
+    }
+    close(fd);
+    return raised;
   }
 
   // The verdict of one SYN from source through program's XDP program.
@@ -183,26 +221,28 @@ TEST_F(PinningTest, ResizedPeerTableKeepsItsEntries) {
 // synwatch raises the hints over the blocks it carries over: they still
 // block, until they end.
 TEST_F(PinningTest, BlocksCarriedOverWithoutHintsStillBlock) {
-  const sw_scan_key key = XdpProgram::ScanKey("192.0.2.9", 32);
-  {
-    BpfProgram first(Sizes(), PinDir::Open(pin_));
-    const uint64_t now = MonotonicNs();
-    const sw_block block{.expires_ns = now + 600'000'000'000,
-                         .detected_ns = now};
-    ASSERT_EQ(bpf_map_update_elem(first.blocked_fd(), &key, &block, BPF_ANY),
-              0);
-  }
+  PinBlocks({{"192.0.2.9", MonotonicNs() + 600'000'000'000}});
   ASSERT_EQ(unlink((pin_ + "/block_hint").c_str()), 0);
 
   BpfProgram second(Sizes(), PinDir::Open(pin_));
   ASSERT_TRUE(second.continued());
-  Policy policy;
-  policy.port_scan.enabled = true;
-  policy.rules.dry_run = false;
-  second.ApplyPolicy(policy);
-  EXPECT_EQ(SynVerdict(second, "192.0.2.9"), XDP_DROP);
-  EXPECT_EQ(SynVerdict(second, "192.0.2.10"), XDP_PASS);
+  ExpectOnly192029Blocked(second);
   EXPECT_TRUE(fs::exists(pin_ + "/block_hint"));
+}
+
+// Hints pinned alongside, but not over this block: as a synwatch with
+// another fingerprint leaves them. The next synwatch raises the block's own
+// hint, and only that one, so other peers still skip "blocked"; a block that
+// has ended raises nothing.
+TEST_F(PinningTest, BlocksCarriedOverWithHintsElsewhereStillBlock) {
+  const uint64_t expires = MonotonicNs() + 600'000'000'000;
+  PinBlocks({{"192.0.2.9", expires}, {"192.0.2.77", MonotonicNs() - 1}});
+  ASSERT_EQ(RaisedHints(), std::vector<uint64_t>{});
+
+  BpfProgram second(Sizes(), PinDir::Open(pin_));
+  ASSERT_TRUE(second.continued());
+  EXPECT_EQ(RaisedHints(), std::vector<uint64_t>{expires});
+  ExpectOnly192029Blocked(second);
 }
 
 // With its hints pinned alongside, a block the program wrote carries over
