@@ -238,7 +238,8 @@ static __always_inline int classify_tcp(struct hdr_cursor *nh, void *data_end, c
 	return SW_CLASS_SYN;
 }
 
-static __always_inline int classify(void *data, void *data_end, struct syn_source *src)
+/* Any frame: VLAN tags, IPv4 options, IPv6 extension headers. */
+static __always_inline int classify_any(void *data, void *data_end, struct syn_source *src)
 {
 	struct hdr_cursor nh = {.pos = data};
 	struct ipv6hdr *ip6h;
@@ -273,6 +274,46 @@ static __always_inline int classify(void *data, void *data_end, struct syn_sourc
 	}
 
 	return SW_CLASS_NON_IP;
+}
+
+/*
+ * Nearly every frame is untagged IPv4 without options, or IPv6 with TCP or a
+ * final protocol right after its fixed header. For those, one bounds check
+ * covers the Ethernet and IPv4 headers, and the VLAN and extension-header
+ * walks are skipped (a non-SYN packet costs about a nanosecond less; see
+ * tests/bench/README.md). Every other frame, and one too short for the
+ * check, takes classify_any(), which decides every class alike.
+ */
+static __always_inline int classify(void *data, void *data_end, struct syn_source *src)
+{
+	struct ethhdr *eth = data;
+	struct ipv6hdr *ip6h = (void *)(eth + 1);
+	struct iphdr *iph = (void *)(eth + 1);
+	struct hdr_cursor nh;
+	__be16 h_proto;
+
+	if ((void *)(iph + 1) > data_end)
+		return classify_any(data, data_end, src);
+	/* As in parse_ethhdr(): one 16-bit load, struct ethhdr is packed. */
+	h_proto = ((__be16 *)eth)[6];
+	/* Version 4 and IHL 5 in one byte, as in parse_iphdr(). */
+	if (h_proto == bpf_htons(ETH_P_IP) && *(__u8 *)iph == 0x45) {
+		if (iph->protocol != IPPROTO_TCP || ip_is_later_fragment(iph))
+			return SW_CLASS_OTHER_IP;
+		nh.pos = iph + 1;
+		return classify_tcp(&nh, data_end, &iph->saddr, &iph->daddr, SW_FAMILY_IPV4, src);
+	}
+	if (h_proto == bpf_htons(ETH_P_IPV6) && (void *)(ip6h + 1) <= data_end &&
+	    ip6h->version == 6) {
+		if (ip6h->nexthdr == IPPROTO_TCP) {
+			nh.pos = ip6h + 1;
+			return classify_tcp(&nh, data_end, ip6h->saddr.in6_u.u6_addr32,
+					    ip6h->daddr.in6_u.u6_addr32, SW_FAMILY_IPV6, src);
+		}
+		if (!ipv6_is_ext(ip6h->nexthdr))
+			return SW_CLASS_OTHER_IP;
+	}
+	return classify_any(data, data_end, src);
 }
 
 /* Same probe sequence as PlaceIfindex() in exporter/abi.h. */
