@@ -126,6 +126,7 @@ void BpfProgram::ReusePinnedMaps() {
   std::string incompatible;  // why the pinned state cannot be reused
   bpf_map* map = nullptr;
   bpf_object__for_each_map(map, skel_->obj) {
+    if (bpf_map__is_internal(map)) continue;  // .rodata: each copy its own
     const std::string name = bpf_map__name(map);
     const std::string path = pins_.MapPath(name);
     UniqueFd fd(bpf_obj_get(path.c_str()));
@@ -187,6 +188,7 @@ void BpfProgram::ReusePinnedMaps() {
 void BpfProgram::PinMaps() {
   bpf_map* map = nullptr;
   bpf_object__for_each_map(map, skel_->obj) {
+    if (bpf_map__is_internal(map)) continue;
     const std::string name = bpf_map__name(map);
     const std::string path = pins_.MapPath(name);
     PinnedMap* old = nullptr;
@@ -264,6 +266,55 @@ BpfProgram::~BpfProgram() {
   links_.clear();
 }
 
+uint32_t BpfProgram::prog_id(uint32_t ifindex) const {
+  auto it = links_.find(ifindex);
+  if (it == links_.end()) return 0;
+  if (!it->second.copy) return prog_id_;
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  const int fd = bpf_program__fd(it->second.copy->progs.xdp_synwatch);
+  return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
+int BpfProgram::ProgFdOf(const SkelPtr& copy) const {
+  return copy ? bpf_program__fd(copy->progs.xdp_synwatch) : prog_fd();
+}
+
+// The object opened again, with slot as its interface slot (sw_if_slot in
+// .rodata) and every map of skel_ in place of its own: the program one
+// interface runs, which counts under its slot without looking it up.
+//
+// Null when it cannot be loaded, and the interface then runs skel_'s
+// program, which looks the slot up: it counts the same. That is the case
+// for an interface attached after start-up (added by a reload, or back
+// under a new ifindex), since the verifier wants CAP_PERFMON for this
+// program and synwatch drops it once the interfaces are attached.
+BpfProgram::SkelPtr BpfProgram::LoadCopy(const std::string& where,
+                                         uint32_t slot) const {
+  SkelPtr copy(synwatch_bpf__open());
+  if (!copy) Fail(where + ": open XDP program", errno);
+  copy->rodata->sw_if_slot = slot;
+  // Both objects come from the same ELF, so their maps come in one order.
+  bpf_map* theirs = nullptr;
+  bpf_map* ours = bpf_object__next_map(skel_->obj, nullptr);
+  bpf_object__for_each_map(theirs, copy->obj) {
+    if (ours == nullptr) Fail(where + ": maps of the copy", EINVAL);
+    if (!bpf_map__is_internal(theirs) &&
+        bpf_map__reuse_fd(theirs, bpf_map__fd(ours)) != 0) {
+      Fail(where + ": share map " + bpf_map__name(ours), errno);
+    }
+    ours = bpf_object__next_map(skel_->obj, ours);
+  }
+  if (synwatch_bpf__load(copy.get()) != 0) {
+    spdlog::info(
+        "{}: the interface runs the program that looks its slot up ({}): a "
+        "copy of its own cannot be loaded: {}",
+        where, prog_id_, ErrnoText(errno));
+    return nullptr;
+  }
+  return copy;
+}
+
 int BpfProgram::prog_fd() const {
   return bpf_program__fd(skel_->progs.xdp_synwatch);
 }
@@ -339,11 +390,12 @@ void BpfProgram::ApplyPolicy(const Policy& policy) {
   policy_applied_ = true;
 }
 
-void BpfProgram::PlaceSlot(const std::string& where, uint32_t ifindex) {
+uint32_t BpfProgram::PlaceSlot(const std::string& where, uint32_t ifindex) {
   // Slot before link: the first packet through the link already counts
   // under this interface.
   sw_config next = config_;
-  if (PlaceIfindex(next, ifindex) < 0) {
+  const int slot = PlaceIfindex(next, ifindex);
+  if (slot < 0) {
     throw std::runtime_error(where + ": interface slot table full");
   }
   const uint32_t zero = 0;
@@ -351,6 +403,14 @@ void BpfProgram::PlaceSlot(const std::string& where, uint32_t ifindex) {
     Fail(where + ": write config map", errno);
   }
   config_ = next;
+  return static_cast<uint32_t>(slot);
+}
+
+// After a failed attach of an interface that had no slot before it.
+void BpfProgram::ForgetSlot(uint32_t ifindex) {
+  const uint32_t zero = 0;
+  RemoveIfindex(config_, ifindex);
+  bpf_map_update_elem(config_fd(), &zero, &config_, BPF_ANY);
 }
 
 namespace {
@@ -401,15 +461,15 @@ bool BpfProgram::TakeOverPinnedLink(const std::string& name, uint32_t ifindex,
   }
   const std::string where = "take over pinned XDP link on " + name +
                             " (ifindex " + std::to_string(ifindex) + ")";
-  PlaceSlot(where, ifindex);
-  if (bpf_link_update(fd.get(), prog_fd(), nullptr) != 0) {
+  SkelPtr copy = LoadCopy(where, PlaceSlot(where, ifindex));
+  if (bpf_link_update(fd.get(), ProgFdOf(copy), nullptr) != 0) {
     Fail(where, errno);
   }
+  links_[ifindex] = Link{fd.Release(), *current, std::move(copy)};
   spdlog::info(
       "Took over pinned XDP link on {} (ifindex {}, {} mode): program id {} "
       "replaced by {} in place, no packet missed",
-      name, ifindex, ToString(*current), info.prog_id, prog_id_);
-  links_[ifindex] = Link{fd.Release(), *current};
+      name, ifindex, ToString(*current), info.prog_id, prog_id(ifindex));
   *attached = *current;
   return true;
 }
@@ -443,7 +503,14 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
   // under a new ifindex, see MoveSlot): a failed attach keeps it, so that
   // the next attempt continues them.
   const bool had_slot = FindIfindexSlot(config_, ifindex) != SW_IF_UNKNOWN;
-  PlaceSlot(where, ifindex);
+  SkelPtr copy;
+  try {
+    copy = LoadCopy(where, PlaceSlot(where, ifindex));
+  } catch (...) {
+    if (!had_slot) ForgetSlot(ifindex);
+    throw;
+  }
+  const int copy_fd = ProgFdOf(copy);
   std::vector<AttachedMode> tries;
   if (mode != XdpMode::kGeneric) tries.push_back(AttachedMode::kNative);
   if (mode != XdpMode::kNative) tries.push_back(AttachedMode::kGeneric);
@@ -453,7 +520,7 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
     opts.sz = sizeof(opts);
     opts.flags = XdpFlags(m);
     UniqueFd fd(
-        bpf_link_create(prog_fd(), static_cast<int>(ifindex), BPF_XDP, &opts));
+        bpf_link_create(copy_fd, static_cast<int>(ifindex), BPF_XDP, &opts));
     if (fd.valid()) {
       if (pins_.enabled()) {
         const std::string path = pins_.LinkPath(ifindex);
@@ -462,7 +529,7 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
           Fail(std::string(where).append(": pin link ").append(path), errno);
         }
       }
-      links_[ifindex] = Link{fd.Release(), m};
+      links_[ifindex] = Link{fd.Release(), m, std::move(copy)};
       return m;
     }
     err = errno;
@@ -471,11 +538,7 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
     if (err == EBUSY || err == EEXIST || err == EPERM) break;
     spdlog::debug("{} in {} mode: {}", where, ToString(m), std::strerror(err));
   }
-  if (!had_slot) {
-    const uint32_t zero = 0;
-    RemoveIfindex(config_, ifindex);
-    bpf_map_update_elem(config_fd(), &zero, &config_, BPF_ANY);
-  }
+  if (!had_slot) ForgetSlot(ifindex);
   Fail(where + (mode == XdpMode::kAuto
                     ? ""
                     : std::string(" in ") +

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The XDP program's lifecycle: an RAII owner of the bpftool skeleton and of
-// one bpf_link per interface (links go before the skeleton), plus the policy
-// that user space keeps in the maps (rules, knobs, interface slots).
+// The XDP program's lifecycle: an RAII owner of the bpftool skeleton (the
+// maps and a program that looks interfaces up by ifindex), and per interface
+// of a bpf_link and the copy of the program it runs (links and copies go
+// before the skeleton), plus the policy that user space keeps in the maps
+// (rules, knobs, interface slots).
 #pragma once
 
 #include <cstdint>
@@ -90,7 +92,12 @@ class BpfProgram {
   bool continued() const { return continued_; }
   const PinDir& pins() const { return pins_; }
 
+  // The program loaded with the maps, which looks a packet's interface slot
+  // up by ingress ifindex: what BPF_PROG_TEST_RUN drives. Each attached
+  // interface runs a copy of its own (prog_id(ifindex)).
   uint32_t prog_id() const { return prog_id_; }
+  // The copy attached to ifindex, 0 when none is.
+  uint32_t prog_id(uint32_t ifindex) const;
   int if_stats_fd() const;
   int peers_fd() const;
   int config_fd() const;
@@ -105,9 +112,14 @@ class BpfProgram {
   struct SkelDeleter {
     void operator()(::synwatch_bpf* skel) const;
   };
+  using SkelPtr = std::unique_ptr<::synwatch_bpf, SkelDeleter>;
+  // An interface's link and the copy of the program it runs (the link holds
+  // the program too; the copy is kept for its id and closed after the link);
+  // no copy: it runs skel_'s program.
   struct Link {
     int fd = -1;
     AttachedMode mode = AttachedMode::kNative;
+    SkelPtr copy;
   };
 
   void WriteConfig();
@@ -117,7 +129,10 @@ class BpfProgram {
   void RaiseBlockHints();
   bool TakeOverPinnedLink(const std::string& name, uint32_t ifindex,
                           XdpMode mode, AttachedMode* attached);
-  void PlaceSlot(const std::string& where, uint32_t ifindex);
+  uint32_t PlaceSlot(const std::string& where, uint32_t ifindex);
+  void ForgetSlot(uint32_t ifindex);
+  SkelPtr LoadCopy(const std::string& where, uint32_t slot) const;
+  int ProgFdOf(const SkelPtr& copy) const;
 
   // A pinned map found at load: reused as is, or copied into the new map
   // (resized), or replaced (incompatible).
@@ -131,7 +146,7 @@ class BpfProgram {
   PinDir pins_;
   std::vector<PinnedMap> pinned_maps_;  // only between open and PinMaps()
   bool continued_ = false;
-  std::unique_ptr<::synwatch_bpf, SkelDeleter> skel_;
+  SkelPtr skel_;
   std::map<uint32_t, Link> links_;  // by ifindex; closed before skel_
   sw_config config_{};              // the user-space copy of config[0]
   uint32_t prog_id_ = 0;

@@ -168,7 +168,7 @@ void InterfaceManager::Apply(const std::vector<std::string>& configured,
         attached_now.push_back(ifindex);
         spdlog::info(
             "Attached XDP program (id {}) to {} (ifindex {}) in {} mode",
-            program_.prog_id(), name, ifindex, ToString(m));
+            program_.prog_id(ifindex), name, ifindex, ToString(m));
       }
       next.push_back({name, ifindex, true,
                       FindIfindexSlot(program_.config(), ifindex),
@@ -229,7 +229,7 @@ void InterfaceManager::Reconcile() {
       spdlog::info(
           "Interface {} is back (ifindex {}): attached XDP program (id {}) in "
           "{} mode",
-          s.name, now, program_.prog_id(), ToString(m));
+          s.name, now, program_.prog_id(now), ToString(m));
     } catch (const std::exception& e) {
       if (errors_[i] != e.what()) {
         spdlog::error("Interface {} is back but cannot be attached: {}", s.name,

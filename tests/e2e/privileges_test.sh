@@ -70,6 +70,14 @@ kill -HUP "$SYNWATCH_PID"
 wait_until 5 grep -q 'Attached XDP program (id [0-9]*) to sw-srv2' "$SW_TMP/synwatch.log"
 check_eq "root: a reload attaches another interface with the reduced set" \
   "$(metric "$(scrape)" synwatch_xdp_attached 'interface="sw-srv2",mode="native"')" 1
+# sw-srv got a copy of the program of its own at start; a copy cannot be
+# loaded without CAP_PERFMON, so sw-srv2 runs the one that looks slots up.
+prog_of() { sed -n "s/.*Attached XDP program (id \([0-9]*\)) to $1 .*/\1/p" "$SW_TMP/synwatch.log"; }
+check "root: the two interfaces run different programs ($(prog_of sw-srv) and $(prog_of sw-srv2))" \
+  test -n "$(prog_of sw-srv)" -a -n "$(prog_of sw-srv2)" -a "$(prog_of sw-srv)" != "$(prog_of sw-srv2)"
+check "root: the one attached on reload says why it runs the shared program" grep -q \
+  'sw-srv2 .*: the interface runs the program that looks its slot up .*: a copy of its own cannot be loaded' \
+  "$SW_TMP/synwatch.log"
 stop_pid "$SYNWATCH_PID"
 check_eq "root: exits 0" "$STOP_RC" 0
 srv "$BIN" --detach --config "$SW_TMP/synwatch.toml" >/dev/null

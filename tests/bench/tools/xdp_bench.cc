@@ -463,7 +463,8 @@ int Run(const Options& o) {
   // Registers lo's slot the way a real interface is registered (this is a
   // scratch namespace: nothing else uses its loopback).
   sw.Attach("lo", kLoIfindex, XdpMode::kGeneric);
-  const int sw_fd = bpf_prog_get_fd_by_id(sw.prog_id());
+  // The copy attached to lo: the program an interface runs.
+  const int sw_fd = bpf_prog_get_fd_by_id(sw.prog_id(kLoIfindex));
   if (sw_fd < 0) Die("synwatch program fd", errno);
   std::string map_names;
   const bool has_scan = HasPortScanTracking(sw_fd, &map_names);
