@@ -331,6 +331,30 @@ static __always_inline __u32 if_slot(const struct sw_config *cfg, __u32 ifindex)
 	return SW_IF_UNKNOWN;
 }
 
+/*
+ * The interface slot of this copy of the program. User space loads one copy
+ * per interface with the interface's slot set here (read-only data, so the
+ * verifier drops the branch that is not taken), and a packet counts under it
+ * without a config lookup or an ifindex probe: that was about 1 ns of a
+ * non-SYN packet's 7 (tests/bench/README.md). SW_IF_UNKNOWN: the slot is
+ * looked up by ingress ifindex, in the copy that BPF_PROG_TEST_RUN and the
+ * tests drive.
+ */
+const volatile __u32 sw_if_slot = SW_IF_UNKNOWN;
+
+static __always_inline __u32 ingress_slot(struct xdp_md *ctx)
+{
+	struct sw_config *cfg;
+	__u32 key = 0;
+
+	if (sw_if_slot != SW_IF_UNKNOWN)
+		return sw_if_slot;
+	cfg = bpf_map_lookup_elem(&config, &key);
+	if (!cfg)
+		return SW_IF_UNKNOWN;
+	return if_slot(cfg, ctx->ingress_ifindex);
+}
+
 /* Network-order mask for the 32-bit word that holds address bits
  * [word_bit, word_bit + 32) of a prefix of plen bits. */
 static __always_inline __u32 word_mask(__u32 plen, __u32 word_bit)
@@ -691,42 +715,61 @@ static __always_inline void clear_detected(struct sw_scan_state *st, const __u64
 	}
 }
 
-/* What the tracking of one SYN works with; one pointer, because a BPF
- * function call takes five arguments at most. */
-struct scan_syn {
-	struct xdp_md *ctx;
-	struct sw_if_stats *stats;
-	const struct sw_params *params;
-	const struct sw_scan_key *key;
-	const struct syn_source *src;
-	__u64 now;
-	__u64 cutoff_ms;
-	__u32 max_ports;
-};
-
-/* Slow path, out of line so that the per-SYN path stays short: the peer
- * has more fresh slots than max_ports. */
-static __noinline void detect_scan(const struct scan_syn *s, struct sw_scan_state *st)
+/* The tracking window of params at now_ms: slots last seen at or before
+ * the cutoff are stale. */
+static __always_inline __u64 scan_cutoff_ms(const struct sw_params *params, __u64 now_ms)
 {
-	struct sw_if_stats *stats = s->stats;
-	const struct sw_params *params = s->params;
-	__u64 cutoff_ms = s->cutoff_ms;
+	/* Rounded up, so that a sub-millisecond window still holds a port. */
+	__u64 window_ms = (params->scan_window_ns + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
+
+	return now_ms > window_ms ? now_ms - window_ms : 0;
+}
+
+static __always_inline __u32 scan_max_ports(const struct sw_params *params)
+{
+	__u32 max_ports = params->scan_max_ports;
+
+	return max_ports > SW_SCAN_MAX_PORTS ? SW_SCAN_MAX_PORTS : max_ports;
+}
+
+/*
+ * Slow path: track_port() found more fresh slots than max_ports. Called by
+ * handle_syn() rather than from inside track_port(), and it looks up what it
+ * needs again (a few instructions each, once per detection), so that its
+ * frame and its loops' are not on the stack on top of track_port()'s: the
+ * deepest call chain stays within the 512 bytes of Linux 6.1.
+ */
+static __noinline void detect_scan(struct xdp_md *ctx, const struct sw_scan_key *key,
+				   const struct syn_source *src, __u64 now)
+{
+	const struct sw_params *params;
+	struct sw_if_stats *stats;
+	struct sw_scan_state *st;
+	struct sw_config *cfg;
 	struct scan_scratch *sc;
 	struct sw_block blk;
 	struct sw_event *e;
 	__u32 zero = 0, n, hint_slot;
-	__u64 block_ns;
+	__u64 block_ns, cutoff_ms;
 	int i;
 
+	cfg = bpf_map_lookup_elem(&config, &zero);
+	if (!cfg || !key || !src)
+		return;
+	params = &cfg->params[cfg->gen & 1];
+	cutoff_ms = scan_cutoff_ms(params, now / NSEC_PER_MSEC);
+	hint_slot = ingress_slot(ctx);
+	stats = bpf_map_lookup_elem(&if_stats, &hint_slot);
+	st = bpf_map_lookup_elem(&scan_track, key);
 	sc = bpf_map_lookup_elem(&scan_scratch, &zero);
-	if (!sc)
+	if (!stats || !st || !sc)
 		return;
 	/* One consistent view: the slots keep changing under other CPUs. */
 	for (i = 0; i < SW_SCAN_SLOTS; i++)
 		sc->snap[i] = READ_ONCE(st->slots[i]);
 	distinct_ports(sc, cutoff_ms);
 	n = READ_ONCE(sc->nports);
-	if (n <= s->max_ports)
+	if (n <= scan_max_ports(params))
 		return; /* only duplicates made it look like more */
 	if (!claim_detection(st, sc->snap, cutoff_ms))
 		return;
@@ -735,10 +778,10 @@ static __noinline void detect_scan(const struct scan_syn *s, struct sw_scan_stat
 	stats->port_scans++;
 	block_ns = params->block_ns;
 	if (block_ns) {
-		blk.expires_ns = s->now + block_ns;
-		blk.detected_ns = s->now;
-		raise_block_hint(s->key, &hint_slot, blk.expires_ns);
-		if (!bpf_map_update_elem(&blocked, s->key, &blk, BPF_ANY))
+		blk.expires_ns = now + block_ns;
+		blk.detected_ns = now;
+		raise_block_hint(key, &hint_slot, blk.expires_ns);
+		if (!bpf_map_update_elem(&blocked, key, &blk, BPF_ANY))
 			stats->block_inserts++;
 	}
 
@@ -746,7 +789,7 @@ static __noinline void detect_scan(const struct scan_syn *s, struct sw_scan_stat
 	if (!e)
 		return;
 	/* The action is what the peer's next SYNs get. */
-	fill_event(e, s->ctx, s->src, SW_EVENT_SCAN, SW_OUTCOME_UNMATCHED,
+	fill_event(e, ctx, src, SW_EVENT_SCAN, SW_OUTCOME_UNMATCHED,
 		   block_ns && !params->dry_run ? SW_ACTION_DROP : SW_ACTION_PASS);
 	e->nports = n;
 	e->block_ns = block_ns;
@@ -914,9 +957,15 @@ static __always_inline int pass_door(struct sw_if_stats *stats, const struct sw_
 	return DOOR_WAIT;
 }
 
+enum track_result {
+	TRACK_DONE,    /* recorded: nothing more to do */
+	TRACK_WAITING, /* the peer's only port waits at the door, fresh, and was this SYN's */
+	TRACK_SCAN,    /* more fresh ports than max_ports: detect_scan() next */
+};
+
 /*
- * Records the destination port of an unmatched SYN and detects a scan when
- * the peer's distinct fresh ports exceed max_ports. A peer's first port
+ * Records the destination port of an unmatched SYN and tells when the
+ * peer's distinct fresh ports exceed max_ports. A peer's first port
  * waits at the door (scan_admit), and its second creates its entry. In the
  * entry, a port already fresh is only refreshed: it cannot make a scan. A
  * new one claims a free or stale slot, and the fresh slots are counted
@@ -935,48 +984,41 @@ static __noinline int track_port(struct xdp_md *ctx, const struct scan_peer *sp,
 	struct sw_if_stats *stats;
 	struct sw_scan_state *st;
 	struct sw_config *cfg;
-	/* One after the other: sharing the room keeps the frame within the
-	 * 512-byte call chain of Linux 6.1 (tests/bpf/stack_check.sh). */
+	/* One after the other: sharing the room keeps the frame small. */
 	union {
 		__u32 door_idx; /* the key of the door's slot */
 		struct claim_ctx claim;
-		struct scan_syn s;
 	} u;
-	__u64 now_ms, window_ms, cutoff_ms, mine, v, fp;
-	__u32 zero = 0, max_ports, fresh = 0;
+	__u64 now_ms, cutoff_ms, mine, v, fp;
+	__u32 zero = 0, fresh = 0;
 	int i, door, admitted = 0;
 	__u16 tag;
 
 	cfg = bpf_map_lookup_elem(&config, &zero);
 	if (!cfg || !sp || !src)
-		return 0;
+		return TRACK_DONE;
 	params = &cfg->params[cfg->gen & 1];
 
 	now_ms = now / NSEC_PER_MSEC;
-	/* Rounded up, so that a sub-millisecond window still holds a port. */
-	window_ms = (params->scan_window_ns + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
-	cutoff_ms = now_ms > window_ms ? now_ms - window_ms : 0;
+	cutoff_ms = scan_cutoff_ms(params, now_ms);
 	mine = SW_SLOT(src->dport, now_ms);
 	tag = slot_tag(mine);
-	max_ports = params->scan_max_ports;
-	if (max_ports > SW_SCAN_MAX_PORTS)
-		max_ports = SW_SCAN_MAX_PORTS;
 
 	fp = (__u64)sp->fp_hi << 32;
 	if (door_waiting(fp, mine, cutoff_ms, &u.door_idx))
-		return 0;
+		return TRACK_WAITING;
 	/* Past the door: most SYNs stop there and need no counters. */
 	stats = bpf_map_lookup_elem(&if_stats, &if_slot);
 	if (!stats)
-		return 0;
+		return TRACK_DONE;
 	st = bpf_map_lookup_elem(&scan_track, key);
 	if (!st) {
 		door = pass_door(stats, key, fp, mine, cutoff_ms, &u.door_idx);
 		if (door == DOOR_WAIT)
-			return 0;
+			return TRACK_DONE;
 		st = bpf_map_lookup_elem(&scan_track, key);
 		if (!st)
-			return 0;
+			return TRACK_DONE;
 		admitted = door == DOOR_ADMITTED;
 	}
 
@@ -989,7 +1031,7 @@ static __noinline int track_port(struct xdp_md *ctx, const struct scan_peer *sp,
 			 * CPUs would otherwise bounce the line on every SYN. */
 			if (SW_SLOT_MS(v) < now_ms)
 				__sync_val_compare_and_swap(&st->slots[i], v, mine);
-			return 0;
+			return TRACK_DONE;
 		}
 
 		/* A new port takes the first free or stale slot; a lost race
@@ -1007,18 +1049,7 @@ static __noinline int track_port(struct xdp_md *ctx, const struct scan_peer *sp,
 	 * verifier two paths per slot, and the count a precise value each. */
 	for (i = 0; i < SW_SCAN_SLOTS; i++)
 		fresh += slot_fresh_bit(READ_ONCE(st->slots[i]), cutoff_ms);
-	if (fresh <= max_ports)
-		return 0;
-	u.s.ctx = ctx;
-	u.s.stats = stats;
-	u.s.params = params;
-	u.s.key = key;
-	u.s.src = src;
-	u.s.now = now;
-	u.s.cutoff_ms = cutoff_ms;
-	u.s.max_ports = max_ports;
-	detect_scan(&u.s, st);
-	return 0;
+	return fresh > scan_max_ports(params) ? TRACK_SCAN : TRACK_DONE;
 }
 
 /* --- Connection log ----------------------------------------------------- */
@@ -1309,38 +1340,14 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 
 	/* The detecting SYN itself stays unmatched; the peer's next one is
 	 * blocked. */
-	if (scan)
-		track_port(ctx, &k.scan, src, now, slot);
+	if (scan && track_port(ctx, &k.scan, src, now, slot) == TRACK_SCAN)
+		detect_scan(ctx, skey, src, now);
 	if (params->log_connections)
 		log_connection(ctx, stats, params, src, outcome, action, now);
 
 	/* Last, when little else is live: the fingerprint needs registers. */
 	count_peer(stats, &peer.key);
 	return action == SW_ACTION_DROP ? XDP_DROP : XDP_PASS;
-}
-
-/*
- * The interface slot of this copy of the program. User space loads one copy
- * per interface with the interface's slot set here (read-only data, so the
- * verifier drops the branch that is not taken), and a packet counts under it
- * without a config lookup or an ifindex probe: that was about 1 ns of a
- * non-SYN packet's 7 (tests/bench/README.md). SW_IF_UNKNOWN: the slot is
- * looked up by ingress ifindex, in the copy that BPF_PROG_TEST_RUN and the
- * tests drive.
- */
-const volatile __u32 sw_if_slot = SW_IF_UNKNOWN;
-
-static __always_inline __u32 ingress_slot(struct xdp_md *ctx)
-{
-	struct sw_config *cfg;
-	__u32 key = 0;
-
-	if (sw_if_slot != SW_IF_UNKNOWN)
-		return sw_if_slot;
-	cfg = bpf_map_lookup_elem(&config, &key);
-	if (!cfg)
-		return SW_IF_UNKNOWN;
-	return if_slot(cfg, ctx->ingress_ifindex);
 }
 
 SEC("xdp")
