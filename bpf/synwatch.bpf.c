@@ -504,13 +504,14 @@ struct scan_peer {
 	__u32 fp_hi;
 };
 
-/* Also fills in sp->fp_hi, whose room holds the hint's slot for the
- * lookup (the key of an array lookup must be on the stack). */
-static __always_inline int peer_blocked(struct scan_peer *sp, __u64 now)
+/* The end of the peer's block, or 0 when it is not blocked. Also fills in
+ * sp->fp_hi, whose room holds the hint's slot for the lookup (the key of an
+ * array lookup must be on the stack). */
+static __always_inline __u64 peer_blocked(struct scan_peer *sp, __u64 now)
 {
 	__u64 fp = scan_fingerprint(&sp->key);
 	struct sw_block *b;
-	__u64 *hint;
+	__u64 *hint, expires;
 	int passed;
 
 	sp->fp_hi = SW_BLOCK_HINT_SLOT(fp);
@@ -520,9 +521,12 @@ static __always_inline int peer_blocked(struct scan_peer *sp, __u64 now)
 	if (passed)
 		return 0;
 	b = bpf_map_lookup_elem(&blocked, &sp->key);
+	if (!b)
+		return 0;
 	/* An expired entry just stops blocking; the next detection rewrites it
 	 * and the LRU reclaims it, so nothing in user space has to expire it. */
-	return b && now < READ_ONCE(b->expires_ns);
+	expires = READ_ONCE(b->expires_ns);
+	return now < expires ? expires : 0;
 }
 
 /* A hint is raised with compare-and-exchange, retried this often when
@@ -1148,6 +1152,7 @@ static __always_inline void verdict_store(struct sw_verdict *v, const struct syn
 	v->version = version;
 	v->family = src->family;
 	v->outcome = outcome;
+	v->memo = SW_MEMO_NONE;
 }
 
 /* The verdict block's mask of word 0 (a /24 or the first 32 bits of a /48);
@@ -1234,6 +1239,54 @@ source:
 	return outcome;
 }
 
+/* --- Memo of port-scan tracking (enum sw_memo) ------------------------- */
+
+static __always_inline __u32 memo_time(__u64 now)
+{
+	return now >> SW_MEMO_SHIFT;
+}
+
+/* The memo of this SYN's source when it still holds: SW_MEMO_BLOCKED, or
+ * SW_MEMO_WAITING for a SYN to the waiting port of a peer that no block has
+ * been written for since; else SW_MEMO_NONE. v is the source's own entry.
+ * *slot is room on the stack for the hint's key. */
+static __always_inline int memo_check(const struct sw_verdict *v, const struct syn_source *src,
+				      __u64 now, __u32 *slot)
+{
+	__s32 left = v->memo_until - memo_time(now);
+	__u64 *hint;
+
+	if (v->memo == SW_MEMO_BLOCKED && left > 0)
+		return SW_MEMO_BLOCKED;
+	if (v->memo != SW_MEMO_WAITING || v->memo_port != src->dport || left <= 0)
+		return SW_MEMO_NONE;
+	*slot = v->memo_hint;
+	hint = bpf_map_lookup_elem(&block_hint, slot);
+	return hint && now >= READ_ONCE(*hint) ? SW_MEMO_WAITING : SW_MEMO_NONE;
+}
+
+/* Writes a memo into the source's entry, found again rather than kept
+ * across the tracking call: once per source and refresh, so the lookup
+ * costs little, while a pointer kept live would cost stack on every SYN.
+ * *slot is room on the stack for the entry's key. */
+static __always_inline void memo_store(const struct syn_source *src, __u32 version, __u32 *slot,
+				       __u8 memo, __u16 hint_slot, __u32 until)
+{
+	struct sw_verdict *v;
+
+	*slot = verdict_slot(src, ~0U, ~0U, ~0U);
+	v = bpf_map_lookup_elem(&verdicts, slot);
+	if (!v || !verdict_hit(v, src, version, ~0U, ~0U, ~0U))
+		return;
+	v->memo_hint = hint_slot;
+	v->memo_port = src->dport;
+	v->memo_until = until;
+	v->memo = memo;
+}
+
+_Static_assert((SW_MEMO_REFRESH & (SW_MEMO_REFRESH - 1)) == 0 && SW_BLOCK_HINT_BITS <= 16,
+	       "the refresh divides by a shift; a hint slot fits memo_hint");
+
 _Static_assert(sizeof(struct sw_peer_key) == 24 &&
 		   __builtin_offsetof(struct sw_peer_key, family) == 4 &&
 		   __builtin_offsetof(struct sw_peer_key, action) == 7 &&
@@ -1270,6 +1323,7 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	__u32 version = params->rules_version;
 	__u64 now = 0;
 	__u8 outcome, action, scan;
+	__u64 blocked_until;
 	__u32 plen;
 
 	/*
@@ -1311,14 +1365,31 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	 */
 	if (scan || params->log_connections)
 		now = bpf_ktime_get_coarse_ns();
+	/* cached is this source's entry: a hit, or just written when the
+	 * version is not 0 (and then without a memo). */
+	if (scan && cached && version && cached->memo) {
+		switch (memo_check(cached, src, now, &k.verdict_slot)) {
+		case SW_MEMO_BLOCKED:
+			outcome = SW_OUTCOME_BLOCKED;
+			scan = 0;
+			break;
+		case SW_MEMO_WAITING:
+			scan = 0;
+			break;
+		}
+	}
 	if (scan) {
 		/* family, prefix_len and pad in one store: the hash reads them as
 		 * one word (see syn_source). */
 		k.scan_head = u8_quad(src->family, plen, 0, 0);
 		__builtin_memcpy(skey->addr, peer.key.addr, sizeof(skey->addr));
-		if (peer_blocked(&k.scan, now)) {
+		blocked_until = peer_blocked(&k.scan, now);
+		if (blocked_until) {
 			outcome = SW_OUTCOME_BLOCKED;
 			scan = 0;
+			/* Rounded down: the memo ends no later than the block. */
+			memo_store(src, version, &k.verdict_slot, SW_MEMO_BLOCKED, 0,
+				   memo_time(blocked_until));
 		}
 	}
 
@@ -1340,8 +1411,18 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 
 	/* The detecting SYN itself stays unmatched; the peer's next one is
 	 * blocked. */
-	if (scan && track_port(ctx, &k.scan, src, now, slot) == TRACK_SCAN)
-		detect_scan(ctx, skey, src, now);
+	if (scan) {
+		switch (track_port(ctx, &k.scan, src, now, slot)) {
+		case TRACK_SCAN:
+			detect_scan(ctx, skey, src, now);
+			break;
+		case TRACK_WAITING:
+			memo_store(src, version, &k.verdict_slot, SW_MEMO_WAITING,
+				   k.scan.fp_hi >> (32 - SW_BLOCK_HINT_BITS),
+				   memo_time(now) + memo_time(params->scan_window_ns / SW_MEMO_REFRESH));
+			break;
+		}
+	}
 	if (params->log_connections)
 		log_connection(ctx, stats, params, src, outcome, action, now);
 

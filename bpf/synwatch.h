@@ -6,7 +6,10 @@
  * pins the layout with static_assert (exporter/abi.h).
  *
  * Bump SW_ABI_VERSION whenever a key or value layout below changes; pinned
- * maps of another version are never read (see README, "Upgrades").
+ * maps of another version are never read (see README, "Upgrades"). The
+ * verdict caches and the per-CPU scratch and rate-limit maps are the
+ * exception: one of another layout is replaced on its own, empty, and the
+ * rest carries over (BpfProgram::ReusePinnedMaps), so they need no bump.
  */
 #ifndef SYNWATCH_BPF_SYNWATCH_H_
 #define SYNWATCH_BPF_SYNWATCH_H_
@@ -146,12 +149,36 @@ struct sw_rule_value {
 #define SW_VERDICT_BLOCK4 24 /* an IPv4 /24 */
 #define SW_VERDICT_BLOCK6 48 /* an IPv6 /48, a site */
 
+/* What port-scan tracking last found for the source of an entry of
+ * "verdicts" on this CPU, under the entry's rules_version (so a reload
+ * forgets it), until memo_until. Its next SYN then skips the work:
+ *   SW_MEMO_BLOCKED: its peer is blocked until about then (the block's end,
+ *     rounded down): no fingerprint, hint or lookup of "blocked".
+ *   SW_MEMO_WAITING: its only port, memo_port, waits at the door, fresh; a
+ *     SYN to that port within 1/SW_MEMO_REFRESH of the window only checks
+ *     the peer's block hint (memo_hint), since another CPU may have blocked
+ *     it. So the door's time for such a port lags its last SYN by that much
+ *     at most: the port counts as fresh for 63/64 of the window at least.
+ * Times are CLOCK_MONOTONIC ns >> SW_MEMO_SHIFT (about a millisecond),
+ * compared modulo 2^32. */
+enum sw_memo {
+	SW_MEMO_NONE = 0,
+	SW_MEMO_WAITING,
+	SW_MEMO_BLOCKED,
+};
+#define SW_MEMO_SHIFT 20
+#define SW_MEMO_REFRESH 64 /* power of two */
+
 struct sw_verdict {
 	__u32 addr[4]; /* the source; in "verdict_blocks", masked to its block */
 	__u32 version; /* sw_params.rules_version the verdict was looked up under */
 	__u8 family;   /* enum sw_family */
 	__u8 outcome;  /* SW_OUTCOME_ALLOWED, _DENIED or _UNMATCHED */
-	__u8 pad[2];
+	__u8 memo;     /* enum sw_memo ("verdicts" only) */
+	__u8 pad;
+	__u16 memo_hint;  /* SW_MEMO_WAITING: the peer's slot in "block_hint" */
+	__u16 memo_port;  /* SW_MEMO_WAITING: the waiting port, host byte order */
+	__u32 memo_until; /* the memo holds while the time is before this */
 };
 
 /* Key of the per-CPU LRU "peers" hash: one entry per interface, peer prefix,

@@ -13,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -112,6 +113,15 @@ MapShape WantedShape(const bpf_map* map) {
                   bpf_map__max_entries(map), bpf_map__map_flags(map)};
 }
 
+// Maps whose contents user space never needs again: the verdict caches
+// (the rules and the block table are the truth) and per-CPU scratch and
+// rate-limit state. One pinned in another layout is replaced, empty, and
+// the rest of the pinned state is still reused.
+bool Disposable(std::string_view name) {
+  return name == "verdicts" || name == "verdict_blocks" ||
+         name == "scan_scratch" || name == "conn_rate";
+}
+
 MapShape PinnedShape(int fd) {
   bpf_map_info info{};
   uint32_t len = sizeof(info);
@@ -140,7 +150,12 @@ void BpfProgram::ReusePinnedMaps() {
     pinned.fd = std::move(fd);
     const MapShape wanted = WantedShape(map);
     pinned.fit = CompareMaps(pinned.shape, wanted);
-    if (pinned.fit == MapFit::kIncompatible && incompatible.empty()) {
+    if (pinned.fit == MapFit::kIncompatible && Disposable(name)) {
+      spdlog::info(
+          "Pinned map {} is {}, this synwatch needs {}: it holds nothing "
+          "that has to carry over, so a new one replaces it",
+          name, Describe(pinned.shape), Describe(wanted));
+    } else if (pinned.fit == MapFit::kIncompatible && incompatible.empty()) {
       incompatible = "map " + name + " is " + Describe(pinned.shape) +
                      ", this synwatch needs " + Describe(wanted);
     }

@@ -193,6 +193,41 @@ TEST_F(PinningTest, AnotherLayoutVersionIsReplacedNotRead) {
   AddToSlot(second.if_stats_fd(), 7, 5);
 }
 
+// The verdict caches of a synwatch whose entries had another layout (24
+// bytes, before the port-scan memo): replaced by empty ones of this layout,
+// while the counters and the rest carry over.
+TEST_F(PinningTest, CacheOfAnotherLayoutIsReplacedAndTheRestContinues) {
+  {
+    BpfProgram first(Sizes(), PinDir::Open(pin_));
+    AddToSlot(first.if_stats_fd(), 7, 41);
+  }
+  for (const char* name : {"verdicts", "verdict_blocks"}) {
+    const std::string path = pin_ + "/" + name;
+    ASSERT_EQ(unlink(path.c_str()), 0) << path;
+    const int fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, name, 4, 24,
+                                  SW_VERDICT_SLOTS, nullptr);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    ASSERT_EQ(bpf_obj_pin(fd, path.c_str()), 0) << std::strerror(errno);
+    close(fd);
+  }
+
+  BpfProgram second(Sizes(), PinDir::Open(pin_));
+  EXPECT_TRUE(second.continued());
+  EXPECT_EQ(SlotSyns(second.if_stats_fd(), 7), 41U);
+  for (const char* name : {"verdicts", "verdict_blocks"}) {
+    const int fd = bpf_obj_get((pin_ + "/" + name).c_str());
+    ASSERT_GE(fd, 0) << name;
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    ASSERT_EQ(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+    EXPECT_EQ(info.value_size, sizeof(sw_verdict)) << name;
+    close(fd);
+  }
+  // The new caches work: a SYN goes through and is counted.
+  second.ApplyPolicy(Policy{});
+  EXPECT_EQ(SynVerdict(second, "192.0.2.9"), XDP_PASS);
+}
+
 TEST_F(PinningTest, ResizedPeerTableKeepsItsEntries) {
   {
     BpfProgram first(Sizes(1024), PinDir::Open(pin_));

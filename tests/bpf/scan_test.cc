@@ -640,6 +640,106 @@ TEST_F(ScanTest, FirstPortWaitsAtTheDoor) {
   EXPECT_FALSE(prog_.ScanState(kSrc6, 128));
 }
 
+// --- The memo in the source's verdict entry (enum sw_memo) -------------
+
+// A client whose one port waits at the door gets a memo on its second SYN
+// there: until a 64th of the window has passed, its SYNs to that port leave
+// the door alone (here: a door emptied behind the program's back stays
+// empty), and a SYN to another port does not use the memo.
+TEST_F(ScanTest, AWaitingPortIsMemoized) {
+  CpuPin pin(0);
+  ASSERT_TRUE(pin.ok());
+  Apply(ScanPolicy());
+  Syns(kSrc4, {80, 80});
+  const uint64_t after = MonotonicNs();
+  const auto entry = prog_.CachedVerdict(kSrc4, 0);
+  ASSERT_TRUE(entry);
+  const sw_verdict& v = entry->second;
+  EXPECT_EQ(v.memo, SW_MEMO_WAITING);
+  EXPECT_EQ(v.memo_port, 80);
+  EXPECT_EQ(v.memo_hint, SW_BLOCK_HINT_SLOT(
+                             ScanFingerprint(XdpProgram::ScanKey(kSrc4, 32))));
+  const uint32_t refresh = (60'000 * kMs / SW_MEMO_REFRESH) >> SW_MEMO_SHIFT;
+  const auto until_now = static_cast<uint32_t>(after >> SW_MEMO_SHIFT);
+  EXPECT_LE(static_cast<int32_t>(v.memo_until - until_now),
+            static_cast<int32_t>(refresh));
+  EXPECT_GT(static_cast<int32_t>(v.memo_until - until_now),
+            static_cast<int32_t>(refresh - (kTickSlackNs >> SW_MEMO_SHIFT)));
+
+  ASSERT_NE(prog_.DoorSlot(kSrc4, 32), 0u);
+  prog_.WriteDoorSlot(kSrc4, 32, 0);
+  Syns(kSrc4, {80, 80});
+  EXPECT_EQ(prog_.DoorSlot(kSrc4, 32), 0u);
+  // Another port takes the full path: it waits at the empty door.
+  EXPECT_EQ(Syn(kSrc4, 443), XDP_PASS);
+  EXPECT_EQ(SW_SLOT_PORT(prog_.DoorSlot(kSrc4, 32)), 443);
+  EXPECT_EQ(prog_.ScanTrackEntries(), 0u);
+}
+
+// A memo ends with its refresh period: then the SYN goes to the door again.
+TEST_F(ScanTest, AWaitingMemoEndsAfterAWindowOver64) {
+  CpuPin pin(0);
+  ASSERT_TRUE(pin.ok());
+  constexpr uint64_t kWindowMs = 640;  // memos of 10 ms
+  Apply({.scan_enabled = true, .scan_window_ns = kWindowMs * kMs});
+  Syns(kSrc4, {80, 80});
+  prog_.WriteDoorSlot(kSrc4, 32, 0);
+  SleepMs(40);
+  EXPECT_EQ(Syn(kSrc4, 80), XDP_PASS);
+  EXPECT_EQ(SW_SLOT_PORT(prog_.DoorSlot(kSrc4, 32)), 80);
+}
+
+// The memo of a waiting port does not outlive a block written on another
+// CPU: the peer's next SYN to that port, on the CPU that has the memo, is
+// dropped.
+TEST_F(ScanTest, ABlockFromAnotherCpuOverridesTheMemo) {
+  if (std::thread::hardware_concurrency() < 2) {
+    GTEST_SKIP() << "needs two CPUs";
+  }
+  Apply(ScanPolicy());
+  {
+    CpuPin pin(0);
+    ASSERT_TRUE(pin.ok());
+    Syns(kSrc4, {80, 80});
+    ASSERT_EQ(prog_.CachedVerdict(kSrc4, 0)->second.memo, SW_MEMO_WAITING);
+  }
+  {
+    CpuPin pin(1);
+    ASSERT_TRUE(pin.ok());
+    Syns(kSrc4, {81, 82, 83});  // with 80 from the door: four ports
+    ASSERT_EQ(prog_.DrainEvents().size(), 1u);
+  }
+  CpuPin pin(0);
+  ASSERT_TRUE(pin.ok());
+  EXPECT_EQ(Syn(kSrc4, 80), XDP_DROP);
+  EXPECT_EQ(prog_.CachedVerdict(kSrc4, 0)->second.memo, SW_MEMO_BLOCKED);
+}
+
+// A blocked peer's memo blocks until the block ends, without the block
+// table (here: its entry deleted behind the program's back); a reload
+// forgets every memo.
+TEST_F(ScanTest, ABlockIsMemoizedUntilItEnds) {
+  CpuPin pin(0);
+  ASSERT_TRUE(pin.ok());
+  Apply(ScanPolicy());
+  Syns(kSrc4, {1, 2, 3, 4});
+  EXPECT_EQ(Syn(kSrc4, 5), XDP_DROP);
+  const std::optional<sw_block> block = prog_.Blocked(kSrc4, 32);
+  ASSERT_TRUE(block);
+  const auto entry = prog_.CachedVerdict(kSrc4, 0);
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->second.memo, SW_MEMO_BLOCKED);
+  EXPECT_EQ(entry->second.memo_until,
+            static_cast<uint32_t>(block->expires_ns >> SW_MEMO_SHIFT));
+
+  prog_.DeleteBlock(kSrc4, 32);
+  EXPECT_EQ(Syn(kSrc4, 6), XDP_DROP);
+  EXPECT_EQ(Counters()["syn.blocked.drop"], 2u);
+
+  Apply(ScanPolicy());
+  EXPECT_EQ(Syn(kSrc4, 6), XDP_PASS);
+}
+
 // With max_ports 1, the second port is already a scan: the admission counts
 // both at once.
 TEST_F(ScanTest, AdmissionWithTwoPortsCanBeAScan) {

@@ -349,6 +349,27 @@ class XdpProgram {
     return block;
   }
 
+  // Removes a peer's "blocked" entry behind the program's back.
+  void DeleteBlock(const std::string& addr, uint8_t prefix_len) const {
+    const sw_scan_key key = ScanKey(addr, prefix_len);
+    ASSERT_EQ(bpf_map_delete_elem(Fd(skel_->maps.blocked), &key), 0)
+        << std::strerror(errno);
+  }
+
+  // The door slot of a peer in "scan_admit", and writing it.
+  uint64_t DoorSlot(const std::string& addr, uint8_t prefix_len) const {
+    const uint32_t idx = DoorIndex(addr, prefix_len);
+    uint64_t v = 0;
+    EXPECT_EQ(bpf_map_lookup_elem(Fd(skel_->maps.scan_admit), &idx, &v), 0);
+    return v;
+  }
+  void WriteDoorSlot(const std::string& addr, uint8_t prefix_len,
+                     uint64_t v) const {
+    const uint32_t idx = DoorIndex(addr, prefix_len);
+    ASSERT_EQ(bpf_map_update_elem(Fd(skel_->maps.scan_admit), &idx, &v, 0), 0)
+        << std::strerror(errno);
+  }
+
   // The "scan_track" entry of a peer, if any.
   std::optional<sw_scan_state> ScanState(const std::string& addr,
                                          uint8_t prefix_len) const {
@@ -423,6 +444,11 @@ class XdpProgram {
     v.version = version;
     v.outcome = outcome;
     return v;
+  }
+
+  static uint32_t DoorIndex(const std::string& addr, uint8_t prefix_len) {
+    return static_cast<uint32_t>(ScanFingerprint(ScanKey(addr, prefix_len)) >>
+                                 (64 - SW_SCAN_ADMIT_BITS));
   }
 
   static sw_scan_key ScanKey(const std::string& addr, uint8_t prefix_len) {
