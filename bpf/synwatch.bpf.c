@@ -1419,7 +1419,8 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 		case TRACK_WAITING:
 			memo_store(src, version, &k.verdict_slot, SW_MEMO_WAITING,
 				   k.scan.fp_hi >> (32 - SW_BLOCK_HINT_BITS),
-				   memo_time(now) + memo_time(params->scan_window_ns / SW_MEMO_REFRESH));
+				   memo_time(now) +
+				       memo_time(params->scan_window_ns / SW_MEMO_REFRESH));
 			break;
 		}
 	}
