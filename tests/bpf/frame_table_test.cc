@@ -418,6 +418,9 @@ class FrameTableTest
 
 TEST_P(FrameTableTest, VerdictAndCounters) {
   const auto& [row, policy] = GetParam();
+  // One CPU: a denied source's verdict cache entry is per CPU.
+  const CpuPin pin(0);
+  ASSERT_TRUE(pin.ok());
   Apply(policy.policy);
 
   const RunResult run = prog_.Run(row.frame, kLoIfindex);
@@ -438,10 +441,15 @@ TEST_P(FrameTableTest, VerdictAndCounters) {
   EXPECT_EQ(run.verdict, verdict);
   EXPECT_EQ(prog_.SlotCounters(Slot()), counters);
   // A first SYN is in the totals only; the doorkeeper admits its peer to
-  // the per-peer table on the second, counted from 2.
+  // the per-peer table on the second, counted from 2 (a denied source's on
+  // the third: its first does not count for its peer).
   EXPECT_TRUE(prog_.Peers().empty());
   EXPECT_TRUE(prog_.OtherBusySlots(Slot()).empty());
   ASSERT_EQ(prog_.Run(row.frame, kLoIfindex).verdict, verdict);
+  if (row.cls == SW_CLASS_SYN && policy.outcome == SW_OUTCOME_DENIED) {
+    EXPECT_TRUE(prog_.Peers().empty());
+    ASSERT_EQ(prog_.Run(row.frame, kLoIfindex).verdict, verdict);
+  }
   EXPECT_EQ(prog_.Peers(), peers);
 }
 

@@ -119,6 +119,15 @@ inline std::string ExpectedPeer(const std::string& peer, unsigned outcome,
          OutcomeName(outcome) + " " + ActionName(action);
 }
 
+// What a peer's series reads after `sends` SYNs of one source on one CPU (0:
+// no series). The doorkeeper admits a peer on its second counted SYN, with
+// 2; a denied source's SYN counts for its peer only once the source's
+// verdict is cached on that CPU, so its first one does not.
+inline uint64_t SeriesAfter(int sends, unsigned outcome) {
+  const int counted = outcome == SW_OUTCOME_DENIED ? sends - 1 : sends;
+  return counted >= 2 ? static_cast<uint64_t>(counted) : 0;
+}
+
 // An address of an event or key as text: "192.0.2.56", "2001:db8::1".
 inline std::string AddrText(uint8_t family, const uint8_t* addr) {
   char text[INET6_ADDRSTRLEN] = "?";
