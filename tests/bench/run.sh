@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # synwatch benchmarks (issue 7). Measures, side by side in one run:
 #   xdp     per-packet cost of the XDP program vs an empty one (BPF_PROG_TEST_RUN)
-#   flood   a bounded trafgen SYN flood over veth: synwatch vs nftables
+#   flood   a bounded SYN flood over veth (trafgen, and XDP frames as a NIC
+#           delivers them): synwatch vs nftables
 #   scrape  scrape time and RSS as the per-peer table grows; node_exporter
 #   idle    CPU used by an idle exporter over 60 s
 # Prints a table per section and a summary of the targets, and writes every
@@ -28,6 +29,7 @@ FLOOD_PACKETS="${BENCH_FLOOD_PACKETS:-2000000}"
 FLOOD_REPS="${BENCH_FLOOD_REPS:-3}"
 FLOOD_TIMEOUT="${BENCH_FLOOD_TIMEOUT:-60}"
 FLOOD_POOLS="${BENCH_FLOOD_POOLS:-256 131072}"
+FLOOD_SOURCES="${BENCH_FLOOD_SOURCES:-trafgen frames}"
 FLOOD_CONFIGS="${BENCH_FLOOD_CONFIGS:-none xdp_floor_generic xdp_floor_native nft_count \
 sw_count_generic sw_count_native sw_count_noscan_generic sw_count_noscan_native nft_drop \
 xdp_drop_generic xdp_drop_native sw_drop_generic sw_drop_native}"
@@ -53,6 +55,7 @@ cmake --build "$BUILD" -j "$(nproc)" --target synwatch bench_tools >/dev/null
 SYNWATCH="$BUILD/synwatch"
 XDP_BENCH="$BUILD/tests/bench/xdp_bench"
 PEER_FILL="$BUILD/tests/bench/peer_fill"
+FRAME_FLOOD="$BUILD/tests/bench/frame_flood"
 
 # Namespaces, veth, helpers (log, wait_until, start_bg, stop_pid, srv, cli).
 SW_ID="bench$$"
@@ -201,77 +204,106 @@ table netdev swbench {
 EOF
 }
 
-# flood_once CONFIG POOL REP: one bounded trafgen run; appends a JSON line
+# send_flood SOURCE POOL: one bounded flood from the client namespace under
+# perf; leaves sent packets and send time (us) in SENT and WALL_US.
+send_flood() {
+  local source="$1" pool="$2"
+  SENT="" WALL_US=""
+  case "$source" in
+    trafgen)
+      if ! perf stat -o "$SW_TMP/perf.txt" -x, -e task-clock -- \
+          timeout "$FLOOD_TIMEOUT" ip netns exec "$SW_CLI" \
+          trafgen -o sw-cli -i "$SW_TMP/flood-$pool.cfg" -n "$FLOOD_PACKETS" -P 1 -Q \
+          >"$SW_TMP/sender.out" 2>&1; then
+        grep -v 'socket memory' "$SW_TMP/sender.out" >&2 || true
+        return 1
+      fi
+      # trafgen redraws its progress line with carriage returns.
+      tr '\r' '\n' <"$SW_TMP/sender.out" >"$SW_TMP/sender.txt"
+      SENT=$(awk '/packets outgoing/ {print $1}' "$SW_TMP/sender.txt")
+      WALL_US=$(awk '/usec on CPU/ {s += $1 * 1000000 + $3} END {print s}' "$SW_TMP/sender.txt")
+      ;;
+    frames)
+      if ! perf stat -o "$SW_TMP/perf.txt" -x, -e task-clock -- \
+          timeout "$FLOOD_TIMEOUT" ip netns exec "$SW_CLI" \
+          "$FRAME_FLOOD" --interface sw-cli --dst-mac "$FLOOD_MAC" \
+          --count "$FLOOD_PACKETS" --pool "$pool" >"$SW_TMP/sender.txt" 2>&1; then
+        cat "$SW_TMP/sender.txt" >&2
+        return 1
+      fi
+      SENT=$(jq -r '.sent // empty' "$SW_TMP/sender.txt" 2>/dev/null || true)
+      WALL_US=$(jq -r '.wall_us // empty' "$SW_TMP/sender.txt" 2>/dev/null || true)
+      ;;
+    *)
+      log "flood: unknown source '$source' (BENCH_FLOOD_SOURCES)"
+      return 1
+      ;;
+  esac
+}
+
+# flood_once SOURCE CONFIG POOL REP: one bounded flood; appends a JSON line
 # (REP 0, a warm-up, to flood-warmup.jsonl).
 flood_once() {
-  local config="$1" pool="$2" rep="$3" lines=flood
-  local rx0 rx1 k0 k1 task_ms sent wall_us cpu_ns
+  local source="$1" config="$2" pool="$3" rep="$4" lines=flood
+  local rx0 rx1 k0 k1 task_ms cpu_ns
   if [ "$rep" -eq 0 ]; then lines=flood-warmup; fi
   rx0=$(srv cat /sys/class/net/sw-srv/statistics/rx_packets)
   k0=$(ksoftirqd_ns)
-  if ! perf stat -o "$SW_TMP/perf.txt" -x, -e task-clock -- \
-      timeout "$FLOOD_TIMEOUT" ip netns exec "$SW_CLI" \
-      trafgen -o sw-cli -i "$SW_TMP/flood-$pool.cfg" -n "$FLOOD_PACKETS" -P 1 -Q \
-      >"$SW_TMP/trafgen.out" 2>&1; then
-    log "flood: trafgen failed ($config, pool $pool):"
-    grep -v 'socket memory' "$SW_TMP/trafgen.out" >&2 || true
+  if ! send_flood "$source" "$pool"; then
+    log "flood: $source failed ($config, pool $pool)"
     return 1
   fi
   k1=$(ksoftirqd_ns)
   rx1=$(srv cat /sys/class/net/sw-srv/statistics/rx_packets)
-  # trafgen redraws its progress line with carriage returns.
-  tr '\r' '\n' <"$SW_TMP/trafgen.out" >"$SW_TMP/trafgen.txt"
   task_ms=$(awk -F, '$3 == "task-clock" {print $1}' "$SW_TMP/perf.txt")
-  sent=$(awk '/packets outgoing/ {print $1}' "$SW_TMP/trafgen.txt")
-  wall_us=$(awk '/usec on CPU/ {s += $1 * 1000000 + $3} END {print s}' "$SW_TMP/trafgen.txt")
-  if [ -z "$sent" ] || [ "$sent" -eq 0 ] || [ -z "$wall_us" ] || [ -z "$task_ms" ]; then
-    log "flood: could not read trafgen/perf output ($config, pool $pool):"
-    cat "$SW_TMP/trafgen.txt" "$SW_TMP/perf.txt" >&2
+  if [ -z "$SENT" ] || [ "$SENT" -eq 0 ] || [ -z "$WALL_US" ] || [ -z "$task_ms" ]; then
+    log "flood: could not read $source/perf output ($config, pool $pool):"
+    cat "$SW_TMP/sender.txt" "$SW_TMP/perf.txt" >&2
     return 1
   fi
-  cpu_ns=$(awk -v t="$task_ms" -v k=$((k1 - k0)) -v n="$sent" \
+  cpu_ns=$(awk -v t="$task_ms" -v k=$((k1 - k0)) -v n="$SENT" \
     'BEGIN {printf "%.1f", (t * 1e6 + k) / n}')
-  jq -nc --arg config "$config" --argjson pool "$pool" --argjson rep "$rep" \
-    --argjson sent "$sent" --argjson delivered $((rx1 - rx0)) \
-    --argjson wall_us "$wall_us" --argjson task_ms "$task_ms" \
+  jq -nc --arg source "$source" --arg config "$config" --argjson pool "$pool" --argjson rep "$rep" \
+    --argjson sent "$SENT" --argjson delivered $((rx1 - rx0)) \
+    --argjson wall_us "$WALL_US" --argjson task_ms "$task_ms" \
     --argjson ksoftirqd_ns $((k1 - k0)) --argjson cpu_ns "$cpu_ns" \
-    '{config: $config, pool: $pool, rep: $rep, sent: $sent, delivered: $delivered,
+    '{source: $source, config: $config, pool: $pool, rep: $rep, sent: $sent, delivered: $delivered,
       wall_s: ($wall_us / 1e6), pps_wall: ($delivered / ($wall_us / 1e6)),
       task_ms: $task_ms, ksoftirqd_ms: ($ksoftirqd_ns / 1e6),
       cpu_ns_per_packet: $cpu_ns}' >>"$OUT/$lines.jsonl"
 }
 
-# flood_check CONFIG POOL: what the hook saw, as a JSON line (sanity).
+# flood_check SOURCE CONFIG POOL: what the hook saw, as a JSON line (sanity).
 flood_check() {
-  local config="$1" pool="$2" syn entries failures counted=null
+  local source="$1" config="$2" pool="$3" syn entries failures counted=null
   case "$config" in
     sw_*)
       scrape >"$SW_TMP/metrics.txt"
       syn=$(metric_sum "$SW_TMP/metrics.txt" synwatch_syn_packets_total)
       entries=$(metric_sum "$SW_TMP/metrics.txt" synwatch_peer_table_entries)
       failures=$(metric_sum "$SW_TMP/metrics.txt" synwatch_peer_table_insert_failures_total)
-      jq -nc --arg c "$config" --argjson p "$pool" --argjson syn "$syn" \
+      jq -nc --arg s "$source" --arg c "$config" --argjson p "$pool" --argjson syn "$syn" \
         --argjson e "$entries" --argjson f "$failures" \
-        '{config: $c, pool: $p, hook_syn_packets: $syn, peer_entries: $e, insert_failures: $f}' \
+        '{source: $s, config: $c, pool: $p, hook_syn_packets: $syn, peer_entries: $e, insert_failures: $f}' \
         >>"$OUT/flood-check.jsonl"
       ;;
     nft_*)
       counted=$(srv nft list chain netdev swbench ingress |
         awk '/counter packets/ {for (i = 1; i < NF; i++) if ($i == "packets") s += $(i + 1)} END {print s + 0}')
       entries=$(srv nft list set netdev swbench peers6 2>/dev/null | grep -c 'counter packets' || true)
-      jq -nc --arg c "$config" --argjson p "$pool" --argjson n "$counted" \
+      jq -nc --arg s "$source" --arg c "$config" --argjson p "$pool" --argjson n "$counted" \
         --argjson e "${entries:-0}" \
-        '{config: $c, pool: $p, hook_syn_packets: $n, set_elements: $e}' >>"$OUT/flood-check.jsonl"
+        '{source: $s, config: $c, pool: $p, hook_syn_packets: $n, set_elements: $e}' >>"$OUT/flood-check.jsonl"
       ;;
   esac
 }
 
-# flood_config CONFIG POOL REP: sets CONFIG up, floods, takes it down. A
+# flood_config SOURCE CONFIG POOL REP: sets CONFIG up, floods, takes it down. A
 # configuration that keeps per-source state (synwatch, nftables' counting
 # set) starts from nothing every time, so it gets a warm-up run first: the
 # measured run finds its tables as a long-running flood would.
 flood_config() {
-  local config="$1" pool="$2" rep="$3"
+  local source="$1" config="$2" pool="$3" rep="$4"
   case "$config" in
     none) ;;
     xdp_floor_generic) srv ip link set dev sw-srv xdpgeneric obj "$BUILD/bpf/floor.bpf.o" sec xdp ;;
@@ -292,9 +324,9 @@ flood_config() {
       ;;
   esac
   if [[ "$config" == sw_* ]]; then start_exporter "$SW_TMP/flood.toml"; fi
-  if [[ "$config" == sw_* || "$config" == nft_count ]]; then flood_once "$config" "$pool" 0; fi
-  flood_once "$config" "$pool" "$rep"
-  flood_check "$config" "$pool"
+  if [[ "$config" == sw_* || "$config" == nft_count ]]; then flood_once "$source" "$config" "$pool" 0; fi
+  flood_once "$source" "$config" "$pool" "$rep"
+  flood_check "$source" "$config" "$pool"
   if [[ "$config" == sw_* ]]; then stop_exporter; fi
   if [[ "$config" == nft_* ]]; then srv nft delete table netdev swbench; fi
   case "$config" in
@@ -304,33 +336,40 @@ flood_config() {
 }
 
 section_flood() {
-  local mac pool config rep
+  local pool config rep source
   : >"$OUT/flood.jsonl"
   : >"$OUT/flood-warmup.jsonl"
   : >"$OUT/flood-check.jsonl"
   srv sysctl -qw net.ipv6.conf.all.forwarding=0 net.ipv4.ip_forward=0
-  mac=$(srv cat /sys/class/net/sw-srv/address)
-  for pool in $FLOOD_POOLS; do
-    write_trafgen "$SW_TMP/flood-$pool.cfg" "$pool" "$mac"
-    # Round after round of every configuration rather than one
-    # configuration's runs in a row: this machine has slow spells of minutes
-    # (every configuration some 500 ns per packet slower), and a spell then
-    # slows one run of each configuration instead of all of one.
-    for rep in $(seq 1 "$FLOOD_REPS"); do
-      for config in $FLOOD_CONFIGS; do
-        log "flood: pool $pool, round $rep/$FLOOD_REPS, $config ($FLOOD_PACKETS SYNs), t=$(elapsed)s"
-        flood_config "$config" "$pool" "$rep"
+  FLOOD_MAC=$(srv cat /sys/class/net/sw-srv/address)
+  for source in $FLOOD_SOURCES; do
+    # XDP frames need the receiving veth's NAPI, which an XDP program or
+    # GRO turns on: GRO on for every configuration of this source.
+    if [ "$source" = frames ]; then srv ethtool -K sw-srv gro on >/dev/null; fi
+    for pool in $FLOOD_POOLS; do
+      write_trafgen "$SW_TMP/flood-$pool.cfg" "$pool" "$FLOOD_MAC"
+      # Round after round of every configuration rather than one
+      # configuration's runs in a row: this machine has slow spells of minutes
+      # (every configuration some 500 ns per packet slower), and a spell then
+      # slows one run of each configuration instead of all of one.
+      for rep in $(seq 1 "$FLOOD_REPS"); do
+        for config in $FLOOD_CONFIGS; do
+          log "flood: $source, pool $pool, round $rep/$FLOOD_REPS, $config ($FLOOD_PACKETS SYNs), t=$(elapsed)s"
+          flood_config "$source" "$config" "$pool" "$rep"
+        done
       done
     done
+    if [ "$source" = frames ]; then srv ethtool -K sw-srv gro off >/dev/null; fi
   done
   jq -s -f "$ROOT/tests/bench/flood.jq" "$OUT/flood.jsonl" \
     --slurpfile check "$OUT/flood-check.jsonl" >"$OUT/flood.json"
-  printf '\n== 2. SYN flood over veth (trafgen, %s SYNs x %s, median; CPU = sender + receive path, one core) ==\n' \
+  printf '\n== 2. SYN flood over veth (%s SYNs x %s, median; CPU = sender + receive path, one core) ==\n' \
     "$FLOOD_PACKETS" "$FLOOD_REPS"
-  jq -r '.configs[] | [.pool, .config, (.pps_wall | floor), (.cpu_ns_per_packet | floor),
+  printf 'trafgen: socket buffers from a TX ring; frames: XDP frames redirected into the veth, as a NIC driver delivers them\n'
+  jq -r '.configs[] | [.source, .pool, .config, (.pps_wall | floor), (.cpu_ns_per_packet | floor),
       (.added_cpu_ns_per_packet | if . == null then "-" else floor end), (.pps_per_core | floor), (.delivered_ratio * 1000 | round / 1000),
       (.hook_syn_packets // "-"), (.peer_entries // .set_elements // "-")] | @tsv' "$OUT/flood.json" |
-    (printf 'pool\tconfig\tpps(wall)\tcpu_ns/pkt\tadded_ns/pkt\tpps/core\tdelivered\thook_count\ttable\n'; cat) |
+    (printf 'source\tpool\tconfig\tpps(wall)\tcpu_ns/pkt\tadded_ns/pkt\tpps/core\tdelivered\thook_count\ttable\n'; cat) |
     column -t -s $'\t'
   jq -r '.comparisons[] | select(.value != null)
       | "\(.name): \(.value | . * 100 | round / 100)x (target \(.op) \(.target)x) \(if .info then "" elif .met then "met" else "MISSED" end)"' \
