@@ -232,16 +232,20 @@ class PacketBuilder {
   std::optional<size_t> truncate_at_;
 };
 
-// A SYN from source (IPv4 or IPv6, by its text) to the family's test
-// destination.
+// A SYN from source (IPv4 or IPv6, by its text) to destination, or to the
+// family's test destination when it is empty.
 inline std::vector<uint8_t> SynFrame(const std::string& source,
                                      uint16_t dport = 80,
-                                     uint16_t sport = 40000) {
+                                     uint16_t sport = 40000,
+                                     const std::string& destination = "") {
   PacketBuilder b;
   if (source.find(':') == std::string::npos) {
-    b.Eth(ETH_P_IP).Ipv4({.src = source});
+    b.Eth(ETH_P_IP).Ipv4(
+        {.src = source, .dst = destination.empty() ? kDst4 : destination});
   } else {
-    b.Eth(ETH_P_IPV6).Ipv6({.src = source});
+    b.Eth(ETH_P_IPV6)
+        .Ipv6(
+            {.src = source, .dst = destination.empty() ? kDst6 : destination});
   }
   return b.Tcp(kTcpSyn, 5, sport, dport).Build();
 }

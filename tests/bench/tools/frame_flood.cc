@@ -89,14 +89,8 @@ int Flood(const std::string& ifname, const std::string& dst_mac, uint32_t count,
   if (count == 0 || pool == 0)
     throw std::runtime_error("--count and --pool must be positive");
 
-  synwatch::Ipv6Spec ip;
-  ip.src = "2001:db8:e000::1";
-  ip.dst = "2001:db8:ffff::2";
-  std::vector<uint8_t> frame = synwatch::PacketBuilder()
-                                   .Eth(ETH_P_IPV6)
-                                   .Ipv6(ip)
-                                   .Tcp(synwatch::kTcpSyn)
-                                   .Build();
+  std::vector<uint8_t> frame =
+      synwatch::SynFrame("2001:db8:e000::1", 80, 40000, "2001:db8:ffff::2");
   const std::vector<uint8_t> mac = ParseMac(dst_mac);
   std::copy(mac.begin(), mac.end(), frame.begin());
 

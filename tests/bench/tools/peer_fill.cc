@@ -62,14 +62,8 @@ int Fill(const std::string& ifname, uint32_t count, uint32_t base) {
   CPU_SET(0, &set);
   sched_setaffinity(0, sizeof(set), &set);
 
-  synwatch::Ipv6Spec ip;
-  ip.src = "2001:db8::1";
-  ip.dst = "2001:db8::2";
-  std::vector<uint8_t> frame = synwatch::PacketBuilder()
-                                   .Eth(ETH_P_IPV6)
-                                   .Ipv6(ip)
-                                   .Tcp(synwatch::kTcpSyn)
-                                   .Build();
+  std::vector<uint8_t> frame =
+      synwatch::SynFrame("2001:db8::1", 80, 40000, "2001:db8::2");
   const double start = NowS();
   for (uint32_t i = 0; i < count; ++i) {
     // Source bytes 4..7 (frame offset 14 + 8 + 4): one /64 per SYN.
