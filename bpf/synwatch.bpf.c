@@ -68,12 +68,10 @@ struct {
 } peers SEC(".maps");
 
 /*
- * Doorkeeper of "peers" (as in TinyLFU): 64-bit fingerprints of peer keys, one
- * per slot, indexed by the fingerprint's top bits. A peer that is not in the
- * table leaves its fingerprint here on a SYN and enters the table on the next
- * SYN that still finds it, counted from 2; a spoofed source that sends one SYN
- * costs a store instead of an LRU insert and never evicts a real peer. Shared,
- * not per-CPU: RSS spreads one peer's connections over CPUs.
+ * Doorkeeper of "peers" (as in TinyLFU), used only under flood admission
+ * (bpf/synwatch.h): 64-bit fingerprints of peer keys, one per slot, indexed
+ * by the fingerprint's top bits. Shared, not per-CPU: RSS spreads one peer's
+ * connections over CPUs.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -81,6 +79,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } peer_admit SEC(".maps");
+
+/* This CPU's rate of new peers and its flood admission (struct sw_flood). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_flood);
+} flood SEC(".maps");
 
 /* Shared, not per-CPU: a scanner's SYNs land on every CPU that RSS picks,
  * and only one table sees all of its ports. Slots change by cmpxchg. */
@@ -403,57 +409,127 @@ static __always_inline __u64 peer_fingerprint(const struct sw_peer_key *key)
 }
 
 /*
- * Counts a SYN for its peer. A peer in the table: one per-CPU increment. A
- * peer that is not: its first SYN only leaves a fingerprint in the
- * doorkeeper, and the SYN that finds it there inserts the peer with a count
- * of 2, itself and the one before. So a peer's count is exact from the SYN
- * before its admission on; a source whose fingerprint is overwritten by
- * another before its next SYN is in the per-interface totals only.
+ * Notes a new peer on this CPU; 1 while flood admission holds here. A
+ * window over the limit starts admission, or keeps it SW_FLOOD_HOLD_NS
+ * longer; it ends by itself once the new peers fall back under the limit.
  */
-static __always_inline void count_peer(struct sw_if_stats *stats, const struct sw_peer_key *key)
+static __always_inline int flood_admission(const struct sw_params *params)
 {
-	/* One stack slot for the array key and the new count: eight more bytes
-	 * in this frame would take the call chain over 512 on Linux 6.1. */
+	__u64 limit = params->flood_new_peers, d, n, now, stale, was, over;
+	struct sw_flood *f;
+	__u32 zero = 0;
+
+	if (!limit)
+		return 0;
+	f = bpf_map_lookup_elem(&flood, &zero);
+	if (!f)
+		return 0;
+	now = bpf_ktime_get_coarse_ns();
+	/*
+	 * Without branches: every branch here would multiply the paths the
+	 * verifier walks through the rest of handle_syn(). Each flag is the
+	 * sign of a difference of values far below 2^63: 1 or 0.
+	 */
+	d = now - f->window_ns;
+	stale = (SW_FLOOD_WINDOW_NS - 1 - d) >> 63; /* a new window begins */
+	f->window_ns += d * stale;
+	n = f->new_peers * (1 - stale) + 1;
+	f->new_peers = n;
+	was = (now - f->until_ns) >> 63; /* admission held before this peer */
+	over = (limit - n) >> 63;	 /* this window is over the limit */
+	f->periods += over & ~was;
+	f->until_ns += (now + SW_FLOOD_HOLD_NS - f->until_ns) * over;
+	return was | over;
+}
+
+/* A SYN in the totals that no peer series counts (see sw_if_stats). */
+static __always_inline void count_no_peer(struct sw_if_stats *stats, const struct sw_peer_key *key)
+{
+	stats->syn_no_peer[key->outcome & (SW_OUTCOME_COUNT - 1)][key->action & 1]++;
+}
+
+/*
+ * Counts a SYN for a peer that handle_syn() did not find in the table, or
+ * (keep_out) one of a denied source that has no cached verdict on this CPU
+ * and was not looked up. Such a source stays out of the table while flood
+ * admission holds; anything else is looked up (keep_out) and, not found,
+ * inserted with a count of 1, so its series counts every SYN from the
+ * first, unless flood admission holds on this CPU: then its first SYN only
+ * leaves a fingerprint in the doorkeeper, and the SYN that finds it there
+ * inserts the peer. A SYN that no series takes is counted in syn_no_peer,
+ * so the series and that counter add up to the totals until an eviction.
+ *
+ * A global function: the verifier checks it once, on its own, rather than
+ * once for every path through handle_syn() (three times the instructions
+ * when it was inlined). Its pointer arguments may be NULL as far as the
+ * verifier knows, and the key is copied to the stack: Linux 6.1 takes no
+ * other memory as a map key.
+ */
+__noinline int sw_count_peer(struct sw_if_stats *stats, const struct sw_params *params,
+			     const struct sw_peer_key *peer, int keep_out)
+{
+	struct sw_peer_key key;
+	/* One stack slot for the array key and the new count. */
 	union {
 		__u32 slot;
 		__u64 count;
 	} arg;
-	__u64 fp, *slot_fp, *cnt;
+	__u64 fp = 0, *slot_fp = 0, *cnt;
+	int noted = 0;
 	long err;
 
-	cnt = bpf_map_lookup_elem(&peers, key);
-	if (cnt) {
-		*cnt += 1;
-		return;
-	}
-	fp = peer_fingerprint(key);
-	arg.slot = fp >> (64 - SW_PEER_ADMIT_BITS);
-	slot_fp = bpf_map_lookup_elem(&peer_admit, &arg.slot);
-	if (!slot_fp)
-		return;
-	if (READ_ONCE(*slot_fp) != fp) {
-		*slot_fp = fp;
-		return;
-	}
-	arg.count = 2;
-	err = bpf_map_update_elem(&peers, key, &arg.count, BPF_NOEXIST);
-	if (!err) {
-		/* Cleared only once the entry exists, so that a SYN of the peer
-		 * on another CPU either finds the entry or the fingerprint (and
-		 * then adds one, below). Cleared at all so that after an
-		 * eviction the peer starts over instead of at 2 on one SYN. */
-		__sync_val_compare_and_swap(slot_fp, fp, 0);
-		return;
-	}
-	if (err == -EEXIST) {
-		/* Another CPU admitted the peer between our lookup and update. */
-		cnt = bpf_map_lookup_elem(&peers, key);
+	if (!stats || !params || !peer)
+		return 0;
+	__builtin_memcpy(&key, peer, sizeof(key));
+	if (keep_out) {
+		if (flood_admission(params)) {
+			count_no_peer(stats, &key);
+			return 0;
+		}
+		noted = 1;
+		cnt = bpf_map_lookup_elem(&peers, &key);
 		if (cnt) {
 			*cnt += 1;
-			return;
+			return 0;
+		}
+	}
+	if (!noted && flood_admission(params)) {
+		fp = peer_fingerprint(&key);
+		arg.slot = fp >> (64 - SW_PEER_ADMIT_BITS);
+		slot_fp = bpf_map_lookup_elem(&peer_admit, &arg.slot);
+		if (!slot_fp) {
+			count_no_peer(stats, &key);
+			return 0;
+		}
+		if (READ_ONCE(*slot_fp) != fp) {
+			*slot_fp = fp;
+			count_no_peer(stats, &key);
+			return 0;
+		}
+	}
+	arg.count = 1;
+	err = bpf_map_update_elem(&peers, &key, &arg.count, BPF_NOEXIST);
+	if (!err) {
+		stats->peer_inserts++;
+		/* Cleared only once the entry exists, so that a SYN of the peer
+		 * on another CPU either finds the entry or the fingerprint.
+		 * Cleared at all so that after an eviction the peer waits at
+		 * the door again rather than entering on one SYN. */
+		if (slot_fp)
+			__sync_val_compare_and_swap(slot_fp, fp, 0);
+		return 0;
+	}
+	if (err == -EEXIST) {
+		/* Another CPU inserted the peer between our lookup and update. */
+		cnt = bpf_map_lookup_elem(&peers, &key);
+		if (cnt) {
+			*cnt += 1;
+			return 0;
 		}
 	}
 	stats->peer_insert_failures++;
+	count_no_peer(stats, &key);
+	return 0;
 }
 
 /* --- Port scans ------------------------------------------------------- */
@@ -1320,6 +1396,7 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 		__u64 w[3];
 	} peer;
 	struct sw_verdict *cached;
+	__u64 *cnt;
 	__u32 version = params->rules_version;
 	__u64 now = 0;
 	__u8 outcome, action, scan;
@@ -1431,18 +1508,27 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 		log_connection(ctx, stats, params, src, outcome, action, now);
 
 	/*
-	 * A denied source counts for its peer only when it is a repeat source
-	 * on this CPU (its own verdict entry answered). A spoofed flood from a
-	 * denied range, a new source on nearly every SYN, then costs no per-peer
-	 * table work (the lookup of a source that is not there missed the cache
-	 * twice, about 100 ns of each dropped SYN; tests/bench/README.md) and
-	 * pushes no real peer out of the table, while every SYN stays in the
-	 * exact totals and the sources that keep coming get their series.
+	 * Every SYN counts for its peer (sw_count_peer), but under flood
+	 * admission a denied source without a cached verdict on this CPU skips
+	 * the table altogether: a spoofed flood from a denied range, a new
+	 * source on nearly every SYN, then costs no per-peer table work (the
+	 * lookup of a source that is not there missed the cache twice, about
+	 * 100 ns of each dropped SYN; tests/bench/README.md) and pushes no real
+	 * peer out of the table. Such a source is noted as a new peer: it is
+	 * one for the flood's rate. Every SYN stays in the exact totals. A
+	 * known peer is counted here, without a call.
 	 *
-	 * Last, when little else is live: the fingerprint needs registers.
+	 * Last, when little else is live.
 	 */
-	if (repeat || outcome != SW_OUTCOME_DENIED)
-		count_peer(stats, &peer.key);
+	if (repeat || outcome != SW_OUTCOME_DENIED) {
+		cnt = bpf_map_lookup_elem(&peers, &peer.key);
+		if (cnt)
+			*cnt += 1;
+		else
+			sw_count_peer(stats, params, &peer.key, 0);
+	} else {
+		sw_count_peer(stats, params, &peer.key, 1);
+	}
 	return action == SW_ACTION_DROP ? XDP_DROP : XDP_PASS;
 }
 

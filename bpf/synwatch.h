@@ -16,7 +16,7 @@
 
 #include <linux/types.h>
 
-#define SW_ABI_VERSION 3
+#define SW_ABI_VERSION 4
 
 /* Interfaces: ifindex -> slot through an open-addressed table in the config
  * value (sw_config.if_slots). Slot SW_IF_UNKNOWN counts packets seen on an
@@ -34,12 +34,36 @@
 
 #define SW_DEFAULT_PEER_ENTRIES 65536
 
-/* Doorkeeper of the "peers" table: the __u64 array "peer_admit" of peer key
- * fingerprints (0 = free), indexed by a fingerprint's top SW_PEER_ADMIT_BITS.
- * A peer enters "peers" on a SYN that finds its fingerprint there, i.e. its
- * second one, with a count of 2. */
+/*
+ * Flood admission of the "peers" table. Normally every SYN counts in its
+ * peer's series from the first one: a peer that is not in the table is
+ * inserted. Each CPU counts the new peers it inserts (and the denied sources
+ * it has no cached verdict for) per one-second window; above
+ * sw_params.flood_new_peers in a window, a spoofed-source flood is under way
+ * and that CPU admits peers through the doorkeeper until
+ * SW_FLOOD_HOLD_NS after the last window over the limit (katran's
+ * is_under_flood does the same for its LRU, at 125,000/s per core).
+ * The doorkeeper is the __u64 array "peer_admit" of peer key fingerprints
+ * (0 = free), indexed by a fingerprint's top SW_PEER_ADMIT_BITS: a peer's
+ * SYN that finds no fingerprint of its own there leaves it and is counted in
+ * sw_if_stats.syn_no_peer; the next SYN that finds it inserts the peer with
+ * a count of 1. Denied sources without a cached verdict skip the table.
+ */
 #define SW_PEER_ADMIT_BITS 16
 #define SW_PEER_ADMIT_SLOTS (1U << SW_PEER_ADMIT_BITS)
+#define SW_DEFAULT_FLOOD_NEW_PEERS 25000
+#define SW_FLOOD_WINDOW_NS 1000000000ULL
+#define SW_FLOOD_HOLD_NS 1000000000ULL
+
+/* The single entry of the per-CPU array "flood": this CPU's rate of new
+ * peers and whether flood admission holds. Times are
+ * bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC). */
+struct sw_flood {
+	__u64 window_ns; /* start of the current window */
+	__u64 until_ns;	 /* flood admission holds while the time is before this */
+	__u64 new_peers; /* new peers in the current window */
+	__u64 periods;	 /* flood admission periods begun on this CPU */
+};
 
 enum sw_class {
 	SW_CLASS_SYN = 0,   /* TCP, SYN set, ACK clear, first fragment */
@@ -82,10 +106,11 @@ struct sw_params {
 	__u8 pad0[2];
 	__u32 scan_max_ports; /* more distinct ports than this is a scan, 1..SW_SCAN_MAX_PORTS */
 	__u32 connections_per_second; /* connection events per second and CPU, at most */
-	__u32 rules_version; /* new for every rule set written, never 0: tags cached verdicts */
-	__u32 pad1;
-	__u64 scan_window_ns; /* sliding window */
-	__u64 block_ns;	      /* block duration, 0 = detect only */
+	__u32 rules_version;   /* new for every rule set written, never 0: tags cached verdicts */
+	__u32 flood_new_peers; /* new peers per second and CPU above which flood admission starts;
+				  0: never */
+	__u64 scan_window_ns;  /* sliding window */
+	__u64 block_ns;	       /* block duration, 0 = detect only */
 };
 
 /* The single entry of the "config" array map. */
@@ -108,6 +133,11 @@ struct sw_if_stats {
 	__u64 block_inserts;	   /* entries written to "blocked" (evictions likewise) */
 	__u64 events_ring_full;	   /* events lost: ring buffer full */
 	__u64 events_rate_limited; /* connection events not sent: over connections_per_second */
+	__u64 peer_inserts;	   /* entries created in "peers" (evictions = inserts - entries) */
+	/* SYNs counted in syn[][] but in no peer series: flood admission, or a
+	 * per-peer insert the kernel refused. Sum of the peer series + this =
+	 * syn[][] as long as no peer was evicted. */
+	__u64 syn_no_peer[SW_OUTCOME_COUNT][SW_ACTION_COUNT];
 };
 
 /* LPM key of the "rules" trie. prefixlen counts the bits of gen, family

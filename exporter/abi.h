@@ -21,9 +21,14 @@ static_assert(offsetof(sw_params, connections_per_second) == 12);
 static_assert(offsetof(sw_params, rules_version) == 16);
 static_assert(offsetof(sw_params, scan_window_ns) == 24);
 static_assert(sizeof(sw_config) == 8 + 2 * sizeof(sw_params) + 4 * SW_IF_SLOTS);
+static_assert(offsetof(sw_params, flood_new_peers) == 20);
 static_assert(sizeof(sw_if_stats) ==
               8 * (int{SW_CLASS_COUNT} +
-                   int{SW_OUTCOME_COUNT} * int{SW_ACTION_COUNT} + 7));
+                   2 * int{SW_OUTCOME_COUNT} * int{SW_ACTION_COUNT} + 8));
+static_assert(offsetof(sw_if_stats, syn_no_peer) +
+                  sizeof(sw_if_stats{}.syn_no_peer) ==
+              sizeof(sw_if_stats));
+static_assert(sizeof(sw_flood) == 32);
 static_assert(sizeof(sw_rule_key) == 24);
 static_assert(offsetof(sw_rule_key, addr) == 8);
 static_assert(sizeof(sw_rule_value) == 4);

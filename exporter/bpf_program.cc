@@ -42,12 +42,16 @@ Policy PolicyFromConfig(const Config& config) {
   return Policy{config.rules, config.peers, config.port_scan, config.log};
 }
 
+static_assert(PeersConfig{}.flood_new_peers_per_second ==
+              SW_DEFAULT_FLOOD_NEW_PEERS);
+
 sw_params ParamsFromPolicy(const Policy& policy) {
   sw_params p{};
   p.default_drop = policy.rules.default_action == Action::kDrop ? 1 : 0;
   p.dry_run = policy.rules.dry_run ? 1 : 0;
   p.ipv4_prefix_len = policy.peers.ipv4_prefix_length;
   p.ipv6_prefix_len = policy.peers.ipv6_prefix_length;
+  p.flood_new_peers = policy.peers.flood_new_peers_per_second;
   p.scan_enabled = policy.port_scan.enabled ? 1 : 0;
   p.scan_max_ports = policy.port_scan.max_ports;
   p.scan_window_ns = static_cast<uint64_t>(policy.port_scan.window.count());
@@ -119,7 +123,7 @@ MapShape WantedShape(const bpf_map* map) {
 // the rest of the pinned state is still reused.
 bool Disposable(std::string_view name) {
   return name == "verdicts" || name == "verdict_blocks" ||
-         name == "scan_scratch" || name == "conn_rate";
+         name == "scan_scratch" || name == "conn_rate" || name == "flood";
 }
 
 MapShape PinnedShape(int fd) {
@@ -343,6 +347,7 @@ int BpfProgram::scan_track_fd() const {
   return bpf_map__fd(skel_->maps.scan_track);
 }
 int BpfProgram::blocked_fd() const { return bpf_map__fd(skel_->maps.blocked); }
+int BpfProgram::flood_fd() const { return bpf_map__fd(skel_->maps.flood); }
 int BpfProgram::events_fd() const { return bpf_map__fd(skel_->maps.events); }
 
 void BpfProgram::WriteConfig() {

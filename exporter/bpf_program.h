@@ -104,6 +104,7 @@ class BpfProgram {
   int rules_fd() const;
   int scan_track_fd() const;
   int blocked_fd() const;
+  int flood_fd() const;
   int events_fd() const;
   const MapSizes& sizes() const { return sizes_; }
   const sw_config& config() const { return config_; }

@@ -96,6 +96,8 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
   if (!source_.ReadPeers(&peers)) ++failed;
   ScanTables scan;
   if (!source_.ReadScanTables(&scan)) ++failed;
+  FloodState flood;
+  if (!source_.ReadFlood(&flood)) ++failed;
   if (failed > 0) {
     scrape_errors_ += static_cast<uint64_t>(failed);
     LogReadErrorRateLimited();
@@ -113,6 +115,13 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
                  "SYN packets (SYN set, ACK clear) by rule outcome and the "
                  "action taken; exact, never evicted.",
                  MetricType::Counter);
+  auto no_peer = MakeFamily(
+      "synwatch_syn_packets_without_peer_total",
+      "SYN packets counted in synwatch_syn_packets_total but in no "
+      "per-peer series: under flood admission, or when the kernel refused "
+      "a per-peer insert. With the peer series, adds up to the totals until "
+      "a peer is evicted.",
+      MetricType::Counter);
   auto classes =
       MakeFamily("synwatch_packets_total",
                  "Packets the XDP program saw, by class.", MetricType::Counter);
@@ -123,6 +132,7 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
                  "1 while the XDP program is attached to the interface.",
                  MetricType::Gauge);
   uint64_t insert_failures = 0;
+  uint64_t peer_inserts = 0;
   uint64_t track_inserts = 0;
   uint64_t ring_full = state_.events_dropped_ring_full.load();
   uint64_t rate_limited = state_.events_dropped_rate_limit.load();
@@ -138,6 +148,10 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
             {{"interface", row.name},
              {"outcome", std::string(kOutcomeNames[o])},
              {"action", std::string(kActionNames[a])}});
+        Add(no_peer, static_cast<double>(row.stats.syn_no_peer[o][a]),
+            {{"interface", row.name},
+             {"outcome", std::string(kOutcomeNames[o])},
+             {"action", std::string(kActionNames[a])}});
       }
     }
     for (unsigned c = 0; c < SW_CLASS_COUNT; ++c) {
@@ -147,11 +161,13 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
     Add(scans, static_cast<double>(row.stats.port_scans),
         {{"interface", row.name}});
     insert_failures += row.stats.peer_insert_failures;
+    peer_inserts += row.stats.peer_inserts;
     track_inserts += row.stats.scan_track_inserts;
     ring_full += row.stats.events_ring_full;
     rate_limited += row.stats.events_rate_limited;
   }
   out.push_back(std::move(syn));
+  out.push_back(std::move(no_peer));
   out.push_back(std::move(classes));
   out.push_back(std::move(scans));
 
@@ -216,6 +232,27 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
                              MetricType::Counter);
   Add(failures, static_cast<double>(insert_failures));
   out.push_back(std::move(failures));
+  auto evicted = MakeFamily(
+      "synwatch_peer_table_evictions_total",
+      "Peers pushed out of a full per-peer table (entries created minus "
+      "entries now); their series end, the totals stay exact.",
+      MetricType::Counter);
+  Add(evicted, static_cast<double>(
+                   peer_inserts > peer.size ? peer_inserts - peer.size : 0));
+  out.push_back(std::move(evicted));
+  auto admitting = MakeFamily(
+      "synwatch_peer_flood_admission",
+      "CPUs admitting new peers through the doorkeeper now: more than "
+      "peers.flood_new_peers_per_second new peers arrived there (a "
+      "spoofed-source flood).",
+      MetricType::Gauge);
+  Add(admitting, flood.cpus_admitting);
+  out.push_back(std::move(admitting));
+  auto periods = MakeFamily("synwatch_peer_flood_periods_total",
+                            "Flood admission periods begun, summed over CPUs.",
+                            MetricType::Counter);
+  Add(periods, static_cast<double>(flood.periods));
+  out.push_back(std::move(periods));
 
   auto blocked = MakeFamily("synwatch_blocked_peers",
                             "Peers in the port-scan block table now (not "

@@ -42,6 +42,12 @@ struct ScanTables {
   uint32_t block_capacity = 0;
 };
 
+// Flood admission of the per-peer table (bpf/synwatch.h), over all CPUs.
+struct FloodState {
+  uint32_t cpus_admitting = 0;  // CPUs where flood admission holds now
+  uint64_t periods = 0;         // flood admission periods begun, summed
+};
+
 // What a scrape reads. Implementations return false when a read failed
 // (partial rows may still be filled in).
 class RowSource {
@@ -51,6 +57,7 @@ class RowSource {
   virtual bool ReadPeers(std::vector<PeerRow>* rows) const = 0;
   virtual uint32_t PeerCapacity() const = 0;
   virtual bool ReadScanTables(ScanTables* tables) const = 0;
+  virtual bool ReadFlood(FloodState* flood) const = 0;
 };
 
 // State that the daemon changes and the scrape reports.

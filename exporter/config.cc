@@ -157,7 +157,9 @@ struct Section {
 constexpr Section kSchema[] = {
     {"web", {"listen_address", "metrics_path", "config_file"}},
     {"xdp", {"interfaces", "mode", "pin_path"}},
-    {"peers", {"max_entries", "ipv4_prefix_length", "ipv6_prefix_length"}},
+    {"peers",
+     {"max_entries", "ipv4_prefix_length", "ipv6_prefix_length",
+      "flood_new_peers_per_second"}},
     {"rules", {"default_action", "dry_run", "allow", "deny"}},
     {"port_scan",
      {"enabled", "max_ports", "window", "block_duration", "max_tracked_peers",
@@ -493,6 +495,8 @@ class Parser {
                &peers.ipv4_prefix_length);
     GetInteger(s, "peers", "ipv6_prefix_length", 0, MaxPrefixLen(Family::kIpv6),
                &peers.ipv6_prefix_length);
+    GetInteger(s, "peers", "flood_new_peers_per_second", 0,
+               kMaxFloodNewPeersPerSecond, &peers.flood_new_peers_per_second);
   }
 
   void ParseCidrList(const toml::value* s, std::string_view key,

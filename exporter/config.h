@@ -28,6 +28,7 @@ inline constexpr uint32_t kMaxInterfaces = 256;      // SW_IF_SLOTS
 // The XDP program tracks at most this many distinct ports per peer.
 inline constexpr uint32_t kMaxScanPorts = 64;
 inline constexpr uint32_t kMaxPeerEntries = 1u << 24;
+inline constexpr uint32_t kMaxFloodNewPeersPerSecond = 10'000'000;
 inline constexpr uint32_t kMaxConnectionsPerSecond = 1000000;
 
 struct WebConfig {
@@ -50,6 +51,9 @@ struct PeersConfig {
   uint32_t max_entries = 65536;
   uint8_t ipv4_prefix_length = 32;
   uint8_t ipv6_prefix_length = 64;
+  // New peers per second on one CPU above which that CPU admits peers
+  // through the doorkeeper (a spoofed-source flood); 0 = never.
+  uint32_t flood_new_peers_per_second = 25000;
 
   bool operator==(const PeersConfig&) const = default;
 };

@@ -424,6 +424,7 @@ int Run(const Options& options) {
   maps.peers_fd = program.peers_fd();
   maps.scan_track_fd = program.scan_track_fd();
   maps.blocked_fd = program.blocked_fd();
+  maps.flood_fd = program.flood_fd();
   maps.peers_capacity = program.sizes().peers;
   maps.scan_track_capacity = program.sizes().scan_track;
   maps.blocked_capacity = program.sizes().blocked;

@@ -158,4 +158,21 @@ bool MapRowSource::ReadScanTables(ScanTables* tables) const {
   return ok;
 }
 
+bool MapRowSource::ReadFlood(FloodState* flood) const {
+  *flood = FloodState{};
+  if (maps_.flood_fd < 0) return true;
+  std::vector<sw_flood> per_cpu(static_cast<size_t>(ncpus_));
+  const uint32_t zero = 0;
+  if (bpf_map_lookup_elem(maps_.flood_fd, &zero, per_cpu.data()) != 0) {
+    spdlog::debug("read flood: {}", std::strerror(errno));
+    return false;
+  }
+  const uint64_t now = MonotonicNs();
+  for (const sw_flood& f : per_cpu) {
+    if (f.until_ns > now) ++flood->cpus_admitting;
+    flood->periods += f.periods;
+  }
+  return true;
+}
+
 }  // namespace synwatch

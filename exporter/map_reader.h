@@ -21,6 +21,7 @@ class MapRowSource : public RowSource {
     int peers_fd = -1;
     int scan_track_fd = -1;
     int blocked_fd = -1;
+    int flood_fd = -1;
     uint32_t peers_capacity = 0;
     uint32_t scan_track_capacity = 0;
     uint32_t blocked_capacity = 0;
@@ -31,6 +32,7 @@ class MapRowSource : public RowSource {
   bool ReadPeers(std::vector<PeerRow>* rows) const override;
   uint32_t PeerCapacity() const override { return maps_.peers_capacity; }
   bool ReadScanTables(ScanTables* tables) const override;
+  bool ReadFlood(FloodState* flood) const override;
 
  private:
   const Maps maps_;

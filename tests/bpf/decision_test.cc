@@ -4,10 +4,12 @@
 // so both the insert of a new peer and the increment of a known one run.
 #include <linux/if_ether.h>
 
+#include <chrono>
 #include <cstdio>
 #include <iterator>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "packet_builder.h"
@@ -16,8 +18,7 @@
 namespace synwatch {
 namespace {
 
-// SYNs per source: three, so that a denied source's peer has a series too
-// (SeriesAfter).
+// SYNs per source: the first inserts the peer, the others count on.
 constexpr int kSends = 3;
 
 struct DecisionCase {
@@ -326,9 +327,10 @@ TEST_P(DecisionTest, OutcomeActionAndPeer) {
        kSends}};
   EXPECT_EQ(prog_.SlotCounters(Slot()), counters);
   const std::map<std::string, uint64_t> peers = {
-      {ExpectedPeer(row.peer, row.outcome, row.action),
-       SeriesAfter(kSends, row.outcome)}};
+      {ExpectedPeer(row.peer, row.outcome, row.action), kSends}};
   EXPECT_EQ(prog_.Peers(), peers);
+  EXPECT_TRUE(prog_.NoPeerCounters(Slot()).empty());
+  EXPECT_EQ(prog_.ExpectPeerIdentity(Slot(), kLoIfindex), uint64_t{kSends});
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, DecisionTest,
@@ -358,8 +360,7 @@ TEST_F(XdpTest, GenerationFlipSwitchesParamsAndRules) {
       {"syn.unmatched.drop", kSends}};
   EXPECT_EQ(prog_.SlotCounters(Slot()), counters);
   const std::map<std::string, uint64_t> peers = {
-      {ExpectedPeer("192.0.2.0/24", SW_OUTCOME_DENIED, SW_ACTION_DROP),
-       SeriesAfter(kSends, SW_OUTCOME_DENIED)},
+      {ExpectedPeer("192.0.2.0/24", SW_OUTCOME_DENIED, SW_ACTION_DROP), kSends},
       {ExpectedPeer("203.0.113.0/24", SW_OUTCOME_UNMATCHED, SW_ACTION_PASS),
        kSends},
       {ExpectedPeer("192.0.2.56/32", SW_OUTCOME_ALLOWED, SW_ACTION_PASS),
@@ -369,9 +370,8 @@ TEST_F(XdpTest, GenerationFlipSwitchesParamsAndRules) {
   EXPECT_EQ(prog_.Peers(), peers);
 }
 
-// Several peers and several outcomes for one source stay separate series.
-// Each needs a second SYN to be admitted (the doorkeeper); two addresses of
-// one /24 are one peer, admitted on the second address's SYN.
+// Several peers and several outcomes for one source stay separate series;
+// two addresses of one /24 are one peer.
 TEST_F(XdpTest, PeersAreKeyedBySourceOutcomeAndAction) {
   Apply({.deny = {"198.51.100.0/24"}, .ipv4_prefix_len = 24});
   for (const char* source : {"192.0.2.1", "192.0.2.2"}) {
@@ -385,7 +385,7 @@ TEST_F(XdpTest, PeersAreKeyedBySourceOutcomeAndAction) {
   const std::map<std::string, uint64_t> peers = {
       {ExpectedPeer("192.0.2.0/24", SW_OUTCOME_UNMATCHED, SW_ACTION_PASS), 2},
       {ExpectedPeer("198.51.100.0/24", SW_OUTCOME_DENIED, SW_ACTION_DROP),
-       SeriesAfter(kSends, SW_OUTCOME_DENIED)},
+       kSends},
       {ExpectedPeer("198.51.100.0/24", SW_OUTCOME_UNMATCHED, SW_ACTION_PASS),
        kSends}};
   EXPECT_EQ(prog_.Peers(), peers);
@@ -589,19 +589,18 @@ TEST_F(XdpTest, ALongerRuleInsideKeepsVerdictsPerSource) {
           .has_value());
 }
 
-// A denied source counts for its peer while its verdict is cached on the
-// CPU: not on its first SYN, nor on one whose entry another source has
-// taken since (overwritten here behind the program's back). Every SYN is in
-// the totals.
-TEST_F(XdpTest, DeniedSourceCountsForItsPeerWhileItsVerdictIsCached) {
+// Outside a flood a denied source counts for its peer from its first SYN,
+// whether or not its verdict is cached on the CPU (its entry is overwritten
+// here behind the program's back).
+TEST_F(XdpTest, DeniedSourceCountsForItsPeerFromItsFirstSyn) {
   const CpuPin pin(kCpu);
   ASSERT_TRUE(pin.ok());
   Apply({.deny = {"198.51.100.0/24"}});
   const std::vector<uint8_t> frame = SynFrom("198.51.100.7");
   const std::string peer =
       ExpectedPeer("198.51.100.7/32", SW_OUTCOME_DENIED, SW_ACTION_DROP);
-  ASSERT_EQ(prog_.Run(frame, kLoIfindex, 2).verdict, XDP_DROP);
-  EXPECT_TRUE(prog_.Peers().empty());
+  ASSERT_EQ(prog_.Run(frame, kLoIfindex).verdict, XDP_DROP);
+  EXPECT_EQ(prog_.Peers(), (std::map<std::string, uint64_t>{{peer, 1}}));
   ASSERT_EQ(prog_.Run(frame, kLoIfindex).verdict, XDP_DROP);
   EXPECT_EQ(prog_.Peers(), (std::map<std::string, uint64_t>{{peer, 2}}));
 
@@ -611,22 +610,131 @@ TEST_F(XdpTest, DeniedSourceCountsForItsPeerWhileItsVerdictIsCached) {
                      XdpProgram::Verdict("192.0.2.1", prog_.RulesVersion(),
                                          SW_OUTCOME_UNMATCHED));
   ASSERT_EQ(prog_.Run(frame, kLoIfindex).verdict, XDP_DROP);
-  EXPECT_EQ(prog_.Peers(), (std::map<std::string, uint64_t>{{peer, 2}}));
-  ASSERT_EQ(prog_.Run(frame, kLoIfindex).verdict, XDP_DROP);
   EXPECT_EQ(prog_.Peers(), (std::map<std::string, uint64_t>{{peer, 3}}));
-  EXPECT_EQ(prog_.SlotCounters(Slot())["syn.denied.drop"], 5u);
+  EXPECT_EQ(prog_.SlotCounters(Slot())["syn.denied.drop"], 3u);
+  EXPECT_TRUE(prog_.NoPeerCounters(Slot()).empty());
+  EXPECT_EQ(prog_.Flood(kCpu).periods, 0u);
 }
 
-// A spoofed flood from a denied range: every source new, every SYN in the
-// totals, no source in the per-peer table (two SYNs each: the first does not
-// count for its peer, the second only leaves its fingerprint at the door),
-// and the trie walked once per block. Once the first source of each /48 is
-// decided, the rule is taken out of the trie behind the cache's back: the
-// rest of the flood is still denied, by the blocks' entries alone.
+// New peers at up to flood_new_peers a second are all inserted: every SYN
+// is in a series, and flood admission never starts.
+TEST_F(XdpTest, NewPeersUnderTheFloodLimitAreAllCounted) {
+  const CpuPin pin(kCpu);
+  ASSERT_TRUE(pin.ok());
+  constexpr int kSources = 100;
+  Apply({.deny = {"198.51.100.0/25"}, .flood_new_peers = kSources});
+  for (int i = 0; i < kSources; ++i) {
+    const std::string src = "198.51.100." + std::to_string(i + 1);
+    ASSERT_EQ(prog_.Run(SynFrom(src), kLoIfindex).err, 0) << src;
+  }
+  EXPECT_EQ(prog_.Peers().size(), size_t{kSources});
+  EXPECT_EQ(prog_.PeerInserts(Slot()), uint64_t{kSources});
+  EXPECT_TRUE(prog_.NoPeerCounters(Slot()).empty());
+  EXPECT_EQ(prog_.ExpectPeerIdentity(Slot(), kLoIfindex), uint64_t{kSources});
+  const sw_flood flood = prog_.Flood(kCpu);
+  EXPECT_EQ(flood.new_peers, uint64_t{kSources});
+  EXPECT_EQ(flood.periods, 0u);
+  EXPECT_EQ(flood.until_ns, 0u);
+}
+
+// Above flood_new_peers new peers a second on a CPU, flood admission holds
+// there: a new peer's first SYN leaves its fingerprint at the door and is
+// counted without a peer, its second inserts the peer with 1; a denied
+// source without a cached verdict stays out of the table. Peer series plus
+// the SYNs without a peer are still the totals. It ends by itself a hold
+// time after the new peers stop.
+TEST_F(XdpTest, FloodAdmissionStartsAboveTheLimitAndEndsByItself) {
+  const CpuPin pin(kCpu);
+  ASSERT_TRUE(pin.ok());
+  constexpr int kLimit = 10;
+  Apply({.deny = {"198.51.100.0/24"}, .flood_new_peers = kLimit});
+  // kLimit new peers: inserted. The next starts flood admission.
+  for (int i = 0; i < kLimit; ++i) {
+    ASSERT_EQ(
+        prog_.Run(SynFrom("192.0.2." + std::to_string(i + 1)), kLoIfindex).err,
+        0);
+  }
+  EXPECT_EQ(prog_.PeerInserts(Slot()), uint64_t{kLimit});
+  EXPECT_EQ(prog_.Flood(kCpu).periods, 0u);
+  const std::vector<uint8_t> unmatched = SynFrom("203.0.113.9");
+  ASSERT_EQ(prog_.Run(unmatched, kLoIfindex).verdict, XDP_PASS);
+  EXPECT_EQ(prog_.Flood(kCpu).periods, 1u);
+  EXPECT_EQ(prog_.NoPeerCounters(Slot()),
+            (std::map<std::string, uint64_t>{{"unmatched.pass", 1}}));
+  // Its second SYN finds its fingerprint: in the table, with 1.
+  ASSERT_EQ(prog_.Run(unmatched, kLoIfindex).verdict, XDP_PASS);
+  EXPECT_EQ(prog_.Peers()[ExpectedPeer("203.0.113.9/32", SW_OUTCOME_UNMATCHED,
+                                       SW_ACTION_PASS)],
+            1u);
+  // A known peer counts on.
+  ASSERT_EQ(prog_.Run(SynFrom("192.0.2.1"), kLoIfindex, 2).err, 0);
+  EXPECT_EQ(prog_.Peers()[ExpectedPeer("192.0.2.1/32", SW_OUTCOME_UNMATCHED,
+                                       SW_ACTION_PASS)],
+            3u);
+  // Denied sources, each new: dropped, in the totals, not in the table.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(
+        prog_.Run(SynFrom("198.51.100." + std::to_string(i + 1)), kLoIfindex)
+            .verdict,
+        XDP_DROP);
+  }
+  EXPECT_EQ(prog_.NoPeerCounters(Slot()),
+            (std::map<std::string, uint64_t>{{"unmatched.pass", 1},
+                                             {"denied.drop", 20}}));
+  EXPECT_EQ(prog_.Peers().size(), size_t{kLimit + 1});
+  EXPECT_EQ(prog_.ExpectPeerIdentity(Slot(), kLoIfindex),
+            uint64_t{kLimit + 2 + 2 + 20});
+  EXPECT_EQ(prog_.Flood(kCpu).periods, 1u);
+
+  // No new peer for longer than the hold: the next one is inserted at once.
+  const sw_flood before = prog_.Flood(kCpu);
+  EXPECT_GT(before.until_ns, 0u);
+  std::this_thread::sleep_for(std::chrono::nanoseconds(SW_FLOOD_HOLD_NS) +
+                              std::chrono::milliseconds(100));
+  ASSERT_EQ(prog_.Run(SynFrom("203.0.113.77"), kLoIfindex).verdict, XDP_PASS);
+  EXPECT_EQ(prog_.Peers()[ExpectedPeer("203.0.113.77/32", SW_OUTCOME_UNMATCHED,
+                                       SW_ACTION_PASS)],
+            1u);
+  ASSERT_EQ(prog_.Run(SynFrom("198.51.100.200"), kLoIfindex).verdict, XDP_DROP);
+  EXPECT_EQ(prog_.Peers()[ExpectedPeer("198.51.100.200/32", SW_OUTCOME_DENIED,
+                                       SW_ACTION_DROP)],
+            1u);
+  EXPECT_EQ(prog_.Flood(kCpu).periods, 1u);
+  EXPECT_EQ(prog_.ExpectPeerIdentity(Slot(), kLoIfindex),
+            uint64_t{kLimit + 2 + 2 + 20 + 2});
+}
+
+// flood_new_peers = 0: never flood admission, however many new peers.
+TEST_F(XdpTest, FloodAdmissionOffCountsEveryNewPeer) {
+  const CpuPin pin(kCpu);
+  ASSERT_TRUE(pin.ok());
+  Apply({.deny = {"2001:db8:e000::/47"},
+         .ipv6_prefix_len = 64,
+         .flood_new_peers = 0});
+  constexpr int kSources = 300;
+  for (int i = 0; i < kSources; ++i) {
+    char src[64];
+    std::snprintf(src, sizeof(src), "2001:db8:e00%d:%x::1", i % 2, 0x100 + i);
+    ASSERT_EQ(prog_.Run(SynFrom(src), kLoIfindex).verdict, XDP_DROP) << src;
+  }
+  EXPECT_EQ(prog_.Peers().size(), size_t{kSources});
+  EXPECT_TRUE(prog_.NoPeerCounters(Slot()).empty());
+  EXPECT_EQ(prog_.Flood(kCpu).periods, 0u);
+}
+
+// A spoofed flood from a denied range under flood admission: every SYN in
+// the totals, no source in the per-peer table beyond the ones before the
+// limit (two SYNs each: neither takes the table, a denied source without a
+// cached verdict stays out), and the trie walked once per block. Once the
+// first source of each /48 is decided, the rule is taken out of the trie
+// behind the cache's back: the rest of the flood is still denied, by the
+// blocks' entries alone.
 TEST_F(XdpTest, FloodFromADeniedRangeWalksTheTrieOncePerBlock) {
   const CpuPin pin(kCpu);
   ASSERT_TRUE(pin.ok());
-  Apply({.deny = {"2001:db8:e000::/47"}, .ipv6_prefix_len = 64});
+  Apply({.deny = {"2001:db8:e000::/47"},
+         .ipv6_prefix_len = 64,
+         .flood_new_peers = 1});
   constexpr int kSources = 200;
   for (int i = 0; i < kSources; ++i) {
     char src[64];
@@ -639,10 +747,17 @@ TEST_F(XdpTest, FloodFromADeniedRangeWalksTheTrieOncePerBlock) {
     ASSERT_TRUE(b.has_value()) << block;
     EXPECT_EQ(b->second.outcome, SW_OUTCOME_DENIED);
   }
-  EXPECT_TRUE(prog_.Peers().empty());
+  // The first source is inserted (one new peer is within the limit), and
+  // counts its repeat; every other SYN is without a peer.
+  EXPECT_EQ(prog_.Peers().size(), 1u);
   const std::map<std::string, uint64_t> counters = {
       {"class.syn", 2 * kSources}, {"syn.denied.drop", 2 * kSources}};
   EXPECT_EQ(prog_.SlotCounters(Slot()), counters);
+  EXPECT_EQ(
+      prog_.NoPeerCounters(Slot()),
+      (std::map<std::string, uint64_t>{{"denied.drop", 2 * kSources - 2}}));
+  EXPECT_EQ(prog_.ExpectPeerIdentity(Slot(), kLoIfindex),
+            uint64_t{2 * kSources});
 
   // The rule is gone from the trie: a new rule set (a new version) says
   // so at once.

@@ -436,21 +436,20 @@ TEST_P(FrameTableTest, VerdictAndCounters) {
              ActionName(policy.action)] = 1;
     const std::string& peer =
         row.family == SW_FAMILY_IPV4 ? policy.peer4 : policy.peer6;
-    peers[ExpectedPeer(peer, policy.outcome, policy.action)] = 2;
+    peers[ExpectedPeer(peer, policy.outcome, policy.action)] = 1;
   }
   EXPECT_EQ(run.verdict, verdict);
   EXPECT_EQ(prog_.SlotCounters(Slot()), counters);
-  // A first SYN is in the totals only; the doorkeeper admits its peer to
-  // the per-peer table on the second, counted from 2 (a denied source's on
-  // the third: its first does not count for its peer).
-  EXPECT_TRUE(prog_.Peers().empty());
+  // Every SYN is in its peer's series from the first, whatever its outcome,
+  // family or encapsulation; nothing is left out of the series.
+  EXPECT_EQ(prog_.Peers(), peers);
+  EXPECT_TRUE(prog_.NoPeerCounters(Slot()).empty());
   EXPECT_TRUE(prog_.OtherBusySlots(Slot()).empty());
   ASSERT_EQ(prog_.Run(row.frame, kLoIfindex).verdict, verdict);
-  if (row.cls == SW_CLASS_SYN && policy.outcome == SW_OUTCOME_DENIED) {
-    EXPECT_TRUE(prog_.Peers().empty());
-    ASSERT_EQ(prog_.Run(row.frame, kLoIfindex).verdict, verdict);
-  }
+  for (auto& [peer, count] : peers) count = 2;
   EXPECT_EQ(prog_.Peers(), peers);
+  EXPECT_EQ(prog_.ExpectPeerIdentity(Slot(), kLoIfindex),
+            row.cls == SW_CLASS_SYN ? 2u : 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Frames, FrameTableTest,

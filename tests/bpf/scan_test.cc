@@ -506,13 +506,14 @@ TEST_F(ScanTest, Ipv6ScannerIsBlockedByItsPrefix) {
   EXPECT_EQ(Syn("2001:db8:1:2:ffff::99", 443), XDP_DROP);
   EXPECT_EQ(Syn("2001:db8:1:2:eeee::1", 22), XDP_DROP);
   EXPECT_EQ(Syn("2001:db8:1:3::5", 443), XDP_PASS);
-  // A peer (and outcome) seen once is in the totals only: the doorkeeper
-  // admits it to the per-peer table on its second SYN, counted from 2.
+  // Every SYN is in its peer's series, a peer seen once included.
   const std::map<std::string, uint64_t> peers = {
       {ExpectedPeer("2001:db8:1:2::/64", SW_OUTCOME_UNMATCHED, SW_ACTION_PASS),
        4},
       {ExpectedPeer("2001:db8:1:2::/64", SW_OUTCOME_BLOCKED, SW_ACTION_DROP),
-       2}};
+       2},
+      {ExpectedPeer("2001:db8:1:3::/64", SW_OUTCOME_UNMATCHED, SW_ACTION_PASS),
+       1}};
   EXPECT_EQ(prog_.Peers(), peers);
 }
 

@@ -51,6 +51,8 @@ struct TestPolicy {
   bool dry_run = false;
   uint8_t ipv4_prefix_len = 32;
   uint8_t ipv6_prefix_len = 128;
+  // New peers per second and CPU that start flood admission; 0 = never.
+  uint32_t flood_new_peers = SW_DEFAULT_FLOOD_NEW_PEERS;
   // [port_scan] and [log]; off unless a test turns them on.
   bool scan_enabled = false;
   uint32_t scan_max_ports = 3;
@@ -117,15 +119,6 @@ inline std::string ExpectedPeer(const std::string& peer, unsigned outcome,
                                 unsigned action) {
   return "if" + std::to_string(kLoIfindex) + " " + peer + " " +
          OutcomeName(outcome) + " " + ActionName(action);
-}
-
-// What a peer's series reads after `sends` SYNs of one source on one CPU (0:
-// no series). The doorkeeper admits a peer on its second counted SYN, with
-// 2; a denied source's SYN counts for its peer only once the source's
-// verdict is cached on that CPU, so its first one does not.
-inline uint64_t SeriesAfter(int sends, unsigned outcome) {
-  const int counted = outcome == SW_OUTCOME_DENIED ? sends - 1 : sends;
-  return counted >= 2 ? static_cast<uint64_t>(counted) : 0;
 }
 
 // An address of an event or key as text: "192.0.2.56", "2001:db8::1".
@@ -228,6 +221,7 @@ class XdpProgram {
     params.dry_run = policy.dry_run;
     params.ipv4_prefix_len = policy.ipv4_prefix_len;
     params.ipv6_prefix_len = policy.ipv6_prefix_len;
+    params.flood_new_peers = policy.flood_new_peers;
     params.scan_enabled = policy.scan_enabled;
     params.scan_max_ports = policy.scan_max_ports;
     params.scan_window_ns = policy.scan_window_ns;
@@ -266,16 +260,23 @@ class XdpProgram {
                   repeat);
   }
 
-  // The non-zero counters of one if_stats slot, summed over CPUs:
-  // "class.syn", "syn.denied.drop", "peer_insert_failures", "port_scans",
-  // "scan_track_inserts", ..., "events_rate_limited".
-  std::map<std::string, uint64_t> SlotCounters(uint32_t slot) const {
+  // One if_stats slot, per CPU.
+  std::vector<sw_if_stats> PerCpuStats(uint32_t slot) const {
     std::vector<sw_if_stats> values(static_cast<size_t>(ncpus_));
-    std::map<std::string, uint64_t> out;
     if (bpf_map_lookup_elem(Fd(skel_->maps.if_stats), &slot, values.data())) {
       ADD_FAILURE() << "if_stats[" << slot << "]: " << std::strerror(errno);
-      return out;
+      return {};
     }
+    return values;
+  }
+
+  // The non-zero counters of one if_stats slot, summed over CPUs:
+  // "class.syn", "syn.denied.drop", "peer_insert_failures", "port_scans",
+  // "scan_track_inserts", ..., "events_rate_limited". The per-peer gap
+  // and inserts have their own (NoPeerCounters, PeerInserts).
+  std::map<std::string, uint64_t> SlotCounters(uint32_t slot) const {
+    const std::vector<sw_if_stats> values = PerCpuStats(slot);
+    std::map<std::string, uint64_t> out;
     const auto add = [&out](const std::string& name, uint64_t v) {
       if (v != 0) out[name] += v;
     };
@@ -298,6 +299,81 @@ class XdpProgram {
       add("events_rate_limited", s.events_rate_limited);
     }
     return out;
+  }
+
+  // The SYNs of slot's totals that no peer series counts
+  // (syn_no_peer), as "outcome.action", zeros left out.
+  std::map<std::string, uint64_t> NoPeerCounters(uint32_t slot) const {
+    std::map<std::string, uint64_t> out;
+    for (const sw_if_stats& s : PerCpuStats(slot)) {
+      for (unsigned o = 0; o < SW_OUTCOME_COUNT; ++o) {
+        for (unsigned a = 0; a < SW_ACTION_COUNT; ++a) {
+          if (s.syn_no_peer[o][a] == 0) continue;
+          out[std::string(OutcomeName(o)) + "." + ActionName(a)] +=
+              s.syn_no_peer[o][a];
+        }
+      }
+    }
+    return out;
+  }
+
+  uint64_t PeerInserts(uint32_t slot) const {
+    uint64_t n = 0;
+    for (const sw_if_stats& s : PerCpuStats(slot)) n += s.peer_inserts;
+    return n;
+  }
+
+  // Checks that, for every outcome and action, the peer series of ifindex
+  // plus syn_no_peer of slot add up to the totals of slot (true while no
+  // peer was evicted). Returns the number of SYNs checked.
+  uint64_t ExpectPeerIdentity(uint32_t slot, uint32_t ifindex) const {
+    uint64_t series[SW_OUTCOME_COUNT][SW_ACTION_COUNT] = {};
+    const int fd = Fd(skel_->maps.peers);
+    std::vector<uint64_t> values(static_cast<size_t>(ncpus_));
+    sw_peer_key key{};
+    sw_peer_key next{};
+    const sw_peer_key* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+      key = next;
+      prev = &key;
+      if (key.ifindex != ifindex || key.outcome >= SW_OUTCOME_COUNT ||
+          key.action >= SW_ACTION_COUNT) {
+        continue;
+      }
+      if (bpf_map_lookup_elem(fd, &key, values.data()) != 0) continue;
+      for (uint64_t v : values) series[key.outcome][key.action] += v;
+    }
+    uint64_t total = 0;
+    uint64_t syn[SW_OUTCOME_COUNT][SW_ACTION_COUNT] = {};
+    uint64_t gap[SW_OUTCOME_COUNT][SW_ACTION_COUNT] = {};
+    for (const sw_if_stats& s : PerCpuStats(slot)) {
+      for (unsigned o = 0; o < SW_OUTCOME_COUNT; ++o) {
+        for (unsigned a = 0; a < SW_ACTION_COUNT; ++a) {
+          syn[o][a] += s.syn[o][a];
+          gap[o][a] += s.syn_no_peer[o][a];
+        }
+      }
+    }
+    for (unsigned o = 0; o < SW_OUTCOME_COUNT; ++o) {
+      for (unsigned a = 0; a < SW_ACTION_COUNT; ++a) {
+        EXPECT_EQ(series[o][a] + gap[o][a], syn[o][a])
+            << OutcomeName(o) << "." << ActionName(a) << ": series "
+            << series[o][a] << " + without a peer " << gap[o][a];
+        total += syn[o][a];
+      }
+    }
+    return total;
+  }
+
+  // This CPU's flood state ("flood"), or all zero.
+  sw_flood Flood(unsigned cpu) const {
+    std::vector<sw_flood> values(static_cast<size_t>(ncpus_));
+    const uint32_t zero = 0;
+    if (bpf_map_lookup_elem(Fd(skel_->maps.flood), &zero, values.data())) {
+      ADD_FAILURE() << "flood: " << std::strerror(errno);
+      return {};
+    }
+    return cpu < values.size() ? values[cpu] : sw_flood{};
   }
 
   // Slots other than `slot` that counted anything.

@@ -74,18 +74,25 @@ run_mode() {
     "$(metric "$text" synwatch_peer_syn_packets_total 'interface="sw-srv",peer="192.0.2.11",outcome="unmatched",action="pass"')" 3
   check_eq "$mode: peer 192.0.2.10" \
     "$(metric "$text" synwatch_peer_syn_packets_total 'interface="sw-srv",peer="192.0.2.10",outcome="allowed",action="pass"')" 2
-  # One SYN: in the totals only; a peer gets a series on its second SYN.
+  # Every SYN in its peer's series, from the first: one SYN is a series of 1.
   check_eq "$mode: peer 2001:db8::11 (one SYN)" \
-    "$(metric "$text" synwatch_peer_syn_packets_total 'interface="sw-srv",peer="2001:db8::11",outcome="unmatched",action="pass"')" absent
+    "$(metric "$text" synwatch_peer_syn_packets_total 'interface="sw-srv",peer="2001:db8::11",outcome="unmatched",action="pass"')" 1
+  check_eq "$mode: peer 192.0.2.12 (one SYN)" \
+    "$(metric "$text" synwatch_peer_syn_packets_total 'interface="sw-srv",peer="192.0.2.12",outcome="unmatched",action="pass"')" 1
   local d4 d6
   d4="$(metric "$text" synwatch_peer_syn_packets_total 'interface="sw-srv",peer="192.0.2.66",outcome="denied",action="drop"')"
   d6="$(metric "$text" synwatch_peer_syn_packets_total 'interface="sw-srv",peer="2001:db8::66",outcome="denied",action="drop"')"
-  # A denied source counts for its peer once its verdict is cached on the
-  # CPU that sees it (not its first SYN there): a source that keeps coming
-  # has a series, and the series never count more than the total.
-  check "$mode: a denied peer that keeps coming has a series (got $d4)" test "$d4" -ge 2
-  check "$mode: denied peers count no more than the denied total ($((d4 + ${d6/absent/0})) of $denied)" \
-    test "$((d4 + ${d6/absent/0}))" -le "$denied"
+  # Denied peers too, every SYN (the client's retransmissions included).
+  check "$mode: the denied IPv4 peer's series (got $d4)" test "$d4" -ge 3
+  check "$mode: the denied IPv6 peer's series (got $d6)" test "$d6" -ge 1
+  check_eq "$mode: denied peers' series add up to the denied total" \
+    "$((d4 + d6))" "$denied"
+  check_eq "$mode: no SYN without a peer series" \
+    "$(grep -c '^synwatch_syn_packets_without_peer_total{.*} [1-9]' <<<"$text")" 0
+  check "$mode: peer series + SYNs without a peer = totals, for every outcome and action" \
+    peer_identity "$text" sw-srv
+  check_eq "$mode: no flood admission" \
+    "$(grep '^synwatch_peer_flood_admission ' <<<"$text" | cut -d' ' -f2)" 0
   check_eq "$mode: SYN class equals the SYN outcome totals" \
     "$(metric "$text" synwatch_packets_total 'interface="sw-srv",class="syn"')" "$((8 + denied))"
   local other

@@ -194,6 +194,32 @@ metric() {
   if [ -z "$line" ]; then echo absent; else echo "${line##* }"; fi
 }
 
+# peer_identity TEXT INTERFACE: for every outcome and action of INTERFACE,
+# the peer series plus synwatch_syn_packets_without_peer_total equal
+# synwatch_syn_packets_total (true until a peer is evicted). Prints each
+# difference; fails if there is one or if the totals are missing.
+peer_identity() {
+  local text="$1" ifname="$2"
+  awk -v ifname="$ifname" '
+    function labels(s,   l) { l = s; sub(/^[^{]*\{/, "", l); sub(/\}.*/, "", l); return l }
+    function get(l, k,   m) { if (match(l, k "=\"[^\"]*\"")) { m = substr(l, RSTART, RLENGTH); sub(/^[^"]*"/, "", m); sub(/"$/, "", m); return m } return "" }
+    /^synwatch_(peer_syn_packets|syn_packets|syn_packets_without_peer)_total\{/ {
+      l = labels($1)
+      if (get(l, "interface") != ifname) next
+      k = get(l, "outcome") "." get(l, "action")
+      name = $1; sub(/\{.*/, "", name)
+      if (name == "synwatch_syn_packets_total") { total[k] += $2; seen++ }
+      else part[k] += $2
+    }
+    END {
+      if (seen == 0) { print "no synwatch_syn_packets_total for " ifname; exit 1 }
+      bad = 0
+      for (k in total) if (total[k] != part[k] + 0) { printf "%s: series + without a peer %d, total %d\n", k, part[k], total[k]; bad = 1 }
+      for (k in part) if (!(k in total)) { printf "%s: series without a total\n", k; bad = 1 }
+      exit bad
+    }' <<<"$text"
+}
+
 check() {
   local what="$1"
   shift

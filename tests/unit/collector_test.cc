@@ -31,7 +31,13 @@ class FakeRows : public RowSource {
     *tables = scan;
     return true;
   }
+  bool ReadFlood(FloodState* out) const override {
+    *out = flood;
+    return flood_ok;
+  }
   ScanTables scan;
+  FloodState flood;
+  bool flood_ok = true;
 
   std::vector<InterfaceRow> interfaces;
   std::vector<PeerRow> peers;
@@ -138,6 +144,48 @@ TEST(CollectorTest, InterfaceTotalsByOutcomeActionAndClass) {
                                                     {"revision", "abc"},
                                                     {"libbpf_version", "1.1"}}),
       1);
+}
+
+// The per-peer gap (SYNs in the totals but in no series), evictions and
+// flood admission.
+TEST(CollectorTest, PeerGapEvictionsAndFloodAdmission) {
+  FakeRows rows;
+  InterfaceRow row = Eth0();
+  row.stats.syn_no_peer[SW_OUTCOME_DENIED][SW_ACTION_DROP] = 2;
+  row.stats.peer_inserts = 5;
+  rows.interfaces.push_back(row);
+  rows.peers.push_back(
+      Peer(4, "192.0.2.1", 32, SW_OUTCOME_DENIED, SW_ACTION_DROP, 1));
+  rows.peers.push_back(
+      Peer(4, "192.0.2.2", 32, SW_OUTCOME_UNMATCHED, SW_ACTION_PASS, 7));
+  rows.flood = {.cpus_admitting = 1, .periods = 3};
+  ExporterState state;
+  SynwatchCollector collector(rows, state, {});
+  auto families = collector.Collect();
+
+  const auto* gap = Find(families, "synwatch_syn_packets_without_peer_total");
+  ASSERT_NE(gap, nullptr);
+  EXPECT_EQ(gap->type, prometheus::MetricType::Counter);
+  EXPECT_EQ(gap->metric.size(), 8u);
+  EXPECT_EQ(
+      Value(gap,
+            {{"interface", "eth0"}, {"outcome", "denied"}, {"action", "drop"}}),
+      2);
+  EXPECT_EQ(Value(gap, {{"outcome", "unmatched"}, {"action", "pass"}}), 0);
+  // 5 created, 2 in the table now.
+  EXPECT_EQ(Value(Find(families, "synwatch_peer_table_evictions_total"), {}),
+            3);
+  EXPECT_EQ(Value(Find(families, "synwatch_peer_flood_admission"), {}), 1);
+  EXPECT_EQ(Value(Find(families, "synwatch_peer_flood_periods_total"), {}), 3);
+
+  // Fewer created than present (a table carried over from an older
+  // synwatch): no eviction is made up.
+  rows.interfaces[0].stats.peer_inserts = 1;
+  rows.flood_ok = false;
+  families = collector.Collect();
+  EXPECT_EQ(Value(Find(families, "synwatch_peer_table_evictions_total"), {}),
+            0);
+  EXPECT_EQ(Value(Find(families, "synwatch_scrape_errors_total"), {}), 1);
 }
 
 TEST(CollectorTest, PeerLabelsUseAddressOrPrefix) {

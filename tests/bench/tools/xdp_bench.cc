@@ -559,6 +559,20 @@ int Run(const Options& o) {
     SetSrc6Word(new6, kNotFullBase + static_cast<uint32_t>(run) * 0x10000);
     rec("harness_new_peer_notfull", TestRun(next_src6, new6, o.notfull_repeat,
                                             XDP_PASS, "new peer, not full"));
+    // Normal operation (flood admission off): every new peer is inserted on
+    // its first SYN, into a table that is not full.
+    {
+      Policy exact = policy;
+      exact.peers.flood_new_peers_per_second = 0;
+      sw.ApplyPolicy(exact);
+      ClearMap(sw_peers);
+      SetSrc6Word(new6, kNotFullBase + 0x8000 +
+                            static_cast<uint32_t>(run) * 0x10000);
+      rec("harness_new_peer_exact",
+          TestRun(next_src6, new6, o.notfull_repeat, XDP_PASS,
+                  "new peer, exact"));
+      sw.ApplyPolicy(policy);
+    }
 
     if (has_scan) {
       // The default port-scan settings (3 ports in 60 s, blocked 10 min).
@@ -703,6 +717,12 @@ int Run(const Options& o) {
   via_harness("syn_new_peer_notfull", "harness_new_peer_notfull",
               "SYN new peer every packet, table not full (IPv6)", harness_src,
               30, "empty table, fewer new peers than capacity per run");
+  via_harness("syn_new_peer_exact", "harness_new_peer_exact",
+              "SYN new peer every packet, flood admission off (IPv6)",
+              harness_src, std::nullopt,
+              "info: a new peer's first SYN in normal operation (inserted); "
+              "the rows above run under flood admission, as a spoofed "
+              "flood does");
   via_harness("syn_denied_flood_v6", "harness_denied_flood",
               "SYN denied, new source every packet (flood, drop)", harness_src,
               30, "the harness walks the 131,072 /64s of a denied /47");
