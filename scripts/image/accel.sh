@@ -83,6 +83,11 @@ accel_auto() {
   fi
 }
 
+# accel_is_qemu PID: PID is alive and a qemu (not a recycled PID).
+accel_is_qemu() {
+  [ -n "$1" ] && kill -0 "$1" 2>/dev/null && tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -q qemu
+}
+
 # accel_fallback_line REASON: the one line that says why a step reruns.
 accel_fallback_line() { echo "KVM failed ($1), retrying under TCG"; }
 

@@ -42,7 +42,7 @@ qemu_pid=""
 # packer_stop: qemu and Packer, by PID, if they still run.
 packer_stop() {
   local i
-  if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
+  if accel_is_qemu "$qemu_pid"; then
     kill -KILL "$qemu_pid" 2>/dev/null || true
   fi
   if [ -n "$packer_pid" ] && kill -0 "$packer_pid" 2>/dev/null; then
@@ -115,7 +115,7 @@ packer_run() {
       break
     fi
     reason=""
-    if [ -n "$qemu_pid" ] && ! kill -0 "$qemu_pid" 2>/dev/null &&
+    if [ -n "$qemu_pid" ] && ! accel_is_qemu "$qemu_pid" &&
       ! grep -q -e 'Gracefully halting' -e 'ui error:' "$PACKER_LOG_PATH"; then
       reason="qemu exited"
       bake_log "qemu (pid $qemu_pid) exited before the bake was done: stopping packer (pid $packer_pid)"
@@ -129,6 +129,7 @@ packer_run() {
   [ -z "$reason" ] || packer_stop
   wait "$packer_pid" || rc=$?
   packer_pid=""
+  qemu_pid=""
   if [ "$rc" -ne 0 ] && [ -z "$reason" ]; then
     if reason=$(accel_kvm_error "$PACKER_LOG_PATH"); then
       :

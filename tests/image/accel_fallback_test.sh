@@ -111,23 +111,24 @@ fallback='KVM failed \(KVM internal error\), retrying under TCG'
 # 1. The probe passes (1 s), the boot under KVM takes 4 s, the KVM error
 #    comes at 2 s: killed by the watcher, same boot under TCG.
 run "KVM internal error during the boot" SYNWATCH_FAKE_KVM=error SYNWATCH_FAKE_KVM_AFTER=2 \
-  SYNWATCH_FAKE_BOOT_SECONDS=4 SYNWATCH_KVM_BOOT_TIMEOUT=30
+  SYNWATCH_FAKE_BOOT_SECONDS=4 SYNWATCH_KVM_BOOT_TIMEOUT=60
 is "exit status 0" "exit status $rc" test "$rc" = 0
 expect "probe passed, KVM chosen" 'accelerator kvm \(a 1 s probe ran'
 expect "the fallback line, exactly" "^\[vm [0-9:]{8}\] $fallback\$"
-expect "the KVM guest killed at once" 'qemu reports a KVM failure \(KVM internal error\): killing qemu'
+# Killed by the watcher or by the boot's wait, whichever saw the error first.
+expect "the KVM guest killed" 'killing qemu'
 expect "qemu's stderr shown" '\| KVM internal error\. Suberror: 1'
 expect "the guest's console shown" '\| fake guest: stops here'
 expect "booted under TCG" '^driver: started under tcg'
-is "fell back in $took s, long before the 30 s bound" "took $took s" test "$took" -lt 25
+is "fell back in $took s, long before the 60 s bound" "took $took s" test "$took" -lt 45
 
 # 2. qemu dies.
 run "qemu dies during the boot" SYNWATCH_FAKE_KVM=exit SYNWATCH_FAKE_KVM_AFTER=2 \
-  SYNWATCH_FAKE_BOOT_SECONDS=4 SYNWATCH_KVM_BOOT_TIMEOUT=30
+  SYNWATCH_FAKE_BOOT_SECONDS=4 SYNWATCH_KVM_BOOT_TIMEOUT=60
 is "exit status 0" "exit status $rc" test "$rc" = 0
 expect "the fallback line says qemu exited" '^\[vm [0-9:]{8}\] KVM failed \(qemu exited\), retrying under TCG$'
 expect "booted under TCG" '^driver: started under tcg'
-is "fell back in $took s" "took $took s" test "$took" -lt 25
+is "fell back in $took s, long before the 60 s bound" "took $took s" test "$took" -lt 45
 
 # 3. The guest stops silently: the KVM bound (5 s) ends the wait.
 run "no ssh within the KVM bound" SYNWATCH_FAKE_KVM=hang SYNWATCH_FAKE_KVM_AFTER=2 \
@@ -154,10 +155,10 @@ expect "qemu's stderr shown" '\| KVM internal error\. Suberror: 1'
 expect "the guest's console shown" 'guest serial console, last 40 lines'
 is "failed in $took s, not after VM_BOOT_TIMEOUT" "took $took s" test "$took" -lt 20
 
-# 6. The guest boots under KVM and fails 3 s later, while in use: the script
-#    fails, and vm_bounded runs it again under TCG.
-run "KVM error after the boot" DRIVER_BOUNDED=1 DRIVE_SECONDS=6 SYNWATCH_FAKE_KVM=error \
-  SYNWATCH_FAKE_KVM_AFTER=3 SYNWATCH_FAKE_BOOT_SECONDS=1 SYNWATCH_KVM_BOOT_TIMEOUT=30
+# 6. The guest boots under KVM (1 s) and fails 8 s in, while in use: the
+#    script fails, and vm_bounded runs it again under TCG.
+run "KVM error after the boot" DRIVER_BOUNDED=1 DRIVE_SECONDS=12 SYNWATCH_FAKE_KVM=error \
+  SYNWATCH_FAKE_KVM_AFTER=8 SYNWATCH_FAKE_BOOT_SECONDS=1 SYNWATCH_KVM_BOOT_TIMEOUT=30
 is "exit status 0" "exit status $rc" test "$rc" = 0
 expect "booted under KVM first" '^driver: started under kvm'
 expect "the guest failed under KVM" '^driver: guest gone'

@@ -115,7 +115,7 @@ vm_new_ports() {
 # notice before some timeout.
 vm_watch() {
   local pid=$1 log=$2 reason
-  while kill -0 "$pid" 2>/dev/null; do
+  while accel_is_qemu "$pid"; do
     if reason=$(accel_kvm_error "$log"); then
       vm_log "qemu reports a KVM failure ($reason): killing qemu (pid $pid)"
       kill -KILL "$pid" 2>/dev/null
@@ -171,7 +171,7 @@ vm_tails() {
   accel_tail "qemu stderr" "$VM_DIR/qemu.log" 20
 }
 
-vm_running() { [ -n "$VM_PID" ] && kill -0 "$VM_PID" 2>/dev/null; }
+vm_running() { accel_is_qemu "$VM_PID"; }
 
 vm_ssh_opts() {
   printf '%s\n' -i "$VM_DIR/id_ed25519" -p "$VM_SSH_PORT" \
