@@ -96,7 +96,8 @@ accel_tail() {
   local label=$1 file=$2 lines=${3:-40}
   if [ -s "$file" ]; then
     echo "---- $label, last $lines lines ($file)" >&2
-    tail -n "$lines" "$file" | tr -d '\r' | sed 's/^/  | /' >&2
+    # awk ends every line, also a console's last one that lacks its newline.
+    tail -n "$lines" "$file" | tr -d '\r' | awk '{ print "  | " $0 }' >&2
   else
     echo "---- $label: empty ($file)" >&2
   fi
