@@ -23,11 +23,13 @@ source "qemu" "debian" {
 
   # User networking with every forward bound to 127.0.0.1; restrict=on when
   # offline. Root's key goes in as a systemd credential, so the base image
-  # needs no key, password or cloud-init datasource.
+  # needs no key, password or cloud-init datasource. The serial console
+  # (kernel and systemd) goes to serial_log when set.
   qemuargs = [
     ["-netdev", "user,id=user.0,restrict=${var.offline ? "on" : "off"},hostfwd=tcp:127.0.0.1:{{ .SSHHostPort }}-:22"],
     ["-smbios", "type=11,value=io.systemd.credential.binary:ssh.authorized_keys.root=${base64encode(var.ssh_public_key)}"],
     ["-device", "virtio-rng-pci"],
+    ["-serial", var.serial_log == "" ? "vc" : "file:${var.serial_log}"],
   ]
 
   communicator         = "ssh"

@@ -35,7 +35,7 @@ variable "disk_size" {
 
 variable "accelerator" {
   type        = string
-  description = "qemu accelerator: kvm where /dev/kvm exists, tcg otherwise (slower, works anywhere)."
+  description = "qemu accelerator: kvm where /dev/kvm works, tcg otherwise (slower, works anywhere). scripts/image/bake.sh picks it (PACKER_ACCEL forces one)."
   default     = "kvm"
 
   validation {
@@ -85,6 +85,12 @@ variable "ssh_public_key" {
 
 variable "ssh_timeout" {
   type        = string
-  description = "How long to wait for the VM's sshd (TCG boots take minutes on busy machines)."
+  description = "How long to wait for the VM's sshd (TCG boots take minutes on busy machines; scripts/image/bake.sh cuts it to 120s under automatically chosen KVM and falls back to TCG)."
   default     = "15m"
+}
+
+variable "serial_log" {
+  type        = string
+  description = "File the VM's serial console (kernel and systemd messages) is written to, to see why a boot failed. Empty: qemu's virtual console, on VNC."
+  default     = ""
 }
