@@ -152,6 +152,12 @@ std::string MountNamespace(const char* link) {
 // bind mount or a copy made by unshare has the same device as the original;
 // a BPF filesystem mounted anew has its own). error says why it is unknown.
 HostMount SeeHostMount(const std::string& path, std::string* error) {
+  if (getpid() == 1) {
+    // A container's init (`unshare --pid --fork`, a container entrypoint):
+    // /proc/1 is this process, and its mounts end with it.
+    *error = "synwatch is PID 1 of its PID namespace, which shows no host";
+    return HostMount::kUnknown;
+  }
   const std::string self = MountNamespace("/proc/self/ns/mnt");
   if (!self.empty() && self == MountNamespace("/proc/1/ns/mnt")) {
     return HostMount::kYes;

@@ -55,7 +55,8 @@ bool OnBpffs(const std::string& path);
 enum class HostMount {
   kYes,     // this is PID 1's mount namespace, or PID 1 has it mounted too
   kNo,      // PID 1's mount table has no BPF filesystem of this device
-  kUnknown  // PID 1's namespace and mount table are hidden (ProtectProc=)
+  kUnknown  // PID 1's namespace and mount table are hidden (ProtectProc=),
+            // or synwatch is PID 1 (a container's init)
 };
 
 // Pins last as long as some mount of their BPF filesystem. One that is

@@ -8,8 +8,10 @@
 # Under `nsenter --net=` (the host's mount namespace) with pin_path on a BPF
 # filesystem mounted on the host, the counters continue across a restart, as
 # it says; so they do under `ip netns exec` once that BPF filesystem is
-# there before it (the namespace's copy of the host's mount). The host's
-# /sys/fs/bpf is never touched. Bounded: about 40 s.
+# there before it (the namespace's copy of the host's mount). As PID 1 of
+# its own PID namespace (a container's init), where nothing shows the host,
+# it promises nothing either. The host's /sys/fs/bpf is never touched.
+# Bounded: about 40 s.
 set -uo pipefail
 BIN="$(realpath "${1:?usage: pin_namespace_test.sh path/to/synwatch}")"
 HERE="$(dirname "$(realpath "$0")")"
@@ -79,6 +81,30 @@ else
   check "and reused nothing" bash -c "! grep -q 'Reusing pinned state' '$SW_TMP/synwatch.log'"
   stop_pid "$SYNWATCH_PID"
   wait_until 5 bash -c "! ip netns exec $SW_SRV ip link show dev sw-srv | head -n1 | grep -q ' xdp'"
+fi
+# --- 1b. the init of its own PID namespace (a container's entrypoint) ----
+# /proc/1 is synwatch itself, so nothing shows the host: it mounted its BPF
+# filesystem and cannot tell, so it promises nothing.
+if [ "$(srv stat -f -c %T /sys/fs/bpf 2>/dev/null)" != bpf_fs ]; then
+  write_config "$PRIV"
+  start_bg "$SW_SRV" "$SW_TMP/synwatch.log" unshare --pid --mount-proc --kill-child=SIGTERM "$BIN" --config "$SW_TMP/synwatch.toml"
+  # unshare ignores SIGTERM while it waits for its child, synwatch: that is
+  # the one to stop (sandbox_down too).
+  unshare_pid="$LAST_PID"
+  wait_until 5 test -s "/proc/$unshare_pid/task/$unshare_pid/children"
+  init_pid="$(tr -d ' ' <"/proc/$unshare_pid/task/$unshare_pid/children")"
+  if [ -n "$init_pid" ]; then SW_PIDS+=("$init_pid"); fi
+  if wait_until 15 srv curl -fsS http://127.0.0.1:9632/-/ready; then
+    check_eq "as PID 1, one warning says the pins may not outlive it" \
+      "$(grep -c " warning Pins in $PRIV may not outlive this process: synwatch mounted the BPF filesystem at /sys/fs/bpf itself and cannot tell whether this is the host's mount namespace (synwatch is PID 1 of its PID namespace" "$SW_TMP/synwatch.log")" 1
+    check "as PID 1, no claim that the pins keep counting" bash -c "! grep -q '$CLAIM' '$SW_TMP/synwatch.log'"
+  else
+    check "synwatch as PID 1 became ready ($(tail -n 3 "$SW_TMP/synwatch.log"))" false
+  fi
+  if [ -n "$init_pid" ]; then stop_pid "$init_pid"; fi
+  stop_pid "$unshare_pid"
+  check_eq "as PID 1: SIGTERM exits 0" "$STOP_RC" 0
+  check "as PID 1: the link detached when it exited" wait_until 5 bash -c "! ip netns exec $SW_SRV ip link show dev sw-srv | head -n1 | grep -q ' xdp'"
 fi
 check_eq "the host's /sys/fs/bpf is as it was" "$(fs_type /sys/fs/bpf)" "$host_bpf_before"
 check "no pin directory of this test on the host" test ! -e "$PRIV"
