@@ -400,11 +400,10 @@ int Run(const Options& options) {
   }
   if (config.xdp.pin_path.empty()) {
     spdlog::info("xdp.pin_path is \"\": nothing pinned, exiting detaches");
+  } else if (program.pins().lifetime() == PinLifetime::kOutlivesProcess) {
+    spdlog::info("{}", program.pins().LifetimeText());
   } else {
-    spdlog::info(
-        "Pinned maps and XDP links in {}: they keep counting after this "
-        "process exits (`synwatch --detach` removes them)",
-        config.xdp.pin_path);
+    spdlog::warn("{}", program.pins().LifetimeText());
   }
   Publish(config, state);
   state.last_reload_success_time = UnixNow();

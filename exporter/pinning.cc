@@ -11,11 +11,15 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -135,7 +139,87 @@ bool IsMapNamed(int fd, const std::string& name) {
   return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && name == info.name;
 }
 
+// The mount namespace a /proc/<pid>/ns/mnt link names, or "" when it cannot
+// be read (another user's process, ProtectProc=, hidepid=).
+std::string MountNamespace(const char* link) {
+  char buf[64];
+  const ssize_t n = readlink(link, buf, sizeof(buf));
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+// Where the BPF filesystem holding path is mounted: in this, the host's,
+// mount namespace; or else in PID 1's mount table, matched by device (a
+// bind mount or a copy made by unshare has the same device as the original;
+// a BPF filesystem mounted anew has its own). error says why it is unknown.
+HostMount SeeHostMount(const std::string& path, std::string* error) {
+  if (getpid() == 1) {
+    // A container's init (`unshare --pid --fork`, a container entrypoint):
+    // /proc/1 is this process, and its mounts end with it.
+    *error = "synwatch is PID 1 of its PID namespace, which shows no host";
+    return HostMount::kUnknown;
+  }
+  const std::string self = MountNamespace("/proc/self/ns/mnt");
+  if (!self.empty() && self == MountNamespace("/proc/1/ns/mnt")) {
+    return HostMount::kYes;
+  }
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    *error = "stat " + path + ": " + std::strerror(errno);
+    return HostMount::kUnknown;
+  }
+  std::ifstream file("/proc/1/mountinfo");
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (!file || text.str().empty()) {
+    *error = "/proc/1/mountinfo is not readable";
+    return HostMount::kUnknown;
+  }
+  return MountinfoHasBpffs(text.str(), major(st.st_dev), minor(st.st_dev))
+             ? HostMount::kYes
+             : HostMount::kNo;
+}
+
 }  // namespace
+
+PinLifetime JudgePinLifetime(HostMount host_mount, bool mounted_here) {
+  switch (host_mount) {
+    case HostMount::kYes:
+      return PinLifetime::kOutlivesProcess;
+    case HostMount::kNo:
+      return PinLifetime::kEndsWithNamespace;
+    case HostMount::kUnknown:
+      break;
+  }
+  return mounted_here ? PinLifetime::kUnknown : PinLifetime::kOutlivesProcess;
+}
+
+bool MountinfoHasBpffs(std::string_view mountinfo, unsigned major,
+                       unsigned minor) {
+  const std::string device =
+      std::to_string(major) + ":" + std::to_string(minor);
+  while (!mountinfo.empty()) {
+    const std::size_t eol = mountinfo.find('\n');
+    const std::string_view line = mountinfo.substr(0, eol);
+    mountinfo = eol == std::string_view::npos ? std::string_view()
+                                              : mountinfo.substr(eol + 1);
+    // ID PARENT MAJOR:MINOR ROOT POINT OPTIONS [TAGS...] - TYPE SOURCE ...
+    std::vector<std::string_view> fields;
+    std::size_t pos = 0;
+    while (pos < line.size()) {
+      const std::size_t end = std::min(line.find(' ', pos), line.size());
+      if (end > pos) fields.push_back(line.substr(pos, end - pos));
+      pos = end + 1;
+    }
+    if (fields.size() < 3 || fields[2] != device) continue;
+    for (std::size_t i = 6; i + 1 < fields.size(); ++i) {
+      if (fields[i] == "-") {
+        if (fields[i + 1] == "bpf") return true;
+        break;
+      }
+    }
+  }
+  return false;
+}
 
 void UniqueFd::Reset() {
   if (fd_ >= 0) close(fd_);
@@ -168,6 +252,7 @@ PinDir PinDir::Open(const std::string& path) {
       Fail(path, "mount bpffs at " + std::string(kBpffsRoot), errno);
     }
     spdlog::info("Mounted a BPF filesystem at {} for xdp.pin_path", kBpffsRoot);
+    dir.mounted_here_ = true;
     base = ExistingAncestor(path);
   }
   if (!OnBpffs(base)) {
@@ -179,7 +264,41 @@ PinDir PinDir::Open(const std::string& path) {
   MakeDirs(path);
   dir.lock_ = LockDir(path);
   dir.path_ = path;
+  dir.lifetime_ = JudgePinLifetime(SeeHostMount(path, &dir.host_mount_error_),
+                                   dir.mounted_here_);
   return dir;
+}
+
+std::string PinDir::LifetimeText() const {
+  const std::string keep =
+      "to keep them across restarts, run synwatch in the host's mount "
+      "namespace (`nsenter --net=/run/netns/NAME synwatch ...`) or pin to a "
+      "BPF filesystem mounted there (README, \"Network namespaces\")";
+  const std::string who = mounted_here_
+                              ? "synwatch mounted the BPF filesystem at " +
+                                    std::string(kBpffsRoot) + " itself"
+                              : "the BPF filesystem there was mounted";
+  switch (lifetime_) {
+    case PinLifetime::kOutlivesProcess:
+      break;
+    case PinLifetime::kEndsWithNamespace:
+      return "Pins in " + path_ +
+             " do not outlive this mount namespace: " + who +
+             " in this mount namespace only, not in the host's (PID 1's), as "
+             "under `ip netns exec`: when its last process exits the XDP "
+             "links detach and the counters are lost; " +
+             keep;
+    case PinLifetime::kUnknown:
+      return "Pins in " + path_ + " may not outlive this process: " + who +
+             " and cannot tell whether this is the host's mount namespace (" +
+             host_mount_error_ +
+             "); if it is not, as under `ip netns exec`, the XDP links detach "
+             "and the counters are lost when the namespace ends; " +
+             keep;
+  }
+  return "Pinned maps and XDP links in " + path_ +
+         ": they keep counting after this process exits (`synwatch --detach` "
+         "removes them)";
 }
 
 std::string PinDir::MapPath(std::string_view map_name) const {
