@@ -16,6 +16,7 @@
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
+#include <ctime>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -247,6 +248,23 @@ TEST_F(HttpServerTest, Healthy) {
   const Response response = Fetch(port_, "GET", "/-/healthy");
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.body, "Healthy\n");
+}
+
+TEST_F(HttpServerTest, DateHeaderIsAnImfFixdate) {
+  const std::time_t before = std::time(nullptr);
+  const Response response = Fetch(port_, "GET", "/-/healthy");
+  const std::time_t after = std::time(nullptr);
+  const std::string date = response.Header("date");
+  ASSERT_EQ(date.size(), 29u) << date;  // "Sun, 06 Nov 1994 08:49:37 GMT"
+  std::tm parsed{};
+  const char* end =
+      strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &parsed);
+  ASSERT_NE(end, nullptr) << date;
+  EXPECT_EQ(*end, '\0') << date;
+  const std::time_t when = timegm(&parsed);
+  EXPECT_GE(when, before);
+  EXPECT_LE(when, after);
+  EXPECT_NE(Fetch(port_, "GET", "/nope").Header("date"), "");  // every answer
 }
 
 TEST_F(HttpServerTest, ReadyFollowsCheck) {
