@@ -668,6 +668,11 @@ void HttpServer::Impl::Loop() {
         OnEvent(*it->second);
       }
     }
+    if (options.stats != nullptr) {
+      options.stats->scrapes_queued = static_cast<int64_t>(scrape_queue.size());
+      options.stats->password_checks_waiting =
+          static_cast<int64_t>(verify_queue.size() + (verifying ? 1 : 0));
+    }
     const Clock::time_point now = Clock::now();
     if (connections.empty()) {
       next_sweep = now + kSweepInterval;
@@ -1648,6 +1653,15 @@ std::vector<prometheus::MetricFamily> CollectHttpStats(const HttpStats& stats) {
     dropped.metric.push_back(std::move(by_reason));
   }
   out.push_back(std::move(dropped));
+  out.push_back(gauge("synwatch_http_scrapes_queued",
+                      "Scrapes waiting for one of the 16 scrape slots, "
+                      "served in turns by client address.",
+                      static_cast<double>(stats.scrapes_queued.load())));
+  out.push_back(
+      gauge("synwatch_http_password_checks_waiting",
+            "Requests whose basic auth password was never checked before, "
+            "waiting for (or in) its bcrypt; one runs at a time.",
+            static_cast<double>(stats.password_checks_waiting.load())));
   return out;
 }
 

@@ -44,6 +44,10 @@ struct HttpStats {
   std::atomic<uint64_t> connections_dropped_limit{0};  // kMaxConnections
   std::atomic<uint64_t> request_timeouts{0};  // no complete request in time
   std::atomic<uint64_t> tls_handshake_failures{0};
+  // Admission (kMaxScrapeResponses, kMaxUnverified): scrapes waiting for a
+  // slot, and requests whose password waits for (or is in) its bcrypt.
+  std::atomic<int64_t> scrapes_queued{0};
+  std::atomic<int64_t> password_checks_waiting{0};
 };
 
 // The synwatch_http_* families of stats.

@@ -452,7 +452,7 @@ TEST(HttpServerOptionsTest, CountsResponsesByClass) {
   EXPECT_EQ(stats.write_failures.load(), 0U);
 
   const auto families = CollectHttpStats(stats);
-  ASSERT_EQ(families.size(), 6U);
+  ASSERT_EQ(families.size(), 8U);
   EXPECT_EQ(families[0].name, "synwatch_http_requests_in_flight");
   EXPECT_EQ(families[2].name, "synwatch_http_responses_total");
   ASSERT_EQ(families[2].metric.size(), 5U);
@@ -463,6 +463,9 @@ TEST(HttpServerOptionsTest, CountsResponsesByClass) {
   EXPECT_EQ(families[5].name, "synwatch_http_connections_dropped_total");
   ASSERT_EQ(families[5].metric.size(), 3U);
   EXPECT_EQ(families[5].metric[1].label.at(0).value, "request_timeout");
+  EXPECT_EQ(families[6].name, "synwatch_http_scrapes_queued");
+  EXPECT_EQ(families[7].name, "synwatch_http_password_checks_waiting");
+  EXPECT_EQ(stats.scrapes_queued.load(), 0);
 }
 
 TEST(HttpServerOptionsTest, AllAddressesForm) {
