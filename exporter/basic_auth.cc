@@ -165,7 +165,16 @@ BasicAuth::Digest BasicAuth::CacheKey(std::string_view user,
   return digest;
 }
 
-bool BasicAuth::Verify(const std::string& hash, std::string_view password) {
+void BasicAuth::DigestSet::Insert(const Digest& digest, size_t limit) {
+  if (!digests.insert(digest).second) return;
+  order.push_back(digest);
+  if (order.size() > limit) {
+    digests.erase(order.front());
+    order.pop_front();
+  }
+}
+
+bool BasicAuth::Bcrypt(const std::string& hash, std::string_view password) {
   std::string phrase(password);
   bool match = false;
   {
@@ -179,39 +188,62 @@ bool BasicAuth::Verify(const std::string& hash, std::string_view password) {
   return match;
 }
 
-bool BasicAuth::Check(std::string_view user, std::string_view password) {
-  if (users_.empty()) return false;
+BasicAuth::Verdict BasicAuth::Lookup(std::string_view user,
+                                     std::string_view password) const {
+  if (users_.empty()) return Verdict::kBad;
   // libcrypt takes C strings of bounded length; such a password cannot be
   // anyone's, and refusing it early says nothing about the user.
   if (password.find('\0') != std::string_view::npos ||
       password.size() >= CRYPT_MAX_PASSPHRASE_SIZE) {
-    return false;
+    return Verdict::kBad;
   }
   const Digest key = CacheKey(user, password);
-  {
-    std::lock_guard lock(cache_mutex_);
-    if (cache_.count(key) != 0) return true;
+  std::lock_guard lock(cache_mutex_);
+  if (good_.digests.count(key) != 0) return Verdict::kGood;
+  if (bad_.digests.count(key) != 0) return Verdict::kBad;
+  return Verdict::kUnknown;
+}
+
+bool BasicAuth::Verify(std::string_view user, std::string_view password) {
+  if (users_.empty()) return false;
+  if (password.find('\0') != std::string_view::npos ||
+      password.size() >= CRYPT_MAX_PASSPHRASE_SIZE) {
+    return false;
   }
   const auto it = users_.find(std::string(user));
   const bool known = it != users_.end();
   // An unknown user costs the same bcrypt as a known one.
-  const bool ok = Verify(known ? it->second : dummy_, password) && known;
+  const bool ok = Bcrypt(known ? it->second : dummy_, password) && known;
+  const Digest key = CacheKey(user, password);
+  std::lock_guard lock(cache_mutex_);
   if (ok) {
-    std::lock_guard lock(cache_mutex_);
-    if (cache_.insert(key).second) {
-      cache_order_.push_back(key);
-      if (cache_order_.size() > kMaxCached) {
-        cache_.erase(cache_order_.front());
-        cache_order_.pop_front();
-      }
-    }
+    good_.Insert(key, kMaxCached);
+  } else {
+    bad_.Insert(key, kMaxCachedFailures);
   }
   return ok;
 }
 
+bool BasicAuth::Check(std::string_view user, std::string_view password) {
+  switch (Lookup(user, password)) {
+    case Verdict::kGood:
+      return true;
+    case Verdict::kBad:
+      return false;
+    case Verdict::kUnknown:
+      break;
+  }
+  return Verify(user, password);
+}
+
 size_t BasicAuth::cached() const {
   std::lock_guard lock(cache_mutex_);
-  return cache_.size();
+  return good_.digests.size();
+}
+
+size_t BasicAuth::cached_failures() const {
+  std::lock_guard lock(cache_mutex_);
+  return bad_.digests.size();
 }
 
 }  // namespace synwatch

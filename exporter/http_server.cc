@@ -23,7 +23,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <exception>
 #include <memory>
@@ -40,6 +42,7 @@
 
 #include "basic_auth.h"
 #include "exposition.h"
+#include "fair_queue.h"
 #include "http_request.h"
 #include "pinning.h"
 #include "tls.h"
@@ -332,6 +335,28 @@ struct Header {
   std::string_view value;
 };
 
+// The Date header's value (RFC 9110's IMF-fixdate, "Sun, 06 Nov 1994
+// 08:49:37 GMT"), formatted once a second per thread.
+std::string_view HttpDate() {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed",
+                                          "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr",
+                                            "May", "Jun", "Jul", "Aug",
+                                            "Sep", "Oct", "Nov", "Dec"};
+  thread_local time_t formatted = -1;
+  thread_local char text[64] = {};
+  const time_t now = std::time(nullptr);
+  if (now != formatted) {
+    tm t{};
+    gmtime_r(&now, &t);
+    std::snprintf(text, sizeof(text), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                  kDays[t.tm_wday % 7], t.tm_mday, kMonths[t.tm_mon % 12],
+                  t.tm_year + 1900, t.tm_hour, t.tm_min, t.tm_sec);
+    formatted = now;
+  }
+  return text;
+}
+
 // A complete response: the head, and the body unless the request was HEAD.
 struct Response {
   int status = 500;
@@ -356,6 +381,8 @@ Response MakeResponse(const HttpRequest& request, int status,
   head += std::to_string(status);
   head += ' ';
   head += ReasonPhrase(status);
+  head += "\r\nDate: ";
+  head += HttpDate();
   head += "\r\n";
   for (const auto& [name, value] : configured) {
     head.append(name).append(": ").append(value).append("\r\n");
@@ -377,30 +404,41 @@ Response MakeResponse(const HttpRequest& request, int status,
   return response;
 }
 
+// A request to answer, or (verify) credentials to check with bcrypt.
 struct Job {
-  uint64_t connection;
+  uint64_t connection = 0;
   HttpRequest request;
+  std::shared_ptr<const Security> security;
+  bool verify = false;
+  std::string user;
+  std::string password;
 };
 
 struct Done {
-  uint64_t connection;
+  uint64_t connection = 0;
   Response response;
+  enum class Verdict { kNone, kGood, kBad } verdict = Verdict::kNone;
 };
 
 // One client connection, owned by the event loop thread.
 struct Connection {
   enum class State {
-    kHandshake,   // TLS handshake
-    kReading,     // waiting for a complete request head
-    kProcessing,  // a worker builds the response
-    kWriting,     // the response is being sent
-    kLingering,   // response sent, reading what is left before closing
+    kHandshake,       // TLS handshake
+    kReading,         // waiting for a complete request head
+    kAuthenticating,  // its password waits for a bcrypt (verify_queue)
+    kVerifying,       // a worker runs that bcrypt
+    kQueued,          // a scrape waiting for a slot (scrape_queue)
+    kProcessing,      // a worker builds the response
+    kWriting,         // the response is being sent
+    kLingering,       // response sent, reading what is left before closing
   };
 
   uint64_t id = 0;
   UniqueFd fd;
+  std::string source;  // SourceOf(peer address): whose turn it takes
   std::shared_ptr<TlsServerContext> tls;  // keeps the SSL_CTX's settings
   SSL* ssl = nullptr;
+  bool tls_sniffed = false;  // the first bytes were looked at
   State state = State::kReading;
   uint32_t events = 0;  // epoll interest now
   std::string in;       // request bytes not yet parsed (at most 8 KiB)
@@ -411,9 +449,16 @@ struct Connection {
   unsigned served = 0;      // responses written in full
   Clock::time_point since;  // entered the current state / last progress
   Clock::time_point deadline;
+  // While authenticating or queued: the request, the web config it is
+  // judged by, and the credentials that wait for their bcrypt.
+  HttpRequest pending;
+  std::shared_ptr<const Security> security;
+  std::string user;
+  std::string password;
 
   ~Connection() {
     if (ssl != nullptr) SSL_free(ssl);
+    OPENSSL_cleanse(password.data(), password.size());
   }
 };
 
@@ -429,8 +474,8 @@ struct HttpServer::Impl {
   UniqueFd wake;  // eventfd: a worker finished a response, or Stop()
 
   std::mutex config_mutex;
-  std::shared_ptr<const Security> security;  // guarded by config_mutex
-  std::shared_ptr<TlsServerContext> tls;     // null: plain HTTP; same guard
+  std::shared_ptr<const Security> web_security;  // guarded by config_mutex
+  std::shared_ptr<TlsServerContext> tls;         // null: plain HTTP; same guard
 
   // One gather at a time: peak memory stays at one scrape's worth (a full
   // peer table is tens of MB of text), and gatherers need not be reentrant.
@@ -467,6 +512,13 @@ struct HttpServer::Impl {
   uint64_t next_id = kFirstConnectionId;
   std::size_t scrapes = 0;  // connections with scrape set
   bool listener_paused = false;
+  // Scrapes waiting for one of the kMaxScrapeResponses slots, and
+  // requests whose password waits for a bcrypt; each served round-robin
+  // by client address. One bcrypt runs at a time (verifying), so failed
+  // passwords cost at most one worker and never a scrape slot.
+  FairQueue scrape_queue{kMaxQueuedScrapesPerSource, kMaxQueuedScrapes};
+  FairQueue verify_queue{kMaxUnverifiedPerSource, kMaxUnverified};
+  bool verifying = false;
 
   static constexpr uint64_t kListenerId = 0;
   static constexpr uint64_t kWakeId = 1;
@@ -474,7 +526,7 @@ struct HttpServer::Impl {
 
   std::shared_ptr<const Security> CurrentSecurity() {
     std::lock_guard lock(config_mutex);
-    return security;
+    return web_security;
   }
 
   void Start();
@@ -490,7 +542,18 @@ struct HttpServer::Impl {
   void Handshake(Connection& conn);
   void Read(Connection& conn);
   void Parse(Connection& conn, bool peer_closed, uint32_t wait_for);
+  bool SniffPlainHttp(Connection& conn);
   void Dispatch(Connection& conn, HttpRequest request);
+  void Admit(Connection& conn, HttpRequest request,
+             std::shared_ptr<const Security> security);
+  void AdmitWaiting();
+  void Submit(Connection& conn, HttpRequest request,
+              std::shared_ptr<const Security> security);
+  void StartNextVerify();
+  void OnVerified(Connection& conn, bool good);
+  void Answer(Connection& conn, const HttpRequest& request, int status,
+              std::string_view body, std::initializer_list<Header> extra,
+              const Security& security);
   void SendError(Connection& conn, int status, std::string_view reason);
   void StartWrite(Connection& conn, Response response);
   void Write(Connection& conn);
@@ -505,7 +568,7 @@ struct HttpServer::Impl {
 
   // Workers.
   void Work();
-  Response Handle(const HttpRequest& request);
+  Response Handle(const HttpRequest& request, const Security& security);
   Response HandleMetrics(const HttpRequest& request, const HeaderList& headers);
   void GatherBatch(ExpositionFormat format, bool gzip, Batch& batch,
                    std::shared_ptr<Batch>& slot, std::string& body);
@@ -605,6 +668,11 @@ void HttpServer::Impl::Loop() {
         OnEvent(*it->second);
       }
     }
+    if (options.stats != nullptr) {
+      options.stats->scrapes_queued = static_cast<int64_t>(scrape_queue.size());
+      options.stats->password_checks_waiting =
+          static_cast<int64_t>(verify_queue.size() + (verifying ? 1 : 0));
+    }
     const Clock::time_point now = Clock::now();
     if (connections.empty()) {
       next_sweep = now + kSweepInterval;
@@ -617,8 +685,10 @@ void HttpServer::Impl::Loop() {
 
 void HttpServer::Impl::Accept() {
   for (;;) {
-    UniqueFd fd(accept4(listener.get(), nullptr, nullptr,
-                        SOCK_NONBLOCK | SOCK_CLOEXEC));
+    sockaddr_storage peer{};
+    socklen_t peer_length = sizeof(peer);
+    UniqueFd fd(accept4(listener.get(), reinterpret_cast<sockaddr*>(&peer),
+                        &peer_length, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (fd.get() < 0) {
       const int error = errno;
       if (error == EINTR || error == ECONNABORTED) continue;
@@ -648,6 +718,7 @@ void HttpServer::Impl::Accept() {
     auto conn = std::make_unique<Connection>();
     conn->id = next_id++;
     conn->fd = std::move(fd);
+    conn->source = SourceOf(peer);
     {
       std::lock_guard lock(config_mutex);
       conn->tls = tls;
@@ -739,12 +810,60 @@ void HttpServer::Impl::OnEvent(Connection& conn) {
     case Connection::State::kLingering:
       Linger(conn);
       break;
+    case Connection::State::kAuthenticating:
+    case Connection::State::kVerifying:
+    case Connection::State::kQueued:
     case Connection::State::kProcessing:
       break;
   }
 }
 
+// What Go's net/http answers a plain HTTP request on its TLS port with,
+// byte for byte, before it closes the connection.
+constexpr std::string_view kPlainHttpOnTlsPort =
+    "HTTP/1.0 400 Bad Request\r\n\r\n"
+    "Client sent an HTTP request to an HTTPS server.\n";
+
+// Looks at the first bytes on a TLS connection: a plain HTTP request (its
+// first five bytes are one of those Go's tlsRecordHeaderLooksLikeHTTP
+// knows) gets Go's 400 and the connection ends. True when the handshake
+// may go on.
+bool HttpServer::Impl::SniffPlainHttp(Connection& conn) {
+  std::array<char, 5> first{};
+  ssize_t n = 0;
+  do {
+    n = recv(conn.fd.get(), first.data(), first.size(), MSG_PEEK);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    SetInterest(conn, EPOLLIN);
+    return false;
+  }
+  conn.tls_sniffed = true;
+  if (n <= 0) return true;  // OpenSSL sees the end or the error too
+  const std::string_view seen(first.data(), static_cast<std::size_t>(n));
+  if (seen != "GET /" && seen != "HEAD " && seen != "POST " &&
+      seen != "PUT /" && seen != "OPTIO") {
+    return true;
+  }
+  if (send(conn.fd.get(), kPlainHttpOnTlsPort.data(),
+           kPlainHttpOnTlsPort.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+    spdlog::debug("http: write: {}", ErrnoMessage(errno));
+  }
+  Count(&HttpStats::tls_handshake_failures);
+  if (options.stats != nullptr) ++options.stats->responses[4];
+  // The request is read and dropped while the answer goes out, so that
+  // closing does not reset the connection before the client has it.
+  shutdown(conn.fd.get(), SHUT_WR);
+  conn.state = Connection::State::kLingering;
+  conn.since = Clock::now();
+  conn.deadline = conn.since + kLingerTimeout;
+  SetInterest(conn, EPOLLIN);
+  Linger(conn);
+  return false;
+}
+
 void HttpServer::Impl::Handshake(Connection& conn) {
+  if (!conn.tls_sniffed && !SniffPlainHttp(conn)) return;
   ERR_clear_error();
   const int result = SSL_do_handshake(conn.ssl);
   if (result == 1) {
@@ -832,24 +951,168 @@ void HttpServer::Impl::Parse(Connection& conn, bool peer_closed,
   }
 }
 
+// Every path needs the password when basic auth is on, as in
+// exporter-toolkit; it is checked here, before the request may take
+// anything an authenticated scrape needs. Credentials checked before are
+// answered from memory; others wait their turn for a bcrypt.
 void HttpServer::Impl::Dispatch(Connection& conn, HttpRequest request) {
-  if (request.path == options.metrics_path) {
-    if (scrapes >= kMaxScrapeResponses && !EvictStalledScrape()) {
-      SendError(conn, 503, "Too many scrapes in progress");
+  std::shared_ptr<const Security> security = CurrentSecurity();
+  if (security->auth->enabled()) {
+    std::string user;
+    std::string password;
+    BasicAuth::Verdict verdict = BasicAuth::Verdict::kBad;
+    const std::string_view authorization = request.Header("authorization");
+    if (!authorization.empty() &&
+        ParseBasicAuthorization(authorization, &user, &password)) {
+      verdict = security->auth->Lookup(user, password);
+    }
+    if (verdict == BasicAuth::Verdict::kUnknown &&
+        verify_queue.Push(conn.source, conn.id)) {
+      conn.user = std::move(user);
+      conn.password = std::move(password);
+      conn.pending = std::move(request);
+      conn.security = std::move(security);
+      conn.state = Connection::State::kAuthenticating;
+      conn.since = Clock::now();
+      conn.deadline = conn.since + kRequestTimeout;
+      SetInterest(conn, 0);
+      StartNextVerify();
       return;
     }
+    OPENSSL_cleanse(password.data(), password.size());
+    if (verdict == BasicAuth::Verdict::kUnknown) {
+      Answer(conn, request, 429, "Too many password checks waiting\n",
+             {{"Retry-After", "1"}}, *security);
+      return;
+    }
+    if (verdict == BasicAuth::Verdict::kBad) {
+      Answer(conn, request, 401, "Unauthorized\n",
+             {{"WWW-Authenticate", "Basic"}}, *security);
+      return;
+    }
+  }
+  Admit(conn, std::move(request), std::move(security));
+}
+
+// A scrape takes one of kMaxScrapeResponses slots, or waits its turn for
+// one: the turns go round the client addresses, so a flood of scrapes
+// from one address delays a scraper at another by a slot or two at most.
+void HttpServer::Impl::Admit(Connection& conn, HttpRequest request,
+                             std::shared_ptr<const Security> security) {
+  if (request.path != options.metrics_path) {
+    Submit(conn, std::move(request), std::move(security));
+    return;
+  }
+  if (scrapes < kMaxScrapeResponses && scrape_queue.empty()) {
     conn.scrape = true;
     ++scrapes;
+    Submit(conn, std::move(request), std::move(security));
+    return;
   }
+  if (!scrape_queue.Push(conn.source, conn.id)) {
+    Answer(conn, request, 503, "Too many scrapes in progress\n",
+           {{"Retry-After", "1"}}, *security);
+    return;
+  }
+  conn.pending = std::move(request);
+  conn.security = std::move(security);
+  conn.state = Connection::State::kQueued;
+  conn.since = Clock::now();
+  conn.deadline = conn.since + kRequestTimeout;
+  SetInterest(conn, 0);
+  // A held response that has stalled gives way (and its slot goes to
+  // whose turn it is).
+  if (scrapes >= kMaxScrapeResponses) EvictStalledScrape();
+  AdmitWaiting();
+}
+
+// Free slots go to the queued scrapes, round-robin by address.
+void HttpServer::Impl::AdmitWaiting() {
+  while (scrapes < kMaxScrapeResponses) {
+    const std::optional<uint64_t> id = scrape_queue.Pop();
+    if (!id) return;
+    const auto it = connections.find(*id);
+    if (it == connections.end()) continue;
+    Connection& conn = *it->second;
+    conn.scrape = true;
+    ++scrapes;
+    Submit(conn, std::move(conn.pending), std::move(conn.security));
+  }
+}
+
+void HttpServer::Impl::Submit(Connection& conn, HttpRequest request,
+                              std::shared_ptr<const Security> security) {
   conn.in_flight = true;
   if (options.stats != nullptr) ++options.stats->requests_in_flight;
   conn.state = Connection::State::kProcessing;
   SetInterest(conn, 0);
   {
     std::lock_guard lock(queue_mutex);
-    jobs.push_back({conn.id, std::move(request)});
+    jobs.push_back(
+        {conn.id, std::move(request), std::move(security), false, {}, {}});
   }
   queue_ready.notify_one();
+}
+
+// One bcrypt at a time, for whose turn it is: a flood of made-up
+// passwords costs one worker, and a remembered good password none.
+void HttpServer::Impl::StartNextVerify() {
+  while (!verifying) {
+    const std::optional<uint64_t> id = verify_queue.Pop();
+    if (!id) return;
+    const auto it = connections.find(*id);
+    if (it == connections.end()) continue;
+    Connection& conn = *it->second;
+    conn.state = Connection::State::kVerifying;
+    verifying = true;
+    {
+      std::lock_guard lock(queue_mutex);
+      jobs.push_back({conn.id,
+                      {},
+                      conn.security,
+                      true,
+                      std::move(conn.user),
+                      std::move(conn.password)});
+    }
+    conn.user.clear();
+    conn.password.clear();
+    queue_ready.notify_one();
+  }
+}
+
+void HttpServer::Impl::OnVerified(Connection& conn, bool good) {
+  if (!good) {
+    Answer(conn, conn.pending, 401, "Unauthorized\n",
+           {{"WWW-Authenticate", "Basic"}}, *conn.security);
+    return;
+  }
+  Admit(conn, std::move(conn.pending), std::move(conn.security));
+}
+
+// Answers a refusal without a worker. The answer goes out from the next
+// turn of the loop, as a worker's would: written here, a keep-alive
+// connection would read and refuse its next pipelined request from inside
+// this one, as deep as the client pipelines.
+void HttpServer::Impl::Answer(Connection& conn, const HttpRequest& request,
+                              int status, std::string_view body,
+                              std::initializer_list<Header> extra,
+                              const Security& security) {
+  conn.in_flight = true;
+  if (options.stats != nullptr) ++options.stats->requests_in_flight;
+  Response response = MakeResponse(request, status, kPlain, std::string(body),
+                                   extra, security.headers);
+  conn.pending = HttpRequest{};
+  conn.security.reset();
+  conn.state = Connection::State::kProcessing;
+  SetInterest(conn, 0);
+  {
+    std::lock_guard lock(queue_mutex);
+    done.push_back({conn.id, std::move(response), Done::Verdict::kNone});
+  }
+  const uint64_t one = 1;
+  if (write(wake.get(), &one, sizeof(one)) < 0) {
+    spdlog::debug("http: waking the event loop: {}", ErrnoMessage(errno));
+  }
 }
 
 // Answers a request that was refused before it reached a worker, and ends
@@ -875,12 +1138,21 @@ void HttpServer::Impl::CollectDone() {
   }
   for (Done& d : finished) {
     const auto it = connections.find(d.connection);
+    if (d.verdict != Done::Verdict::kNone) {
+      verifying = false;
+      if (it != connections.end() &&
+          it->second->state == Connection::State::kVerifying) {
+        OnVerified(*it->second, d.verdict == Done::Verdict::kGood);
+      }
+      continue;
+    }
     if (it == connections.end()) {
       buffers.Give(std::move(d.response.body));
       continue;
     }
     StartWrite(*it->second, std::move(d.response));
   }
+  StartNextVerify();
 }
 
 void HttpServer::Impl::StartWrite(Connection& conn, Response response) {
@@ -970,6 +1242,7 @@ void HttpServer::Impl::FinishResponse(Connection& conn, bool failed) {
   if (conn.scrape) {
     conn.scrape = false;
     --scrapes;
+    AdmitWaiting();
   }
   const bool close = conn.out.close;
   buffers.Give(std::move(conn.out.body));
@@ -1011,12 +1284,19 @@ void HttpServer::Impl::Close(Connection& conn) {
     if (conn.in_flight) --stats->requests_in_flight;
     --stats->connections_open;
   }
+  const bool freed_slot = conn.scrape;
   if (conn.scrape) --scrapes;
+  if (conn.state == Connection::State::kQueued) {
+    scrape_queue.Remove(conn.source, conn.id);
+  } else if (conn.state == Connection::State::kAuthenticating) {
+    verify_queue.Remove(conn.source, conn.id);
+  }
   buffers.Give(std::move(conn.out.body));
   if (conn.events != 0) {
     epoll_ctl(epoll.get(), EPOLL_CTL_DEL, conn.fd.get(), nullptr);
   }
   connections.erase(conn.id);  // closes the socket
+  if (freed_slot) AdmitWaiting();
   if (listener_paused) {
     epoll_event event{};
     event.events = EPOLLIN;
@@ -1027,16 +1307,33 @@ void HttpServer::Impl::Close(Connection& conn) {
 }
 
 void HttpServer::Impl::Sweep(Clock::time_point now) {
+  auto busy = [](const Connection& conn) {
+    return conn.state == Connection::State::kProcessing ||
+           conn.state == Connection::State::kVerifying;
+  };
   std::vector<uint64_t> expired;
   for (const auto& [id, conn] : connections) {
-    if (conn->state != Connection::State::kProcessing &&
-        conn->deadline <= now) {
-      expired.push_back(id);
-    }
+    if (!busy(*conn) && conn->deadline <= now) expired.push_back(id);
   }
   for (const uint64_t id : expired) {
-    Connection& conn = *connections.at(id);
+    // Answering one may have moved another on.
+    const auto it = connections.find(id);
+    if (it == connections.end() || busy(*it->second) ||
+        it->second->deadline > now) {
+      continue;
+    }
+    Connection& conn = *it->second;
     switch (conn.state) {
+      case Connection::State::kQueued:
+        scrape_queue.Remove(conn.source, conn.id);
+        Answer(conn, conn.pending, 503, "Too many scrapes in progress\n",
+               {{"Retry-After", "1"}}, *conn.security);
+        break;
+      case Connection::State::kAuthenticating:
+        verify_queue.Remove(conn.source, conn.id);
+        Answer(conn, conn.pending, 503, "Too many password checks waiting\n",
+               {{"Retry-After", "1"}}, *conn.security);
+        break;
       case Connection::State::kWriting:
         FinishResponse(conn, true);
         break;
@@ -1053,6 +1350,10 @@ void HttpServer::Impl::Sweep(Clock::time_point now) {
         Close(conn);
     }
   }
+  // Queued scrapes do not wait on a response whose reader has stalled.
+  while (!scrape_queue.empty() && scrapes >= kMaxScrapeResponses &&
+         EvictStalledScrape()) {
+  }
 }
 
 void HttpServer::Impl::Work() {
@@ -1065,9 +1366,29 @@ void HttpServer::Impl::Work() {
       job = std::move(jobs.front());
       jobs.pop_front();
     }
+    if (job.verify) {
+      Done result{job.connection, {}, Done::Verdict::kBad};
+      try {
+        if (job.security->auth->Verify(job.user, job.password)) {
+          result.verdict = Done::Verdict::kGood;
+        }
+      } catch (...) {
+        // Bad, as it stands: the client gets a 401.
+      }
+      OPENSSL_cleanse(job.password.data(), job.password.size());
+      {
+        std::lock_guard lock(queue_mutex);
+        done.push_back(std::move(result));
+      }
+      const uint64_t one = 1;
+      if (write(wake.get(), &one, sizeof(one)) < 0) {
+        spdlog::debug("http: waking the event loop: {}", ErrnoMessage(errno));
+      }
+      continue;
+    }
     Response response;
     try {
-      response = Handle(job.request);
+      response = Handle(job.request, *job.security);
     } catch (...) {
       // Whatever failed, the client gets an answer and the thread lives on.
       response =
@@ -1075,7 +1396,8 @@ void HttpServer::Impl::Work() {
     }
     {
       std::lock_guard lock(queue_mutex);
-      done.push_back({job.connection, std::move(response)});
+      done.push_back(
+          {job.connection, std::move(response), Done::Verdict::kNone});
     }
     const uint64_t one = 1;
     if (write(wake.get(), &one, sizeof(one)) < 0) {
@@ -1084,26 +1406,13 @@ void HttpServer::Impl::Work() {
   }
 }
 
-Response HttpServer::Impl::Handle(const HttpRequest& request) {
+// The client has authenticated (Dispatch) when it had to.
+Response HttpServer::Impl::Handle(const HttpRequest& request,
+                                  const Security& security) {
   const std::string_view method = request.method;
   const std::string_view path = request.path;
   const bool head = method == "HEAD";
-  const std::shared_ptr<const Security> current = CurrentSecurity();
-  const HeaderList& headers = current->headers;
-
-  // Every path, as exporter-toolkit does: nothing is served to a client
-  // that cannot authenticate.
-  if (current->auth->enabled()) {
-    std::string user;
-    std::string password;
-    const std::string authorization(request.Header("authorization"));
-    if (authorization.empty() ||
-        !ParseBasicAuthorization(authorization, &user, &password) ||
-        !current->auth->Check(user, password)) {
-      return MakeResponse(request, 401, kPlain, "Unauthorized\n",
-                          {{"WWW-Authenticate", "Basic"}}, headers);
-    }
-  }
+  const HeaderList& headers = security.headers;
 
   const bool known = path == options.metrics_path || path == "/" ||
                      path == "/-/healthy" || path == "/-/ready";
@@ -1249,7 +1558,7 @@ HttpServer::HttpServer(const HttpOptions& options, Gatherer gather,
   impl_->gather = std::move(gather);
   impl_->ready = std::move(ready);
   impl_->landing_page = LandingPage(options);
-  impl_->security = MakeSecurity(options.web_config);
+  impl_->web_security = MakeSecurity(options.web_config);
   if (options.web_config.tls_enabled) {
     impl_->tls = std::make_shared<TlsServerContext>(options.web_config.tls);
   }
@@ -1279,7 +1588,7 @@ void HttpServer::UpdateWebConfig(const WebSecurityConfig& config) {
   }
   std::lock_guard lock(impl_->config_mutex);
   impl_->tls = std::move(tls);
-  impl_->security = std::move(security);
+  impl_->web_security = std::move(security);
 }
 
 std::vector<prometheus::MetricFamily> CollectHttpStats(const HttpStats& stats) {
@@ -1344,6 +1653,15 @@ std::vector<prometheus::MetricFamily> CollectHttpStats(const HttpStats& stats) {
     dropped.metric.push_back(std::move(by_reason));
   }
   out.push_back(std::move(dropped));
+  out.push_back(gauge("synwatch_http_scrapes_queued",
+                      "Scrapes waiting for one of the 16 scrape slots, "
+                      "served in turns by client address.",
+                      static_cast<double>(stats.scrapes_queued.load())));
+  out.push_back(
+      gauge("synwatch_http_password_checks_waiting",
+            "Requests whose basic auth password was never checked before, "
+            "waiting for (or in) its bcrypt; one runs at a time.",
+            static_cast<double>(stats.password_checks_waiting.load())));
   return out;
 }
 

@@ -44,6 +44,10 @@ struct HttpStats {
   std::atomic<uint64_t> connections_dropped_limit{0};  // kMaxConnections
   std::atomic<uint64_t> request_timeouts{0};  // no complete request in time
   std::atomic<uint64_t> tls_handshake_failures{0};
+  // Admission (kMaxScrapeResponses, kMaxUnverified): scrapes waiting for a
+  // slot, and requests whose password waits for (or is in) its bcrypt.
+  std::atomic<int64_t> scrapes_queued{0};
+  std::atomic<int64_t> password_checks_waiting{0};
 };
 
 // The synwatch_http_* families of stats.
@@ -62,11 +66,23 @@ struct HttpOptions {
 
 // Limits on what clients can make the server hold (README, "HTTP under
 // load"). Past kMaxConnections, a new connection replaces the one that has
-// waited longest for its request head; past kMaxScrapeResponses metrics
-// responses being built or written, a new scrape replaces the response that
-// has made no progress for longest (at least 1 s), or gets a 503.
+// waited longest for its request head. Past kMaxScrapeResponses metrics
+// responses being built or written, a scrape waits for a slot, the turns
+// going round the client addresses (fair_queue.h): at most
+// kMaxQueuedScrapesPerSource per address and kMaxQueuedScrapes in all, each
+// for kRequestTimeoutMs, else 503; a held response that has made no
+// progress for 1 s gives its slot up to a waiting scrape.
 inline constexpr std::size_t kMaxConnections = 1024;
 inline constexpr std::size_t kMaxScrapeResponses = 16;
+inline constexpr std::size_t kMaxQueuedScrapesPerSource = 16;
+inline constexpr std::size_t kMaxQueuedScrapes = 256;
+// With basic auth, credentials that were never checked wait for a bcrypt
+// (one runs at a time), in turns by address as well: at most
+// kMaxUnverifiedPerSource per address and kMaxUnverified in all, else 429.
+// Credentials checked before (good or bad) are answered from memory
+// (basic_auth.h) and wait for nothing.
+inline constexpr std::size_t kMaxUnverifiedPerSource = 4;
+inline constexpr std::size_t kMaxUnverified = 64;
 // A request head must be complete this long after the connection is ready
 // for it (accepted, TLS handshake included, or the previous response
 // written): slow headers and idle keep-alive connections end here. A

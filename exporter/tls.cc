@@ -69,6 +69,18 @@ constexpr GoCipher kGoCiphers[] = {
      "ECDHE-ECDSA-CHACHA20-POLY1305"},
 };
 
+// Go's default for TLS 1.0-1.2 when no cipher_suites are given (Go 1.23's
+// crypto/tls defaults.go: its preference order without the CBC-SHA256 and
+// RC4 suites, RSA key exchange and 3DES): ECDHE only, AEADs first, then
+// AES-CBC with SHA-1 for old clients. OpenSSL's own default would add the
+// CBC-SHA256/384 suites Go leaves out.
+constexpr const char* kGoDefaultCipherList =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:"
+    "ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA";
+
 // Go's tls.InsecureCipherSuites(): exporter-toolkit refuses them as unknown;
 // naming them here gives a better reason.
 constexpr std::string_view kGoInsecureCiphers[] = {
@@ -311,7 +323,8 @@ CtxPtr BuildContext(const TlsSettings& s) {
 
   policy->min_version = static_cast<int>(s.min_version);
   policy->max_version = static_cast<int>(s.max_version);
-  policy->cipher_list = s.cipher_list;
+  policy->cipher_list =
+      s.cipher_list.empty() ? kGoDefaultCipherList : s.cipher_list;
   policy->groups = s.groups;
   policy->prefer_server = s.prefer_server_cipher_suites;
   policy->allowed_sans = s.client_allowed_sans;
@@ -321,8 +334,7 @@ CtxPtr BuildContext(const TlsSettings& s) {
       SSL_CTX_set_max_proto_version(ctx.get(), policy->max_version) != 1) {
     fail("protocol versions", "refused");
   }
-  if (!s.cipher_list.empty() &&
-      SSL_CTX_set_cipher_list(ctx.get(), s.cipher_list.c_str()) != 1) {
+  if (SSL_CTX_set_cipher_list(ctx.get(), policy->cipher_list.c_str()) != 1) {
     fail("cipher suites", "none of them is available");
   }
   if (!s.groups.empty() &&

@@ -40,7 +40,8 @@ struct TlsSettings {
   TlsVersion min_version = TlsVersion::kTls12;
   TlsVersion max_version = TlsVersion::kTls13;
   // OpenSSL cipher list for TLS 1.0-1.2, e.g. "ECDHE-RSA-AES128-GCM-SHA256";
-  // "" = OpenSSL's default. TLS 1.3 suites are not configurable, as in Go.
+  // "" = Go's default list (ECDHE with AES-GCM, ChaCha20-Poly1305, then
+  // AES-CBC-SHA). TLS 1.3 suites are not configurable, as in Go.
   std::string cipher_list;
   std::string groups;  // e.g. "X25519:P-256"; "" = OpenSSL's default
   bool prefer_server_cipher_suites = true;

@@ -93,8 +93,10 @@ wait "$abuse"
 log "idle: $(cat "$SW_TMP/idle")"
 
 # --- 40 scrapes that never read their answer ---------------------------------
-# 16 metrics responses at most are held; a new scrape replaces the one
-# stalled longest, so memory stays near 16 responses and scrapes go on.
+# 16 metrics responses at most are held; the others wait for a slot (or get
+# 503 past their address's share), and a held response that has stalled for
+# 1 s gives its slot up to a waiting scrape, so memory stays near 16
+# responses and scrapes go on.
 write_failures() { scrape | grep '^synwatch_http_response_write_failures_total ' | cut -d' ' -f2; }
 failures_before="$(write_failures)"
 srv timeout 60 "${ABUSE[@]}" slowread 9632 40 10 >/dev/null &

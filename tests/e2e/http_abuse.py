@@ -9,7 +9,9 @@ and stops by itself.
   http_abuse.py idle PORT N SECONDS        N connections that send nothing
   http_abuse.py slowread PORT N SECONDS    N scrapes whose answer is not read
   http_abuse.py flood PORT SECONDS THREADS good and bad requests, back to back
+  http_abuse.py guess PORT SECONDS THREADS scrapes with a made-up password each
 """
+import base64
 import re
 import resource
 import selectors
@@ -214,11 +216,37 @@ def flood(port, seconds, threads):
     print("slowest %.3f s: %r" % (slowest[0], slowest[1][:60]))
 
 
+def guess(port, seconds, threads):
+    """Password guessing: scrapes as user alice, each with a password never
+    sent before, back to back. Prints the count of each outcome."""
+    counts = {}
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def run(k):
+        i = 0
+        while time.monotonic() < deadline:
+            credentials = base64.b64encode(b"alice:guess-%d-%d" % (k, i))
+            i += 1
+            status = status_of(port, b"GET /metrics HTTP/1.1\r\nHost: g\r\n"
+                               b"Authorization: Basic " + credentials +
+                               b"\r\nConnection: close\r\n\r\n")
+            with lock:
+                counts[status] = counts.get(status, 0) + 1
+
+    workers = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    print(" ".join("%s=%d" % kv for kv in sorted(counts.items())))
+
+
 def main():
     mode, port = sys.argv[1], int(sys.argv[2])
     args = [int(a) for a in sys.argv[3:]]
     {"cases": cases, "slowloris": slowloris, "idle": idle,
-     "slowread": slowread, "flood": flood}[mode](port, *args)
+     "slowread": slowread, "flood": flood, "guess": guess}[mode](port, *args)
 
 
 if __name__ == "__main__":

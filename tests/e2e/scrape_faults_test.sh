@@ -68,7 +68,7 @@ for i in $(seq 1 16); do
   unset 'SW_PIDS[-1]'
 done
 for i in $(seq 1 16); do
-  if [ "$(cat "$SW_TMP/code$i")" = 200 ] && tail -n 1 "$SW_TMP/c$i" | grep -q '^synwatch_http_connections_dropped_total{reason="tls_handshake"} '; then
+  if [ "$(cat "$SW_TMP/code$i")" = 200 ] && tail -n 1 "$SW_TMP/c$i" | grep -q '^synwatch_http_password_checks_waiting '; then
     ok=$((ok + 1))
   else
     log "scrape $i: $(tr '\n' ' ' <"$SW_TMP/code$i"), body ends: $(tail -c 120 "$SW_TMP/c$i" 2>/dev/null)"

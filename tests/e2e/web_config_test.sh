@@ -121,7 +121,10 @@ check "logs that TLS and basic auth are on" grep -q 'TLS is enabled, basic auth 
 check "OpenSSL loaded for TLS (libssl.so.3 mapped)" grep -q 'libssl\.so\.3' "/proc/$SYNWATCH_PID/maps"
 check_eq "https with the right password" "$(code -u alice:wonderland)" 200
 check "the metrics come over TLS" bash -c "ip netns exec $SW_SRV curl -fsS --cacert $PKI/ca.pem -u alice:wonderland $URL/metrics | grep -q '^synwatch_build_info'"
-check "plain HTTP is refused" bash -c "! ip netns exec $SW_SRV curl -sS --max-time 5 http://127.0.0.1:9632/metrics"
+# Plain HTTP gets what Go's net/http answers it, and no metrics.
+plain="$(srv curl -sS -o "$SW_TMP/plain" -w '%{http_code}' --max-time 5 http://127.0.0.1:9632/metrics)"
+check_eq "plain HTTP gets 400" "$plain" 400
+check "with Go's reason" grep -qx 'Client sent an HTTP request to an HTTPS server.' "$SW_TMP/plain"
 check "a client that does not trust the CA refuses the server" bash -c "! ip netns exec $SW_SRV curl -sS --max-time 5 --cacert $PKI/rogue.pem $URL/metrics"
 check_eq "wrong password" "$(code -u alice:wrong)" 401
 check_eq "no password" "$(code)" 401

@@ -112,9 +112,11 @@ TEST_F(BasicAuthTest, UnknownUserCostsABcryptToo) {
   // Cost 10 makes one bcrypt take tens of milliseconds: an unknown user must
   // not answer measurably faster than a known one with a wrong password.
   BasicAuth auth({{"alice", BcryptHash("wonderland", 10)}});
+  int guess = 0;  // a new password each time: failures are remembered
   auto time = [&](const char* user) {
+    const std::string password = "guess" + std::to_string(++guess);
     const auto start = std::chrono::steady_clock::now();
-    EXPECT_FALSE(auth.Check(user, "guess"));
+    EXPECT_FALSE(auth.Check(user, password));
     return std::chrono::steady_clock::now() - start;
   };
   time("alice");  // warm up
@@ -131,17 +133,49 @@ TEST_F(BasicAuthTest, UnknownUserCostsABcryptToo) {
   EXPECT_LT(unknown, known * 4);
 }
 
-TEST_F(BasicAuthTest, SuccessIsCachedFailureIsNot) {
+TEST_F(BasicAuthTest, SuccessAndFailureAreRememberedApart) {
   BasicAuth auth(*users_);
+  using Verdict = BasicAuth::Verdict;
+  EXPECT_EQ(auth.Lookup("alice", "wonderland"), Verdict::kUnknown);
   EXPECT_TRUE(auth.Check("alice", "wonderland"));
   EXPECT_EQ(auth.cached(), 1u);
+  EXPECT_EQ(auth.Lookup("alice", "wonderland"), Verdict::kGood);
   EXPECT_TRUE(auth.Check("alice", "wonderland"));
   EXPECT_EQ(auth.cached(), 1u);
+  EXPECT_EQ(auth.Lookup("alice", "nope"), Verdict::kUnknown);
   EXPECT_FALSE(auth.Check("alice", "nope"));
   EXPECT_FALSE(auth.Check("bob", "wonderland"));  // another user's password
   EXPECT_EQ(auth.cached(), 1u);
+  EXPECT_EQ(auth.cached_failures(), 2u);
+  EXPECT_EQ(auth.Lookup("alice", "nope"), Verdict::kBad);
+  EXPECT_EQ(auth.Lookup("bob", "wonderland"), Verdict::kBad);
+  EXPECT_EQ(auth.Lookup("bob", "builder"), Verdict::kUnknown);
   EXPECT_TRUE(auth.Check("bob", "builder"));
   EXPECT_EQ(auth.cached(), 2u);
+  // What no password can be is bad without a bcrypt, and not remembered.
+  EXPECT_EQ(auth.Lookup("alice", std::string("a\0b", 3)), Verdict::kBad);
+  EXPECT_EQ(auth.cached_failures(), 2u);
+}
+
+TEST_F(BasicAuthTest, RememberedFailureCostsNoBcrypt) {
+  // Cost 12: a bcrypt takes a quarter second or more; a remembered failure
+  // is one HMAC.
+  BasicAuth auth({{"alice", BcryptHash("wonderland", 12)}});
+  EXPECT_FALSE(auth.Check("alice", "guess"));
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(auth.Check("alice", "guess"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start,
+            std::chrono::milliseconds(100));
+}
+
+TEST_F(BasicAuthTest, FailureCacheIsBounded) {
+  BasicAuth auth(*users_);
+  for (size_t i = 0; i < BasicAuth::kMaxCachedFailures + 10; ++i) {
+    EXPECT_FALSE(auth.Verify("alice", "wrong" + std::to_string(i)));
+  }
+  EXPECT_EQ(auth.cached_failures(), BasicAuth::kMaxCachedFailures);
+  EXPECT_EQ(auth.Lookup("alice", "wrong0"), BasicAuth::Verdict::kUnknown);
+  EXPECT_EQ(auth.Lookup("alice", "wrong1033"), BasicAuth::Verdict::kBad);
 }
 
 TEST_F(BasicAuthTest, CacheIsBounded) {

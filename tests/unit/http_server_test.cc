@@ -16,6 +16,7 @@
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
+#include <ctime>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -249,6 +250,23 @@ TEST_F(HttpServerTest, Healthy) {
   EXPECT_EQ(response.body, "Healthy\n");
 }
 
+TEST_F(HttpServerTest, DateHeaderIsAnImfFixdate) {
+  const std::time_t before = std::time(nullptr);
+  const Response response = Fetch(port_, "GET", "/-/healthy");
+  const std::time_t after = std::time(nullptr);
+  const std::string date = response.Header("date");
+  ASSERT_EQ(date.size(), 29u) << date;  // "Sun, 06 Nov 1994 08:49:37 GMT"
+  std::tm parsed{};
+  const char* end =
+      strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &parsed);
+  ASSERT_NE(end, nullptr) << date;
+  EXPECT_EQ(*end, '\0') << date;
+  const std::time_t when = timegm(&parsed);
+  EXPECT_GE(when, before);
+  EXPECT_LE(when, after);
+  EXPECT_NE(Fetch(port_, "GET", "/nope").Header("date"), "");  // every answer
+}
+
 TEST_F(HttpServerTest, ReadyFollowsCheck) {
   Response response = Fetch(port_, "GET", "/-/ready");
   EXPECT_EQ(response.status, 503);
@@ -434,7 +452,7 @@ TEST(HttpServerOptionsTest, CountsResponsesByClass) {
   EXPECT_EQ(stats.write_failures.load(), 0U);
 
   const auto families = CollectHttpStats(stats);
-  ASSERT_EQ(families.size(), 6U);
+  ASSERT_EQ(families.size(), 8U);
   EXPECT_EQ(families[0].name, "synwatch_http_requests_in_flight");
   EXPECT_EQ(families[2].name, "synwatch_http_responses_total");
   ASSERT_EQ(families[2].metric.size(), 5U);
@@ -445,6 +463,9 @@ TEST(HttpServerOptionsTest, CountsResponsesByClass) {
   EXPECT_EQ(families[5].name, "synwatch_http_connections_dropped_total");
   ASSERT_EQ(families[5].metric.size(), 3U);
   EXPECT_EQ(families[5].metric[1].label.at(0).value, "request_timeout");
+  EXPECT_EQ(families[6].name, "synwatch_http_scrapes_queued");
+  EXPECT_EQ(families[7].name, "synwatch_http_password_checks_waiting");
+  EXPECT_EQ(stats.scrapes_queued.load(), 0);
 }
 
 TEST(HttpServerOptionsTest, AllAddressesForm) {

@@ -41,6 +41,7 @@ struct ClientOptions {
   std::string ca_pem;             // trusted for the server's certificate
   const Pem* identity = nullptr;  // client certificate
   int max_version = 0;
+  std::string cipher_list;    // OpenSSL's names for TLS 1.2; "" = default
   std::string authorization;  // "Basic ..." or ""
 };
 
@@ -90,6 +91,11 @@ Response Fetch(int port, std::string_view path, const ClientOptions& options) {
       AddCertificates(SSL_CTX_get_cert_store(ctx), options.ca_pem);
       if (options.max_version != 0) {
         SSL_CTX_set_max_proto_version(ctx, options.max_version);
+      }
+      if (!options.cipher_list.empty() &&
+          SSL_CTX_set_cipher_list(ctx, options.cipher_list.c_str()) != 1) {
+        ERR_clear_error();
+        throw std::runtime_error("client cipher list refused");
       }
       if (options.identity != nullptr) {
         X509* cert = testing::ReadCert(options.identity->cert);
@@ -327,6 +333,47 @@ TEST_F(HttpServerTlsTest, CipherSuites) {
   config.tls.cipher_list = "ECDHE-RSA-AES128-GCM-SHA256";
   server_object_->UpdateWebConfig(config);
   EXPECT_TRUE(Fails(port_, "/metrics", Trusting()));
+}
+
+TEST_F(HttpServerTlsTest, DefaultCipherSuitesAreGos) {
+  Start(Tls());
+  auto with = [&](const char* cipher) {
+    ClientOptions options = Trusting();
+    options.max_version = TLS1_2_VERSION;
+    options.cipher_list = cipher;
+    return !Fails(port_, "/metrics", options);
+  };
+  // Go's defaults for TLS 1.2 (the server's key is ECDSA).
+  EXPECT_TRUE(with("ECDHE-ECDSA-AES128-GCM-SHA256"));
+  EXPECT_TRUE(with("ECDHE-ECDSA-AES256-GCM-SHA384"));
+  EXPECT_TRUE(with("ECDHE-ECDSA-CHACHA20-POLY1305"));
+  EXPECT_TRUE(with("ECDHE-ECDSA-AES128-SHA"));
+  EXPECT_TRUE(with("ECDHE-ECDSA-AES256-SHA"));
+  // OpenSSL's default has these four CBC-SHA256/384 suites; Go's has not.
+  EXPECT_FALSE(with("ECDHE-ECDSA-AES128-SHA256"));
+  EXPECT_FALSE(with("ECDHE-ECDSA-AES256-SHA384"));
+  EXPECT_FALSE(
+      with("ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384:"
+           "ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA384"));
+}
+
+TEST_F(HttpServerTlsTest, PlainHttpOnTheTlsPortGetsGos400) {
+  Start(Tls());
+  const int fd = Connect(port_);
+  const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  std::string data;
+  char chunk[4096];
+  for (ssize_t n; (n = recv(fd, chunk, sizeof(chunk), 0)) > 0;) {
+    data.append(chunk, static_cast<size_t>(n));
+  }
+  close(fd);
+  EXPECT_EQ(data,
+            "HTTP/1.0 400 Bad Request\r\n\r\n"
+            "Client sent an HTTP request to an HTTPS server.\n");
+  // TLS clients are served as before.
+  EXPECT_EQ(Fetch(port_, "/metrics", Trusting()).status, 200);
 }
 
 TEST_F(HttpServerTlsTest, BasicAuthOverTls) {
