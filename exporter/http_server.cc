@@ -458,7 +458,9 @@ struct Connection {
 
   ~Connection() {
     if (ssl != nullptr) SSL_free(ssl);
-    OPENSSL_cleanse(password.data(), password.size());
+    // Only when there is one: without TLS or basic auth OpenSSL is never
+    // loaded (openssl_lazy.cc), and a call would load it.
+    if (!password.empty()) OPENSSL_cleanse(password.data(), password.size());
   }
 };
 
