@@ -328,21 +328,12 @@ class XdpProgram {
   // peer was evicted). Returns the number of SYNs checked.
   uint64_t ExpectPeerIdentity(uint32_t slot, uint32_t ifindex) const {
     uint64_t series[SW_OUTCOME_COUNT][SW_ACTION_COUNT] = {};
-    const int fd = Fd(skel_->maps.peers);
-    std::vector<uint64_t> values(static_cast<size_t>(ncpus_));
-    sw_peer_key key{};
-    sw_peer_key next{};
-    const sw_peer_key* prev = nullptr;
-    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-      key = next;
-      prev = &key;
-      if (key.ifindex != ifindex || key.outcome >= SW_OUTCOME_COUNT ||
-          key.action >= SW_ACTION_COUNT) {
-        continue;
+    ForEachPeer([&](const sw_peer_key& key, uint64_t count) {
+      if (key.ifindex == ifindex && key.outcome < SW_OUTCOME_COUNT &&
+          key.action < SW_ACTION_COUNT) {
+        series[key.outcome][key.action] += count;
       }
-      if (bpf_map_lookup_elem(fd, &key, values.data()) != 0) continue;
-      for (uint64_t v : values) series[key.outcome][key.action] += v;
-    }
+    });
     uint64_t total = 0;
     uint64_t syn[SW_OUTCOME_COUNT][SW_ACTION_COUNT] = {};
     uint64_t gap[SW_OUTCOME_COUNT][SW_ACTION_COUNT] = {};
@@ -388,6 +379,15 @@ class XdpProgram {
   // Every peer entry, summed over CPUs, keyed by PeerLabel().
   std::map<std::string, uint64_t> Peers() const {
     std::map<std::string, uint64_t> out;
+    ForEachPeer([&out](const sw_peer_key& key, uint64_t count) {
+      out[PeerLabel(key)] += count;
+    });
+    return out;
+  }
+
+  // Calls f(key, count summed over CPUs) for every peer entry.
+  template <class F>
+  void ForEachPeer(F f) const {
     const int fd = Fd(skel_->maps.peers);
     std::vector<uint64_t> values(static_cast<size_t>(ncpus_));
     sw_peer_key key{};
@@ -399,9 +399,8 @@ class XdpProgram {
       if (bpf_map_lookup_elem(fd, &key, values.data()) != 0) continue;
       uint64_t sum = 0;
       for (uint64_t v : values) sum += v;
-      out[PeerLabel(key)] += sum;
+      f(key, sum);
     }
-    return out;
   }
 
   // Every record in the "events" ring buffer since the last call, in order.
