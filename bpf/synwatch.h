@@ -16,7 +16,7 @@
 
 #include <linux/types.h>
 
-#define SW_ABI_VERSION 3
+#define SW_ABI_VERSION 4
 
 /* Interfaces: ifindex -> slot through an open-addressed table in the config
  * value (sw_config.if_slots). Slot SW_IF_UNKNOWN counts packets seen on an
@@ -64,6 +64,14 @@ enum sw_action {
 	SW_ACTION_COUNT,
 };
 
+/* Which part of a TCP header an IP fragment that splits it holds (no real
+ * stack sends one; RFC 1858, RFC 7112). */
+enum sw_split {
+	SW_SPLIT_FIRST = 0, /* the first fragment: the header is cut short */
+	SW_SPLIT_LATER,	    /* a later fragment that starts inside a TCP header */
+	SW_SPLIT_COUNT,
+};
+
 enum sw_family {
 	SW_FAMILY_IPV4 = 4,
 	SW_FAMILY_IPV6 = 6,
@@ -108,6 +116,12 @@ struct sw_if_stats {
 	__u64 block_inserts;	   /* entries written to "blocked" (evictions likewise) */
 	__u64 events_ring_full;	   /* events lost: ring buffer full */
 	__u64 events_rate_limited; /* connection events not sent: over connections_per_second */
+	/* IP fragments that split a TCP header, judged by their source; a first
+	 * one whose ports are visible counts in syn[][] too. */
+	__u64 split_tcp[SW_SPLIT_COUNT][SW_OUTCOME_COUNT][SW_ACTION_COUNT];
+	/* Stealth probes: TCP segments with none of SYN, ACK and RST (NULL,
+	 * FIN, Xmas scans), judged by their source like SYNs. */
+	__u64 probes[SW_OUTCOME_COUNT][SW_ACTION_COUNT];
 };
 
 /* LPM key of the "rules" trie. prefixlen counts the bits of gen, family

@@ -23,6 +23,12 @@ static_assert(offsetof(sw_params, scan_window_ns) == 24);
 static_assert(sizeof(sw_config) == 8 + 2 * sizeof(sw_params) + 4 * SW_IF_SLOTS);
 static_assert(sizeof(sw_if_stats) ==
               8 * (int{SW_CLASS_COUNT} +
+                   int{SW_OUTCOME_COUNT} * int{SW_ACTION_COUNT} + 7 +
+                   int{SW_SPLIT_COUNT} * int{SW_OUTCOME_COUNT} *
+                       int{SW_ACTION_COUNT} +
+                   int{SW_OUTCOME_COUNT} * int{SW_ACTION_COUNT}));
+static_assert(offsetof(sw_if_stats, split_tcp) ==
+              8 * (int{SW_CLASS_COUNT} +
                    int{SW_OUTCOME_COUNT} * int{SW_ACTION_COUNT} + 7));
 static_assert(sizeof(sw_rule_key) == 24);
 static_assert(offsetof(sw_rule_key, addr) == 8);
