@@ -303,6 +303,9 @@ static __always_inline int classify_split(struct hdr_cursor *nh, void *data_end,
 		fill_source(src, saddr, daddr, family, ATTEMPT_SPLIT_LATER);
 		return CLASS_JUDGE;
 	}
+	/* A frame shorter than its IP length is dropped by the kernel. */
+	if (tcp_bytes > 0xffff || nh->pos + tcp_bytes > data_end)
+		return SW_CLASS_MALFORMED;
 	if ((void *)(tcph + 1) <= data_end && tcp_bytes >= (int)sizeof(*tcph) &&
 	    tcp_bytes >= tcph->doff * 4)
 		return -1;
@@ -392,6 +395,9 @@ __noinline int classify_l3(struct xdp_md *ctx, struct syn_source *src, __u32 l3_
 				return CLASS_JUDGE;
 			}
 			nh.pos = data + w->off;
+			/* The last header ran past the frame. */
+			if (nh.pos > data_end)
+				return SW_CLASS_MALFORMED;
 			if (proto == IPPROTO_FRAGMENT) {
 				/* A later fragment; w->next is the first header
 				 * of its fragmentable part, which may precede
