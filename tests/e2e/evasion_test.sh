@@ -143,7 +143,6 @@ nmap_scan() { # SRC NMAP_ARGS...
   connect_from "$src" 192.0.2.1 8080
   check_eq "nmap $* from $src: the scanner is blocked" "$?" 1
 }
-before="$(scrape)"
 nmap_scan 192.0.2.11 -sS -f
 nmap_scan 192.0.2.12 -sS --mtu 8
 nmap_scan 192.0.2.13 -sS --data-length 40
@@ -152,7 +151,9 @@ nmap_scan 192.0.2.18 -sN
 nmap_scan 192.0.2.19 -sF
 nmap_scan 192.0.2.66 -sX
 text="$(scrape)"
-check_eq "seven scans detected" "$(value "$text" synwatch_port_scans_detected_total 'interface="sw-srv"')" 7
+# Decoys' spoofed probes scan as well: seven scanners and two decoys.
+check_eq "nine scans detected" "$(value "$text" synwatch_port_scans_detected_total 'interface="sw-srv"')" 9
+check "the decoys are logged as scanners too" grep -q "Port scan detected: 192\.0\.2\.77 -> 192\.0\.2\.1" "$SW_TMP/synwatch.log"
 check "fragmented scans counted as split first fragments" test \
   "$(value "$text" synwatch_split_tcp_fragments_total 'interface="sw-srv",fragment="first",outcome="unmatched",action="pass"')" -ge 8
 check "stealth probes counted" test \
