@@ -24,14 +24,7 @@
 #define VLAN_MAX_DEPTH 2
 
 /*
- * IPv6 extension headers walked inline. Real stacks send one or two; Linux
- * follows a chain of any length, so a longer one goes on through
- * ip6_ext_walk() below.
- */
-#define IPV6_EXT_MAX_CHAIN 8
-
-/*
- * Bounds of the walks past the inline ones, in bpf_loop() rounds: a VLAN tag
+ * Bounds of the walks by offset below, in bpf_loop() rounds: a VLAN tag
  * takes 4 bytes and an extension header 8 at least, so these cover any
  * frame up to 128 KiB (and IPv6 allows 64 KiB of payload), more than any
  * linear XDP frame, native or generic. A walk therefore never stops short
@@ -40,9 +33,6 @@
  */
 #define VLAN_WALK_MAX (128 * 1024 / 4)
 #define IPV6_EXT_WALK_MAX (128 * 1024 / 8)
-
-/* The inline walk of skip_ip6hdrext() ended on an extension header. */
-#define IPV6_EXT_GOES_ON (-2)
 
 #define IP_FRAG_OFFSET_MASK 0x1fff  /* IPv4 frag_off, host order */
 #define IP_FRAG_MF 0x2000	    /* IPv4 frag_off, host order: more fragments */
@@ -158,62 +148,16 @@ static __always_inline int ipv6_is_ext(__u8 next_hdr)
 	       next_hdr == IPPROTO_FRAGMENT;
 }
 
-/* Fragment header seen: *frag of skip_ip6hdrext() and ip6_ext_walk() holds
- * this bit and the header's frag_off in host order. */
+/* Fragment header seen: hdr_walk.frag holds this bit and the header's
+ * frag_off in host order. */
 #define IP6_FRAG_SEEN 0x10000
-
-/*
- * Walks the extension headers that may precede the transport header.
- * Returns the upper-layer protocol; -1 when a header is truncated;
- * IPV6_EXT_GOES_ON at a fragment header or when the chain is longer than
- * IPV6_EXT_MAX_CHAIN: the caller walks the chain again with ip6_ext_walk(),
- * which keeps the offsets a fragment needs as numbers.
- */
-static __always_inline int skip_ip6hdrext(struct hdr_cursor *nh, void *data_end, __u8 next_hdr)
-{
-	struct ipv6_opt_hdr *hdr;
-	int i;
-
-#pragma unroll
-	for (i = 0; i < IPV6_EXT_MAX_CHAIN; i++) {
-		hdr = nh->pos;
-		switch (next_hdr) {
-		case IPPROTO_HOPOPTS:
-		case IPPROTO_ROUTING:
-		case IPPROTO_DSTOPTS:
-			if ((void *)(hdr + 1) > data_end)
-				return -1;
-			if (nh->pos + (hdr->hdrlen + 1) * 8 > data_end)
-				return -1;
-			nh->pos += (hdr->hdrlen + 1) * 8;
-			next_hdr = hdr->nexthdr;
-			break;
-		case IPPROTO_AH:
-			/* RFC 4302: length in 4-octet units, minus 2. */
-			if ((void *)(hdr + 1) > data_end)
-				return -1;
-			if (nh->pos + (hdr->hdrlen + 2) * 4 > data_end)
-				return -1;
-			nh->pos += (hdr->hdrlen + 2) * 4;
-			next_hdr = hdr->nexthdr;
-			break;
-		case IPPROTO_FRAGMENT:
-			return IPV6_EXT_GOES_ON;
-		default:
-			return next_hdr;
-		}
-	}
-	if (ipv6_is_ext(next_hdr))
-		return IPV6_EXT_GOES_ON;
-	return next_hdr;
-}
 
 /*
  * State of the walks that go on where the inline ones stop, one bpf_loop()
  * round per header. They read through bpf_xdp_load_bytes() at an offset, so
- * the verifier checks one round, not one path per header. Only frames with
- * more than VLAN_MAX_DEPTH tags or IPV6_EXT_MAX_CHAIN extension headers
- * take them; no real stack sends those.
+ * the verifier checks one round, not one path per header. Frames with more
+ * than VLAN_MAX_DEPTH tags take the first, IPv6 packets with extension
+ * headers the second.
  */
 struct hdr_walk {
 	struct xdp_md *ctx;
@@ -296,7 +240,9 @@ static long walk_step(__u32 i, void *data)
 }
 
 /* Walks the extension headers from w->off on, the first's type in w->next.
- * Returns as skip_ip6hdrext() does, w->off the end of the chain. */
+ * Returns the upper-layer protocol, w->off where it starts;
+ * IPPROTO_FRAGMENT for a later fragment (w->next: the header after the
+ * fragment header); -1 when a header is truncated. */
 static __always_inline int ip6_ext_walk(struct hdr_walk *w)
 {
 	w->result = 0;
