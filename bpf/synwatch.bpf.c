@@ -182,8 +182,24 @@ struct {
 #define READ_ONCE(x) (*(const volatile typeof(x) *)&(x))
 #endif
 
-/* A SYN's addresses and ports, copied out of the packet once it is known to
- * be a SYN, so that later code needs no packet bounds.
+/*
+ * What a frame that is judged by its source is (handle_syn()). Kinds below
+ * ATTEMPT_PROBE are connection attempts: counted as SYNs, in peer series and
+ * the connection log.
+ */
+enum attempt_kind {
+	ATTEMPT_SYN = 0,     /* a SYN, its TCP header whole */
+	ATTEMPT_SPLIT_FIRST, /* first fragment of a split TCP header, ports visible */
+	ATTEMPT_PROBE,	     /* none of SYN, ACK, RST: a NULL, FIN or Xmas probe */
+	ATTEMPT_SPLIT_LATER, /* a fragment inside a TCP header, no ports visible */
+};
+
+/* What classify() returns for a frame to judge (src says which kind); a
+ * class otherwise. */
+#define CLASS_JUDGE SW_CLASS_COUNT
+
+/* A judged frame's addresses and ports, copied out of the packet once it is
+ * known to be judged, so that later code needs no packet bounds.
  *
  * Written 64 bits at a time: the verdict hash and the copies read them so,
  * and a load that spans several smaller stores is not forwarded from them
@@ -199,9 +215,10 @@ struct syn_source {
 		__u32 daddr[4]; /* likewise */
 		__u64 daddr64[2];
 	};
-	__u16 sport; /* host byte order */
-	__u16 dport; /* host byte order */
+	__u16 sport; /* host byte order; 0 when not visible */
+	__u16 dport; /* host byte order; 0 when not visible */
 	__u8 family;
+	__u8 kind; /* enum attempt_kind */
 };
 
 /* The 64 bits whose bytes in memory are those of first, then second. */
@@ -214,18 +231,10 @@ static __always_inline __u64 u32_pair(__u32 first, __u32 second)
 #endif
 }
 
-static __always_inline int classify_tcp(struct hdr_cursor *nh, void *data_end, const __u32 *saddr,
-					const __u32 *daddr, __u8 family, struct syn_source *src)
+/* family is a constant in each caller, so its branch folds away. */
+static __always_inline void fill_source(struct syn_source *src, const __u32 *saddr,
+					const __u32 *daddr, __u8 family, __u8 kind)
 {
-	struct tcphdr *tcph;
-
-	if (parse_tcphdr(nh, data_end, &tcph) < 0)
-		return SW_CLASS_MALFORMED;
-	/* ECE, CWR, PSH, ... do not make a SYN any less of a new connection. */
-	if (!tcph->syn || tcph->ack)
-		return SW_CLASS_TCP_OTHER;
-	/* Only a SYN needs its addresses; other classes leave src untouched.
-	 * family is a constant in each caller, so this branch folds away. */
 	__builtin_memset(src, 0, sizeof(*src));
 	if (family == SW_FAMILY_IPV4) {
 		src->saddr64[0] = u32_pair(saddr[0], 0);
@@ -238,48 +247,234 @@ static __always_inline int classify_tcp(struct hdr_cursor *nh, void *data_end, c
 		src->daddr64[0] = u32_pair(daddr[0], daddr[1]);
 		src->daddr64[1] = u32_pair(daddr[2], daddr[3]);
 	}
-	src->sport = bpf_ntohs(tcph->source);
-	src->dport = bpf_ntohs(tcph->dest);
 	src->family = family;
-	return SW_CLASS_SYN;
+	src->kind = kind;
 }
 
-/* Any frame: VLAN tags, IPv4 options, IPv6 extension headers. */
-static __always_inline int classify_any(void *data, void *data_end, struct syn_source *src)
+#define TCP_FLAGS_BYTE 13 /* CWR ECE URG ACK PSH RST SYN FIN */
+#define TCP_F_SYN 0x02
+#define TCP_F_RST 0x04
+#define TCP_F_ACK 0x10
+
+static __always_inline int classify_tcp(struct hdr_cursor *nh, void *data_end, const __u32 *saddr,
+					const __u32 *daddr, __u8 family, struct syn_source *src)
 {
-	struct hdr_cursor nh = {.pos = data};
+	struct tcphdr *tcph;
+	__u8 flags, kind;
+
+	if (parse_tcphdr(nh, data_end, &tcph) < 0)
+		return SW_CLASS_MALFORMED;
+	flags = ((__u8 *)tcph)[TCP_FLAGS_BYTE];
+	/* Every segment of a connection after the SYN carries ACK (RFC 9293),
+	 * so this is nearly every packet. ECE, CWR, PSH, ... do not make a SYN
+	 * any less of a new connection. */
+	if (flags & TCP_F_ACK)
+		return SW_CLASS_TCP_OTHER;
+	if (flags & TCP_F_SYN)
+		kind = ATTEMPT_SYN;
+	else if (flags & TCP_F_RST) /* a reset without ACK is legitimate */
+		return SW_CLASS_TCP_OTHER;
+	else
+		kind = ATTEMPT_PROBE;
+	fill_source(src, saddr, daddr, family, kind);
+	src->sport = bpf_ntohs(tcph->source);
+	src->dport = bpf_ntohs(tcph->dest);
+	return CLASS_JUDGE;
+}
+
+/* Longest TCP header (data offset 15): a fragment that starts this far into
+ * the transport header or further holds no TCP flags. */
+#define TCP_MAX_HDR 60
+
+/*
+ * A TCP fragment, offset bytes into the transport header (0: the first),
+ * which holds tcp_bytes of it by its IP length (first fragments only: the
+ * frame can be padded). A first fragment with the whole TCP header is
+ * judged as any segment: returns -1 for the caller to classify it so. One
+ * that cuts the header short, and a later one that starts inside a header,
+ * split it, which no real stack does (RFC 1858, RFC 7112): the kernel would
+ * reassemble whatever they hide, so they are judged by their source. A first
+ * one whose ports are visible counts as a connection attempt.
+ */
+static __always_inline int classify_split(struct hdr_cursor *nh, void *data_end, const __u32 *saddr,
+					  const __u32 *daddr, __u8 family, __u32 offset,
+					  int tcp_bytes, struct syn_source *src)
+{
+	struct tcphdr *tcph = nh->pos;
+	__be16 *ports = nh->pos;
+
+	if (offset) {
+		if (offset >= TCP_MAX_HDR)
+			return SW_CLASS_OTHER_IP;
+		fill_source(src, saddr, daddr, family, ATTEMPT_SPLIT_LATER);
+		return CLASS_JUDGE;
+	}
+	/* A frame shorter than its IP length is dropped by the kernel. */
+	if (tcp_bytes > 0xffff || nh->pos + tcp_bytes > data_end)
+		return SW_CLASS_MALFORMED;
+	if ((void *)(tcph + 1) <= data_end && tcp_bytes >= (int)sizeof(*tcph) &&
+	    tcp_bytes >= tcph->doff * 4)
+		return -1;
+	if (tcp_bytes < 4 || (void *)(ports + 2) > data_end) {
+		/* Not even the ports (the kernel discards such a first IPv4
+		 * fragment; it is judged all the same). */
+		fill_source(src, saddr, daddr, family, ATTEMPT_SPLIT_LATER);
+		return CLASS_JUDGE;
+	}
+	fill_source(src, saddr, daddr, family, ATTEMPT_SPLIT_FIRST);
+	src->sport = bpf_ntohs(ports[0]);
+	src->dport = bpf_ntohs(ports[1]);
+	return CLASS_JUDGE;
+}
+
+/* Furthest header a walk may leave the cursor on: the verifier tracks packet
+ * offsets up to 64 KiB, the headers after it included. Only a frame longer
+ * than a linear native XDP frame reaches it. */
+#define WALK_OFF_MAX 0x7fff
+
+/* No fragment: the fragment offset argument of classify_any()'s tail. */
+#define NOT_FRAGMENT 0xffffffff
+
+/*
+ * The IP packet at l3_off (EtherType proto, network order) of any frame:
+ * IPv4 options and fragments, IPv6 extension headers and fragments.
+ *
+ * A global function, as classify_any() is: the verifier checks it once, on
+ * its own, with l3_off an unknown number, rather than once per number of
+ * VLAN tags and again for each path of the decision after it (that took
+ * the program past the verifier's million instructions). Each family's
+ * branch only finds the TCP header and one tail classifies it, for the same
+ * reason.
+ */
+__noinline int classify_l3(struct xdp_md *ctx, struct syn_source *src, __u32 l3_off, int proto)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	void *data = (void *)(long)ctx->data;
+	struct hdr_cursor nh;
+	struct hdr_walk walk = {.ctx = ctx}, *w = &walk;
+	const __u32 *saddr, *daddr;
 	struct ipv6hdr *ip6h;
 	struct iphdr *iph;
-	int proto;
+	__u32 offset = NOT_FRAGMENT;
+	int len = 0, r;
+	__u8 family;
 
-	proto = parse_ethhdr(&nh, data_end);
-	if (proto < 0)
+	if (!src || l3_off > WALK_OFF_MAX)
 		return SW_CLASS_MALFORMED;
+	nh.pos = data + l3_off;
 
 	if (proto == bpf_htons(ETH_P_IP)) {
 		proto = parse_iphdr(&nh, data_end, &iph);
 		if (proto < 0)
 			return SW_CLASS_MALFORMED;
-		if (proto != IPPROTO_TCP || ip_is_later_fragment(iph))
+		if (proto != IPPROTO_TCP)
 			return SW_CLASS_OTHER_IP;
-		return classify_tcp(&nh, data_end, &iph->saddr, &iph->daddr, SW_FAMILY_IPV4, src);
-	}
-
-	if (proto == bpf_htons(ETH_P_IPV6)) {
+		saddr = &iph->saddr;
+		daddr = &iph->daddr;
+		family = SW_FAMILY_IPV4;
+		if (iph->frag_off & bpf_htons(IP_FRAG_MF | IP_FRAG_OFFSET_MASK)) {
+			offset = (bpf_ntohs(iph->frag_off) & IP_FRAG_OFFSET_MASK) * 8;
+			len = (int)bpf_ntohs(iph->tot_len) - iph->ihl * 4;
+		}
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		proto = parse_ip6hdr(&nh, data_end, &ip6h);
 		if (proto < 0)
 			return SW_CLASS_MALFORMED;
-		proto = skip_ip6hdrext(&nh, data_end, proto);
+		saddr = ip6h->saddr.in6_u.u6_addr32;
+		daddr = ip6h->daddr.in6_u.u6_addr32;
+		family = SW_FAMILY_IPV6;
+		if (ipv6_is_ext(proto)) {
+			/* Extension headers, walked by offset: a fragment
+			 * needs them as numbers, and one walk checked once by
+			 * the verifier replaces an unrolled one that multiplied
+			 * its paths. classify() sends only such frames here. */
+			w->off = l3_off + sizeof(*ip6h);
+			w->frag = 0;
+			w->next = ip6h->nexthdr;
+			proto = ip6_ext_walk(w);
+			if (proto < 0)
+				return SW_CLASS_MALFORMED;
+			if (w->off > WALK_OFF_MAX) {
+				/* Beyond what a packet pointer reaches: the
+				 * source is visible, so judge by it. */
+				fill_source(src, saddr, daddr, family, ATTEMPT_SPLIT_LATER);
+				return CLASS_JUDGE;
+			}
+			nh.pos = data + w->off;
+			/* The last header ran past the frame. */
+			if (nh.pos > data_end)
+				return SW_CLASS_MALFORMED;
+			if (proto == IPPROTO_FRAGMENT) {
+				/* A later fragment; w->next is the first header
+				 * of its fragmentable part, which may precede
+				 * TCP. */
+				if (w->next != IPPROTO_TCP && !ipv6_is_ext(w->next))
+					return SW_CLASS_OTHER_IP;
+				proto = IPPROTO_TCP;
+				offset = w->frag & IP6_FRAG_OFFSET_MASK;
+			} else if (w->frag & 1) {
+				/* A first fragment. One with offset 0 and no
+				 * more (RFC 6946, atomic) is a whole packet. */
+				offset = 0;
+				len = (int)bpf_ntohs(ip6h->payload_len) -
+				      (int)(w->off - l3_off - sizeof(*ip6h));
+			}
+		}
 		if (proto < 0)
 			return SW_CLASS_MALFORMED;
-		/* A later fragment comes back as IPPROTO_FRAGMENT. */
 		if (proto != IPPROTO_TCP)
 			return SW_CLASS_OTHER_IP;
-		return classify_tcp(&nh, data_end, ip6h->saddr.in6_u.u6_addr32,
-				    ip6h->daddr.in6_u.u6_addr32, SW_FAMILY_IPV6, src);
+	} else {
+		return SW_CLASS_NON_IP;
 	}
 
-	return SW_CLASS_NON_IP;
+	if (offset != NOT_FRAGMENT) {
+		if (len < 0)
+			return SW_CLASS_MALFORMED;
+		r = classify_split(&nh, data_end, saddr, daddr, family, offset, len, src);
+		if (r >= 0)
+			return r;
+	}
+	return classify_tcp(&nh, data_end, saddr, daddr, family, src);
+}
+
+/*
+ * Any frame: VLAN tags (any number: Linux strips them all), then
+ * classify_l3(). Only frames that are not plain take it (classify()). A
+ * global function, so the verifier checks it once and the decision after it
+ * once for all its outcomes. src must be zeroed by the caller (a global
+ * function's memory argument must be initialised).
+ */
+__noinline int classify_any(struct xdp_md *ctx, struct syn_source *src)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	void *data = (void *)(long)ctx->data;
+	struct hdr_cursor nh = {.pos = data};
+	struct hdr_walk walk = {.ctx = ctx};
+	__u32 l3_off;
+	int proto;
+
+	proto = parse_ethhdr(&nh, data_end, &l3_off);
+	if (proto < 0)
+		return SW_CLASS_MALFORMED;
+	if (proto_is_vlan(proto)) {
+		/* More tags than the inline walk takes. */
+		walk.off = l3_off;
+		walk.proto = proto;
+		proto = vlan_walk(&walk);
+		if (proto < 0)
+			return SW_CLASS_MALFORMED;
+		l3_off = walk.off;
+	}
+	if (proto != bpf_htons(ETH_P_IP) && proto != bpf_htons(ETH_P_IPV6))
+		return SW_CLASS_NON_IP;
+	return classify_l3(ctx, src, l3_off, proto);
+}
+
+static __always_inline int classify_slow(struct xdp_md *ctx, struct syn_source *src)
+{
+	__builtin_memset(src, 0, sizeof(*src));
+	return classify_any(ctx, src);
 }
 
 /*
@@ -287,10 +482,12 @@ static __always_inline int classify_any(void *data, void *data_end, struct syn_s
  * final protocol right after its fixed header. For those, one bounds check
  * covers the Ethernet and IPv4 headers, and the VLAN and extension-header
  * walks are skipped (a non-SYN packet costs about a nanosecond less; see
- * tests/bench/README.md). Every other frame, and one too short for the
- * check, takes classify_any(), which decides every class alike.
+ * tests/bench/README.md). Every other frame, a TCP fragment, and one too
+ * short for the check, takes classify_any(), which decides every class
+ * alike. Returns a class, or CLASS_JUDGE with src filled in.
  */
-static __always_inline int classify(void *data, void *data_end, struct syn_source *src)
+static __always_inline int classify(struct xdp_md *ctx, void *data, void *data_end,
+				    struct syn_source *src)
 {
 	struct ethhdr *eth = data;
 	struct ipv6hdr *ip6h = (void *)(eth + 1);
@@ -299,13 +496,15 @@ static __always_inline int classify(void *data, void *data_end, struct syn_sourc
 	__be16 h_proto;
 
 	if ((void *)(iph + 1) > data_end)
-		return classify_any(data, data_end, src);
+		return classify_slow(ctx, src);
 	/* As in parse_ethhdr(): one 16-bit load, struct ethhdr is packed. */
 	h_proto = ((__be16 *)eth)[6];
 	/* Version 4 and IHL 5 in one byte, as in parse_iphdr(). */
 	if (h_proto == bpf_htons(ETH_P_IP) && *(__u8 *)iph == 0x45) {
-		if (iph->protocol != IPPROTO_TCP || ip_is_later_fragment(iph))
+		if (iph->protocol != IPPROTO_TCP)
 			return SW_CLASS_OTHER_IP;
+		if (iph->frag_off & bpf_htons(IP_FRAG_MF | IP_FRAG_OFFSET_MASK))
+			return classify_slow(ctx, src);
 		nh.pos = iph + 1;
 		return classify_tcp(&nh, data_end, &iph->saddr, &iph->daddr, SW_FAMILY_IPV4, src);
 	}
@@ -319,7 +518,7 @@ static __always_inline int classify(void *data, void *data_end, struct syn_sourc
 		if (!ipv6_is_ext(ip6h->nexthdr))
 			return SW_CLASS_OTHER_IP;
 	}
-	return classify_any(data, data_end, src);
+	return classify_slow(ctx, src);
 }
 
 /* Same probe sequence as PlaceIfindex() in exporter/abi.h. */
@@ -1483,15 +1682,30 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	if (params->dry_run)
 		action = SW_ACTION_PASS;
 
-	stats->syn[outcome][action]++;
+	switch (src->kind) {
+	case ATTEMPT_SYN:
+		stats->syn[outcome][action]++;
+		break;
+	case ATTEMPT_SPLIT_FIRST:
+		stats->syn[outcome][action]++;
+		stats->split_tcp[SW_SPLIT_FIRST][outcome][action]++;
+		break;
+	case ATTEMPT_PROBE:
+		stats->probes[outcome][action]++;
+		break;
+	default:
+		stats->split_tcp[SW_SPLIT_LATER][outcome][action]++;
+		break;
+	}
 
 	/* The interface is read again rather than kept from the start: kept,
 	 * it takes a stack slot the frame has no room for. */
 	peer.w[0] = u32_pair(ctx->ingress_ifindex, u8_quad(src->family, plen, outcome, action));
 
 	/* The detecting SYN itself stays unmatched; the peer's next one is
-	 * blocked. */
-	if (scan) {
+	 * blocked. A probe's port counts as a SYN's; a fragment without ports
+	 * is only judged. */
+	if (scan && src->kind != ATTEMPT_SPLIT_LATER) {
 		switch (track_port(ctx, &k.scan, src, now, slot)) {
 		case TRACK_SCAN:
 			detect_scan(ctx, skey, src, now);
@@ -1504,8 +1718,12 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 			break;
 		}
 	}
-	if (params->log_connections)
+	if (params->log_connections && src->kind < ATTEMPT_PROBE)
 		log_connection(ctx, stats, params, src, outcome, action, now);
+
+	/* Peer series count connection attempts only. */
+	if (src->kind >= ATTEMPT_PROBE)
+		return action == SW_ACTION_DROP ? XDP_DROP : XDP_PASS;
 
 	/*
 	 * Every SYN counts for its peer (sw_count_peer), but under flood
@@ -1541,18 +1759,26 @@ int xdp_synwatch(struct xdp_md *ctx)
 	struct sw_if_stats *stats;
 	struct sw_config *cfg;
 	__u32 key = 0, slot;
-	int cls;
+	__u32 cls; /* unsigned: one compare bounds it (classify_any() is opaque) */
 
-	cls = classify(data, data_end, &src);
+	cls = classify(ctx, data, data_end, &src);
 
 	slot = ingress_slot(ctx);
 	stats = bpf_map_lookup_elem(&if_stats, &slot);
 	if (!stats)
 		return XDP_PASS;
-	stats->classes[cls]++;
-
-	if (cls != SW_CLASS_SYN)
+	if (cls < CLASS_JUDGE) {
+		stats->classes[cls]++;
 		return XDP_PASS;
+	}
+	/* A split first fragment is judged as the SYN it may be; a probe is
+	 * still a TCP segment, a fragment without ports still other IP. */
+	if (src.kind < ATTEMPT_PROBE)
+		stats->classes[SW_CLASS_SYN]++;
+	else if (src.kind == ATTEMPT_PROBE)
+		stats->classes[SW_CLASS_TCP_OTHER]++;
+	else
+		stats->classes[SW_CLASS_OTHER_IP]++;
 	cfg = bpf_map_lookup_elem(&config, &key);
 	if (!cfg)
 		return XDP_PASS;

@@ -88,6 +88,14 @@ enum sw_action {
 	SW_ACTION_COUNT,
 };
 
+/* Which part of a TCP header an IP fragment that splits it holds (no real
+ * stack sends one; RFC 1858, RFC 7112). */
+enum sw_split {
+	SW_SPLIT_FIRST = 0, /* the first fragment: the header is cut short */
+	SW_SPLIT_LATER,	    /* a later fragment that starts inside a TCP header */
+	SW_SPLIT_COUNT,
+};
+
 enum sw_family {
 	SW_FAMILY_IPV4 = 4,
 	SW_FAMILY_IPV6 = 6,
@@ -138,6 +146,12 @@ struct sw_if_stats {
 	 * per-peer insert the kernel refused. Sum of the peer series + this =
 	 * syn[][] as long as no peer was evicted. */
 	__u64 syn_no_peer[SW_OUTCOME_COUNT][SW_ACTION_COUNT];
+	/* IP fragments that split a TCP header, judged by their source; a first
+	 * one whose ports are visible counts in syn[][] too. */
+	__u64 split_tcp[SW_SPLIT_COUNT][SW_OUTCOME_COUNT][SW_ACTION_COUNT];
+	/* Stealth probes: TCP segments with none of SYN, ACK and RST (NULL,
+	 * FIN, Xmas scans), judged by their source like SYNs. */
+	__u64 probes[SW_OUTCOME_COUNT][SW_ACTION_COUNT];
 };
 
 /* LPM key of the "rules" trie. prefixlen counts the bits of gen, family

@@ -24,9 +24,17 @@ static_assert(sizeof(sw_config) == 8 + 2 * sizeof(sw_params) + 4 * SW_IF_SLOTS);
 static_assert(offsetof(sw_params, flood_new_peers) == 20);
 static_assert(sizeof(sw_if_stats) ==
               8 * (int{SW_CLASS_COUNT} +
-                   2 * int{SW_OUTCOME_COUNT} * int{SW_ACTION_COUNT} + 8));
-static_assert(offsetof(sw_if_stats, syn_no_peer) +
-                  sizeof(sw_if_stats{}.syn_no_peer) ==
+                   2 * int{SW_OUTCOME_COUNT} * int{SW_ACTION_COUNT} + 8 +
+                   int{SW_SPLIT_COUNT} * int{SW_OUTCOME_COUNT} *
+                       int{SW_ACTION_COUNT} +
+                   int{SW_OUTCOME_COUNT} * int{SW_ACTION_COUNT}));
+static_assert(offsetof(sw_if_stats, syn_no_peer) ==
+              8 * (int{SW_CLASS_COUNT} +
+                   int{SW_OUTCOME_COUNT} * int{SW_ACTION_COUNT} + 8));
+static_assert(offsetof(sw_if_stats, split_tcp) ==
+              offsetof(sw_if_stats, syn_no_peer) +
+                  sizeof(sw_if_stats{}.syn_no_peer));
+static_assert(offsetof(sw_if_stats, probes) + sizeof(sw_if_stats{}.probes) ==
               sizeof(sw_if_stats));
 static_assert(sizeof(sw_flood) == 32);
 static_assert(sizeof(sw_rule_key) == 24);

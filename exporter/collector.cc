@@ -27,6 +27,8 @@ constexpr std::array<std::string_view, SW_ACTION_COUNT> kActionNames = {"pass",
                                                                         "drop"};
 constexpr std::array<std::string_view, SW_CLASS_COUNT> kClassNames = {
     "syn", "tcp_other", "other_ip", "non_ip", "malformed"};
+constexpr std::array<std::string_view, SW_SPLIT_COUNT> kSplitNames = {"first",
+                                                                      "later"};
 
 MetricFamily MakeFamily(std::string name, std::string help, MetricType type) {
   MetricFamily f;
@@ -127,6 +129,18 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
                  "Packets the XDP program saw, by class.", MetricType::Counter);
   auto scans = MakeFamily("synwatch_port_scans_detected_total",
                           "Port scans detected.", MetricType::Counter);
+  auto split = MakeFamily(
+      "synwatch_split_tcp_fragments_total",
+      "IP fragments that split a TCP header (no real stack sends them), "
+      "judged by their source: the first fragment (also counted as a SYN "
+      "when its ports are visible) or a later one that starts inside the "
+      "header.",
+      MetricType::Counter);
+  auto probes = MakeFamily(
+      "synwatch_stealth_probes_total",
+      "TCP segments with none of SYN, ACK and RST (NULL, FIN and Xmas "
+      "probes), judged by their source like SYNs.",
+      MetricType::Counter);
   auto attached =
       MakeFamily("synwatch_xdp_attached",
                  "1 while the XDP program is attached to the interface.",
@@ -160,6 +174,21 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
     }
     Add(scans, static_cast<double>(row.stats.port_scans),
         {{"interface", row.name}});
+    for (unsigned o = 0; o < SW_OUTCOME_COUNT; ++o) {
+      for (unsigned a = 0; a < SW_ACTION_COUNT; ++a) {
+        for (unsigned f = 0; f < SW_SPLIT_COUNT; ++f) {
+          Add(split, static_cast<double>(row.stats.split_tcp[f][o][a]),
+              {{"interface", row.name},
+               {"fragment", std::string(kSplitNames[f])},
+               {"outcome", std::string(kOutcomeNames[o])},
+               {"action", std::string(kActionNames[a])}});
+        }
+        Add(probes, static_cast<double>(row.stats.probes[o][a]),
+            {{"interface", row.name},
+             {"outcome", std::string(kOutcomeNames[o])},
+             {"action", std::string(kActionNames[a])}});
+      }
+    }
     insert_failures += row.stats.peer_insert_failures;
     peer_inserts += row.stats.peer_inserts;
     track_inserts += row.stats.scan_track_inserts;
@@ -170,6 +199,8 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
   out.push_back(std::move(no_peer));
   out.push_back(std::move(classes));
   out.push_back(std::move(scans));
+  out.push_back(std::move(split));
+  out.push_back(std::move(probes));
 
   // Written sample by sample (exposition.h): a full table is 1,000,000 rows
   // or more, and a ClientMetric per row would cost a kilobyte or two each.

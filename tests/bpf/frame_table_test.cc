@@ -171,7 +171,6 @@ std::vector<FrameCase> FrameCases() {
       {"ipv4_rst", V4Tcp(kTcpRst), SW_CLASS_TCP_OTHER},
       {"ipv6_rst_ack", V6Tcp(kTcpRst | kTcpAck), SW_CLASS_TCP_OTHER},
       {"ipv4_fin_ack", V4Tcp(kTcpFin | kTcpAck), SW_CLASS_TCP_OTHER},
-      {"ipv4_no_flags", V4Tcp(0), SW_CLASS_TCP_OTHER},
       {"ipv4_syn_ack_ece", V4Tcp(kTcpSyn | kTcpAck | kTcpEce),
        SW_CLASS_TCP_OTHER},
       {"ipv4_psh_ack_payload",
@@ -214,8 +213,10 @@ std::vector<FrameCase> FrameCases() {
            .Tcp(kTcpSyn)
            .Build(),
        SW_CLASS_OTHER_IP},
+      // Past any TCP header (64 bytes on); one inside it is judged
+      // (evasion_test.cc).
       {"ipv4_later_fragment_short",
-       V4().Ipv4({.frag_offset = 1, .more_fragments = true}).Payload(8).Build(),
+       V4().Ipv4({.frag_offset = 8, .more_fragments = true}).Payload(8).Build(),
        SW_CLASS_OTHER_IP},
       {"ipv6_later_fragment",
        V6().Ipv6({.next_header = IPPROTO_FRAGMENT})
@@ -226,7 +227,7 @@ std::vector<FrameCase> FrameCases() {
       {"ipv6_later_fragment_after_hop_by_hop",
        V6().Ipv6({.next_header = IPPROTO_HOPOPTS})
            .Ipv6Ext(IPPROTO_FRAGMENT)
-           .Ipv6Fragment(IPPROTO_TCP, 1, false)
+           .Ipv6Fragment(IPPROTO_TCP, 8, false)
            .Payload(8)
            .Build(),
        SW_CLASS_OTHER_IP},
@@ -238,7 +239,7 @@ std::vector<FrameCase> FrameCases() {
        SW_CLASS_NON_IP},
       {"lldp", PacketBuilder().Eth(kEthPLldp).Payload(40).Build(),
        SW_CLASS_NON_IP},
-      // Only two tags are walked; a third TPID is not an IP EtherType.
+      // Every tag is walked (Linux strips them all).
       {"triple_tag_ipv4_syn",
        PacketBuilder()
            .Eth(kEthP8021ad)
@@ -248,7 +249,7 @@ std::vector<FrameCase> FrameCases() {
            .Ipv4({})
            .Tcp(kTcpSyn)
            .Build(),
-       SW_CLASS_NON_IP},
+       SW_CLASS_SYN},
       {"ethernet_header_only", PacketBuilder().Eth(ETH_P_ARP).Build(),
        SW_CLASS_NON_IP},
 
@@ -358,7 +359,8 @@ std::vector<FrameCase> FrameCases() {
        V4().Ipv4({.version = 6}).Tcp(kTcpSyn).Build(), SW_CLASS_MALFORMED},
       {"ipv6_ethertype_version_4",
        V6().Ipv6({.version = 4}).Tcp(kTcpSyn).Build(), SW_CLASS_MALFORMED},
-      {"ipv6_9_ext_headers", V6ExtChain(9), SW_CLASS_MALFORMED},
+      // Every extension header is walked (the kernel follows any chain).
+      {"ipv6_9_ext_headers", V6ExtChain(9), SW_CLASS_SYN, SW_FAMILY_IPV6},
   };
 
   // Every IHL: below 5 is invalid, 6..15 carry options the parser must skip.

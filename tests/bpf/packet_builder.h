@@ -180,6 +180,12 @@ class PacketBuilder {
     return *this;
   }
 
+  // Raw bytes, e.g. a slice of a TCP header as an IP fragment carries it.
+  PacketBuilder& Bytes(const std::vector<uint8_t>& bytes) {
+    bytes_.insert(bytes_.end(), bytes.begin(), bytes.end());
+    return *this;
+  }
+
   PacketBuilder& Payload(size_t n) {
     for (size_t i = 0; i < n; ++i) Put8(static_cast<uint8_t>(i));
     return *this;

@@ -57,9 +57,8 @@ constexpr uint8_t kProtoIcmp6 = 58;
 constexpr uint8_t kProtoNone = 59;
 constexpr uint8_t kProtoDstOpts = 60;
 
-// The program walks at most this many IPv6 extension headers (a longer
-// chain is malformed); DESIGN.md leaves the number to the implementation.
-constexpr int kMaxIpv6Extensions = 8;
+// What the program judges besides a SYN (its enum attempt_kind).
+enum Kind { kNone = -1, kSyn = 0, kSplitFirst, kProbe, kSplitLater };
 
 // The policy every frame runs under: rules that overlap (allow wins), a
 // default that drops, no dry run, peers masked below full width.
@@ -77,8 +76,9 @@ const char* const kSources6[] = {kSrc6, "2001:db8:1:99::1", "2001:db8:2::1",
 // What the reference makes of a frame.
 struct Expected {
   sw_class cls = SW_CLASS_MALFORMED;
-  Family family = Family::kIpv4;     // SYN only
-  std::array<uint8_t, 16> source{};  // SYN only, unmasked
+  Kind kind = kNone;                 // judged by its source unless kNone
+  Family family = Family::kIpv4;     // judged only
+  std::array<uint8_t, 16> source{};  // judged only, unmasked
 };
 
 uint16_t Get16(const std::vector<uint8_t>& f, size_t at) {
@@ -91,8 +91,17 @@ Expected Result(sw_class cls) {
   return e;
 }
 
-// TCP at offset at: a SYN needs the whole header (options included, data
-// offset 5 or more), SYN set and ACK clear.
+Expected Judged(sw_class cls, Kind kind, Family family, const uint8_t* source) {
+  Expected e = Result(cls);
+  e.kind = kind;
+  e.family = family;
+  std::memcpy(e.source.data(), source, family == Family::kIpv4 ? 4 : 16);
+  return e;
+}
+
+// TCP at offset at: a segment needs the whole header (options included, data
+// offset 5 or more). ACK set, or RST without SYN: not an attempt. SYN: an
+// attempt. None of SYN, ACK, RST: a probe.
 Expected ClassifyTcp(const std::vector<uint8_t>& f, size_t at, Family family,
                      const uint8_t* source) {
   if (at + 20 > f.size()) return Result(SW_CLASS_MALFORMED);
@@ -101,13 +110,32 @@ Expected ClassifyTcp(const std::vector<uint8_t>& f, size_t at, Family family,
     return Result(SW_CLASS_MALFORMED);
   }
   const uint8_t flags = f[at + 13];
-  if ((flags & kTcpSyn) == 0 || (flags & kTcpAck) != 0) {
-    return Result(SW_CLASS_TCP_OTHER);
+  if ((flags & kTcpAck) != 0) return Result(SW_CLASS_TCP_OTHER);
+  if ((flags & kTcpSyn) != 0) {
+    return Judged(SW_CLASS_SYN, kSyn, family, source);
   }
-  Expected e = Result(SW_CLASS_SYN);
-  e.family = family;
-  std::memcpy(e.source.data(), source, family == Family::kIpv4 ? 4 : 16);
-  return e;
+  if ((flags & kTcpRst) != 0) return Result(SW_CLASS_TCP_OTHER);
+  return Judged(SW_CLASS_TCP_OTHER, kProbe, family, source);
+}
+
+// A TCP fragment offset bytes into the transport header, holding tcp_bytes
+// of it by its IP length (a first fragment), at offset at of the frame.
+Expected ClassifySplit(const std::vector<uint8_t>& f, size_t at, Family family,
+                       const uint8_t* source, size_t offset, long tcp_bytes) {
+  if (offset != 0) {
+    if (offset >= 60) return Result(SW_CLASS_OTHER_IP);
+    return Judged(SW_CLASS_OTHER_IP, kSplitLater, family, source);
+  }
+  if (at + static_cast<size_t>(tcp_bytes) > f.size()) {
+    return Result(SW_CLASS_MALFORMED);
+  }
+  if (tcp_bytes >= 20 && tcp_bytes >= (f[at + 12] >> 4) * 4) {
+    return ClassifyTcp(f, at, family, source);
+  }
+  if (tcp_bytes < 4) {
+    return Judged(SW_CLASS_OTHER_IP, kSplitLater, family, source);
+  }
+  return Judged(SW_CLASS_SYN, kSplitFirst, family, source);
 }
 
 Expected Classify(const std::vector<uint8_t>& f) {
@@ -115,8 +143,8 @@ Expected Classify(const std::vector<uint8_t>& f) {
   if (n < 14) return Result(SW_CLASS_MALFORMED);
   uint16_t type = Get16(f, 12);
   size_t at = 14;
-  for (int tags = 0; tags < 2 && (type == kEthVlan || type == kEthQinQ);
-       ++tags) {
+  // Every tag: Linux strips them all.
+  while (type == kEthVlan || type == kEthQinQ) {
     if (at + 4 > n) return Result(SW_CLASS_MALFORMED);
     type = Get16(f, at + 2);
     at += 4;
@@ -129,43 +157,63 @@ Expected Classify(const std::vector<uint8_t>& f) {
     if (version != 4 || ihl < 5 || at + ihl * 4 > n) {
       return Result(SW_CLASS_MALFORMED);
     }
-    const bool later_fragment = (Get16(f, at + 6) & 0x1fff) != 0;
-    if (f[at + 9] != kProtoTcp || later_fragment) {
-      return Result(SW_CLASS_OTHER_IP);
+    if (f[at + 9] != kProtoTcp) return Result(SW_CLASS_OTHER_IP);
+    const uint16_t frag = Get16(f, at + 6);
+    if ((frag & 0x3fff) == 0) {
+      return ClassifyTcp(f, at + ihl * 4, Family::kIpv4, &f[at + 12]);
     }
-    return ClassifyTcp(f, at + ihl * 4, Family::kIpv4, &f[at + 12]);
+    const long tcp_bytes =
+        static_cast<long>(Get16(f, at + 2)) - static_cast<long>(ihl * 4);
+    if (tcp_bytes < 0) return Result(SW_CLASS_MALFORMED);
+    return ClassifySplit(f, at + ihl * 4, Family::kIpv4, &f[at + 12],
+                         (frag & 0x1fff) * 8u, tcp_bytes);
   }
 
   if (type == kEthIpv6) {
     if (at + 40 > n || f[at] >> 4 != 6) return Result(SW_CLASS_MALFORMED);
     const uint8_t* source = &f[at + 8];
+    const size_t payload_len = Get16(f, at + 4);
     uint8_t next = f[at + 6];
     at += 40;
-    for (int walked = 0;; ++walked) {
+    const size_t chain_start = at;
+    int frag = -1;  // frag_off of the last fragment header
+    for (;;) {
       size_t len = 0;
       if (next == kProtoHopOpts || next == kProtoRouting ||
           next == kProtoDstOpts) {
-        if (at + 2 > n) return Result(SW_CLASS_MALFORMED);
+        if (at + 8 > n) return Result(SW_CLASS_MALFORMED);
         len = (static_cast<size_t>(f[at + 1]) + 1) * 8;
       } else if (next == kProtoAh) {
-        if (at + 2 > n) return Result(SW_CLASS_MALFORMED);
+        if (at + 8 > n) return Result(SW_CLASS_MALFORMED);
         len = (static_cast<size_t>(f[at + 1]) + 2) * 4;
       } else if (next == kProtoFragment) {
+        if (at + 8 > n) return Result(SW_CLASS_MALFORMED);
         len = 8;
+        frag = Get16(f, at + 2);
       } else {
         break;
       }
-      if (walked == kMaxIpv6Extensions || at + len > n) {
-        return Result(SW_CLASS_MALFORMED);
-      }
-      // A later fragment has no transport header to look at.
-      if (next == kProtoFragment && (Get16(f, at + 2) & 0xfff8) != 0) {
-        return Result(SW_CLASS_OTHER_IP);
-      }
+      const bool later = next == kProtoFragment && (frag & 0xfff8) != 0;
       next = f[at];
       at += len;
+      if (later) {
+        if (at > n) return Result(SW_CLASS_MALFORMED);
+        if (next != kProtoTcp && next != kProtoHopOpts &&
+            next != kProtoRouting && next != kProtoDstOpts &&
+            next != kProtoAh && next != kProtoFragment) {
+          return Result(SW_CLASS_OTHER_IP);
+        }
+        return ClassifySplit(f, at, Family::kIpv6, source, frag & 0xfff8, 0);
+      }
     }
+    if (at > n) return Result(SW_CLASS_MALFORMED);
     if (next != kProtoTcp) return Result(SW_CLASS_OTHER_IP);
+    if (frag >= 0 && (frag & 1) != 0) {
+      const long tcp_bytes =
+          static_cast<long>(payload_len) - static_cast<long>(at - chain_start);
+      if (tcp_bytes < 0) return Result(SW_CLASS_MALFORMED);
+      return ClassifySplit(f, at, Family::kIpv6, source, 0, tcp_bytes);
+    }
     return ClassifyTcp(f, at, Family::kIpv6, source);
   }
   return Result(SW_CLASS_NON_IP);
@@ -468,26 +516,32 @@ class PacketFuzzTest : public XdpTest {
     const Expected want = Classify(frame);
     ++counters_[std::string("class.") + ClassName(want.cls)];
     uint32_t verdict = XDP_PASS;
-    if (want.cls == SW_CLASS_SYN) {
+    if (want.kind != kNone) {
       const sw_outcome outcome = OutcomeOf(want.family, want.source);
       const sw_action action =
           outcome == SW_OUTCOME_ALLOWED ? SW_ACTION_PASS : SW_ACTION_DROP;
       verdict = action == SW_ACTION_DROP ? XDP_DROP : XDP_PASS;
-      ++counters_[std::string("syn.") + OutcomeName(outcome) + "." +
-                  ActionName(action)];
-      sw_peer_key key{};
-      key.ifindex = kLoIfindex;
-      key.family =
-          want.family == Family::kIpv4 ? SW_FAMILY_IPV4 : SW_FAMILY_IPV6;
-      key.prefix_len =
-          want.family == Family::kIpv4 ? kIpv4PrefixLen : kIpv6PrefixLen;
-      key.outcome = static_cast<uint8_t>(outcome);
-      key.action = static_cast<uint8_t>(action);
-      std::array<uint8_t, 16> masked = want.source;
-      MaskAddress(masked, want.family, key.prefix_len);
-      std::memcpy(key.addr, masked.data(), sizeof(key.addr));
-      ++peers_[PeerLabel(key)];
-      ++syns_;
+      const std::string oa =
+          std::string(OutcomeName(outcome)) + "." + ActionName(action);
+      if (want.kind == kProbe) ++counters_["probe." + oa];
+      if (want.kind == kSplitFirst) ++counters_["split.first." + oa];
+      if (want.kind == kSplitLater) ++counters_["split.later." + oa];
+      if (want.kind == kSyn || want.kind == kSplitFirst) {
+        ++counters_["syn." + oa];
+        sw_peer_key key{};
+        key.ifindex = kLoIfindex;
+        key.family =
+            want.family == Family::kIpv4 ? SW_FAMILY_IPV4 : SW_FAMILY_IPV6;
+        key.prefix_len =
+            want.family == Family::kIpv4 ? kIpv4PrefixLen : kIpv6PrefixLen;
+        key.outcome = static_cast<uint8_t>(outcome);
+        key.action = static_cast<uint8_t>(action);
+        std::array<uint8_t, 16> masked = want.source;
+        MaskAddress(masked, want.family, key.prefix_len);
+        std::memcpy(key.addr, masked.data(), sizeof(key.addr));
+        ++peers_[PeerLabel(key)];
+        ++syns_;
+      }
     }
     window_.push_back({origin, frame, want.cls});
     if (run.verdict != verdict) {
@@ -604,18 +658,16 @@ TEST(PacketReferenceTest, ClassifiesKnownFrames) {
                     .Ipv4({})
                     .Tcp(kTcpSyn)
                     .Build()),
-            SW_CLASS_NON_IP);
-  // Eight extension headers are walked, a ninth is one too many.
-  for (int n : {8, 9}) {
+            SW_CLASS_SYN);
+  // Every extension header is walked, however many.
+  for (int n : {8, 9, 100}) {
     PacketBuilder b;
     b.Eth(ETH_P_IPV6).Ipv6({.next_header = IPPROTO_DSTOPTS});
     for (int i = 0; i < n; ++i) {
       b.Ipv6Ext(static_cast<uint8_t>(i + 1 < n ? int{IPPROTO_DSTOPTS}
                                                : int{IPPROTO_TCP}));
     }
-    EXPECT_EQ(cls(b.Tcp(kTcpSyn).Build()),
-              n == 8 ? SW_CLASS_SYN : SW_CLASS_MALFORMED)
-        << n;
+    EXPECT_EQ(cls(b.Tcp(kTcpSyn).Build()), SW_CLASS_SYN) << n;
   }
 }
 

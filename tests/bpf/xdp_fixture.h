@@ -272,8 +272,10 @@ class XdpProgram {
 
   // The non-zero counters of one if_stats slot, summed over CPUs:
   // "class.syn", "syn.denied.drop", "peer_insert_failures", "port_scans",
-  // "scan_track_inserts", ..., "events_rate_limited". The per-peer gap
-  // and inserts have their own (NoPeerCounters, PeerInserts).
+  // "scan_track_inserts", ..., "events_rate_limited",
+  // "split.first.denied.drop", "split.later.unmatched.pass",
+  // "probe.blocked.drop". The per-peer gap and inserts have their own
+  // (NoPeerCounters, PeerInserts).
   std::map<std::string, uint64_t> SlotCounters(uint32_t slot) const {
     const std::vector<sw_if_stats> values = PerCpuStats(slot);
     std::map<std::string, uint64_t> out;
@@ -297,6 +299,15 @@ class XdpProgram {
       add("block_inserts", s.block_inserts);
       add("events_ring_full", s.events_ring_full);
       add("events_rate_limited", s.events_rate_limited);
+      for (unsigned o = 0; o < SW_OUTCOME_COUNT; ++o) {
+        for (unsigned a = 0; a < SW_ACTION_COUNT; ++a) {
+          const std::string oa =
+              std::string(OutcomeName(o)) + "." + ActionName(a);
+          add("split.first." + oa, s.split_tcp[SW_SPLIT_FIRST][o][a]);
+          add("split.later." + oa, s.split_tcp[SW_SPLIT_LATER][o][a]);
+          add("probe." + oa, s.probes[o][a]);
+        }
+      }
     }
     return out;
   }

@@ -101,6 +101,43 @@ PeerRow Peer(int family, const char* addr, uint8_t prefix_len, uint8_t outcome,
   return row;
 }
 
+TEST(CollectorTest, SplitFragmentsAndProbesByPartOutcomeAndAction) {
+  FakeRows rows;
+  InterfaceRow row = Eth0();
+  row.stats.split_tcp[SW_SPLIT_FIRST][SW_OUTCOME_DENIED][SW_ACTION_DROP] = 5;
+  row.stats.split_tcp[SW_SPLIT_LATER][SW_OUTCOME_BLOCKED][SW_ACTION_PASS] = 6;
+  row.stats.probes[SW_OUTCOME_UNMATCHED][SW_ACTION_DROP] = 9;
+  rows.interfaces.push_back(row);
+  ExporterState state;
+  SynwatchCollector collector(rows, state, {"1.2.3", "abc", "1.1"});
+  const auto families = collector.Collect();
+
+  const auto* split = Find(families, "synwatch_split_tcp_fragments_total");
+  ASSERT_NE(split, nullptr);
+  EXPECT_EQ(split->type, prometheus::MetricType::Counter);
+  EXPECT_EQ(split->metric.size(), 16u);  // 2 parts x 4 outcomes x 2 actions
+  EXPECT_EQ(Value(split, {{"interface", "eth0"},
+                          {"fragment", "first"},
+                          {"outcome", "denied"},
+                          {"action", "drop"}}),
+            5);
+  EXPECT_EQ(Value(split, {{"fragment", "later"},
+                          {"outcome", "blocked"},
+                          {"action", "pass"}}),
+            6);
+  EXPECT_EQ(
+      Value(split,
+            {{"fragment", "later"}, {"outcome", "denied"}, {"action", "drop"}}),
+      0);
+  const auto* probes = Find(families, "synwatch_stealth_probes_total");
+  ASSERT_NE(probes, nullptr);
+  EXPECT_EQ(probes->metric.size(), 8u);
+  EXPECT_EQ(Value(probes, {{"interface", "eth0"},
+                           {"outcome", "unmatched"},
+                           {"action", "drop"}}),
+            9);
+}
+
 TEST(CollectorTest, InterfaceTotalsByOutcomeActionAndClass) {
   FakeRows rows;
   rows.interfaces.push_back(Eth0());
