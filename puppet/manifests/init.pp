@@ -87,6 +87,10 @@
 # @param peers_ipv6_prefix_length
 #   `peers.ipv6_prefix_length`: IPv6 sources are counted per prefix of this
 #   length (128: per address, 0: one peer for all of IPv6).
+# @param peers_flood_new_peers_per_second
+#   `peers.flood_new_peers_per_second`: above this many new peers a second on
+#   one CPU (a spoofed-source flood), that CPU admits a peer to the table only
+#   on its second SYN; 0: never.
 # @param rules_default_action
 #   `rules.default_action`: what happens to SYNs that match no rule.
 # @param rules_dry_run
@@ -158,6 +162,7 @@ class synwatch (
   Integer[1, 16777216] $peers_max_entries,
   Integer[0, 32] $peers_ipv4_prefix_length,
   Integer[0, 128] $peers_ipv6_prefix_length,
+  Integer[0, 10000000] $peers_flood_new_peers_per_second,
   Synwatch::Action $rules_default_action,
   Boolean $rules_dry_run,
   Array[Synwatch::Cidr, 0, 16384] $rules_allow,

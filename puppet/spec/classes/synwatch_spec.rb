@@ -23,6 +23,7 @@ DEFAULT_TOML = <<~TOML
   max_entries = 65536
   ipv4_prefix_length = 32
   ipv6_prefix_length = 64
+  flood_new_peers_per_second = 25000
 
   [rules]
   default_action = "pass"
@@ -81,6 +82,7 @@ ALL_PARAMS = {
   'peers_max_entries' => 4096,
   'peers_ipv4_prefix_length' => 24,
   'peers_ipv6_prefix_length' => 48,
+  'peers_flood_new_peers_per_second' => 100_000,
   'rules_default_action' => 'drop',
   'rules_dry_run' => false,
   'rules_allow' => ['192.0.2.0/24', '2001:db8::/32', '198.51.100.7'],
@@ -120,6 +122,7 @@ ALL_PARAMS_TOML = <<~TOML
   max_entries = 4096
   ipv4_prefix_length = 24
   ipv6_prefix_length = 48
+  flood_new_peers_per_second = 100000
 
   [rules]
   default_action = "drop"
@@ -186,7 +189,10 @@ describe 'synwatch' do
           expect(Tomlrb.parse(SynwatchSpec.rendered_config(catalogue))).to eq(
             'web' => { 'listen_address' => ':9632', 'metrics_path' => '/metrics', 'config_file' => '' },
             'xdp' => { 'interfaces' => ['auto'], 'mode' => 'auto', 'pin_path' => '/sys/fs/bpf/synwatch' },
-            'peers' => { 'max_entries' => 65_536, 'ipv4_prefix_length' => 32, 'ipv6_prefix_length' => 64 },
+            'peers' => {
+              'max_entries' => 65_536, 'ipv4_prefix_length' => 32, 'ipv6_prefix_length' => 64,
+              'flood_new_peers_per_second' => 25_000
+            },
             'rules' => { 'default_action' => 'pass', 'dry_run' => true, 'allow' => [], 'deny' => [] },
             'port_scan' => {
               'enabled' => true, 'max_ports' => 3, 'window' => '60s', 'block_duration' => '10m',
@@ -314,6 +320,23 @@ describe 'synwatch' do
           config = Tomlrb.parse(SynwatchSpec.rendered_config(catalogue))
           expect(config['port_scan']).to include('max_tracked_peers' => 65_536, 'max_blocked_peers' => 1)
         end
+      end
+
+      context 'with flood admission turned off' do
+        let(:params) { { 'peers_flood_new_peers_per_second' => 0 } }
+
+        it 'renders it in [peers]' do
+          config = Tomlrb.parse(SynwatchSpec.rendered_config(catalogue))
+          expect(config['peers']).to include('flood_new_peers_per_second' => 0)
+          expect(SynwatchSpec.rendered_config(catalogue))
+            .to eq(DEFAULT_TOML.sub('flood_new_peers_per_second = 25000', 'flood_new_peers_per_second = 0'))
+        end
+
+        it 'reloads only: synwatch applies it on SIGHUP' do
+          is_expected.to contain_file('/etc/synwatch/.restart-settings').with_content(RESTART_SETTINGS)
+        end
+
+        it_behaves_like 'a config synwatch accepts'
       end
 
       context 'with strings that TOML must escape' do
@@ -485,6 +508,10 @@ describe 'synwatch' do
           ['peers_max_entries', 16_777_217, %r{parameter 'peers_max_entries' expects an Integer\[1, 16777216\] value}],
           ['peers_ipv4_prefix_length', 33, %r{parameter 'peers_ipv4_prefix_length' expects an Integer\[0, 32\] value}],
           ['peers_ipv6_prefix_length', 129, %r{parameter 'peers_ipv6_prefix_length' expects an Integer\[0, 128\] value}],
+          ['peers_flood_new_peers_per_second', -1,
+           %r{parameter 'peers_flood_new_peers_per_second' expects an Integer\[0, 10000000\] value, got Integer\[-1, -1\]}],
+          ['peers_flood_new_peers_per_second', 10_000_001,
+           %r{parameter 'peers_flood_new_peers_per_second' expects an Integer\[0, 10000000\] value}],
           ['rules_default_action', 'reject', %r{parameter 'rules_default_action' expects a match for Synwatch::Action}],
           ['rules_dry_run', 'yes', %r{parameter 'rules_dry_run' expects a Boolean value}],
           ['rules_allow', ['192.0.2.0/33'], %r{parameter 'rules_allow' index 0 expects a Synwatch::Cidr}],
