@@ -148,7 +148,8 @@ bool LooksLike(std::string_view typo, std::string_view known) {
   return EditDistance(typo, known) <= limit;
 }
 
-// Every section and key of DESIGN.md's config: what is not here is unknown.
+// Every section and key of the config (image/synwatch.toml, README
+// "Configuration"): what is not here is unknown.
 struct Section {
   std::string_view name;
   std::array<std::string_view, 6> keys;  // unused slots are ""

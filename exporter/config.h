@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The synwatch config: a plain struct whose member initialisers are the
-// defaults of DESIGN.md, parsed and validated in one place (config.cc).
+// defaults of image/synwatch.toml, parsed and validated in one place
+// (config.cc).
 #pragma once
 
 #include <chrono>

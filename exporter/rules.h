@@ -18,11 +18,11 @@ struct RuleEntry {
 
 // One entry per distinct prefix of either list, for generation gen. The
 // longest prefix P of the trie that contains a source decides it, and
-// DESIGN.md's order (allow before deny, whatever the prefix lengths) is
-// preserved by giving P the outcome "allowed" when any allow prefix
-// contains P, else "denied". Duplicates collapse. An entry whose verdict
-// holds for the whole verdict block around every source it decides gets
-// SW_RULE_BLOCK, which lets the XDP program cache it for the block.
+// the documented order (README: allow before deny, whatever the prefix lengths)
+// is preserved by giving P the outcome "allowed" when any allow prefix contains
+// P, else "denied". Duplicates collapse. An entry whose verdict holds for the
+// whole verdict block around every source it decides gets SW_RULE_BLOCK, which
+// lets the XDP program cache it for the block.
 std::vector<RuleEntry> BuildRuleEntries(const std::vector<Cidr>& allow,
                                         const std::vector<Cidr>& deny,
                                         uint8_t gen);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Packet fuzzing through BPF_PROG_TEST_RUN: tens of thousands of random and
 // mutated frames through the real program, each checked against a reference
-// classifier written here from DESIGN.md's data path, byte offset by byte
+// classifier written here from README's data path, byte offset by byte
 // offset, sharing no code with bpf/parsing.h:
 //   - every frame lands in exactly the class the reference names, and the
 //     class counters add up to the frames sent (nothing counted twice, and
@@ -219,7 +219,7 @@ Expected Classify(const std::vector<uint8_t>& f) {
   return Result(SW_CLASS_NON_IP);
 }
 
-// The DESIGN.md order: allowed, then denied, then unmatched.
+// README's order: allowed, then denied, then unmatched.
 sw_outcome OutcomeOf(Family family, const std::array<uint8_t, 16>& source) {
   const Cidr host{family, source, MaxPrefixLen(family)};
   const auto in = [&host](const std::vector<std::string>& list) {

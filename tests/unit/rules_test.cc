@@ -70,7 +70,7 @@ int LongestMatch(const std::vector<RuleEntry>& entries, const Cidr& source,
   return outcome;
 }
 
-// DESIGN.md's order, checked list by list.
+// README's order (allow before deny), checked list by list.
 int ListOrder(const std::vector<Cidr>& allow, const std::vector<Cidr>& deny,
               const Cidr& source) {
   const auto inside = [&](const std::vector<Cidr>& list) {

@@ -185,7 +185,7 @@ describe 'synwatch' do
           expect(SynwatchSpec.rendered_config(catalogue)).to eq(DEFAULT_TOML)
         end
 
-        it 'renders TOML whose values are the built-in defaults of DESIGN.md' do
+        it 'renders TOML whose values are the built-in defaults of image/synwatch.toml' do
           expect(Tomlrb.parse(SynwatchSpec.rendered_config(catalogue))).to eq(
             'web' => { 'listen_address' => ':9632', 'metrics_path' => '/metrics', 'config_file' => '' },
             'xdp' => { 'interfaces' => ['auto'], 'mode' => 'auto', 'pin_path' => '/sys/fs/bpf/synwatch' },
