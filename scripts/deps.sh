@@ -11,7 +11,7 @@ PACKAGES="
   libyaml-cpp-dev libssl-dev libcrypt-dev
   libgtest-dev libgmock-dev
   iproute2 iputils-ping curl ncat nmap ethtool openssl apache2-utils jq
-  prometheus prometheus-node-exporter
+  prometheus prometheus-node-exporter jsonnet
   clang-format clang-tidy shellcheck
 "
 
