@@ -92,12 +92,18 @@ local fleetInput =
       series('synwatch_scrape_duration_seconds', { instance: 'a' }, '0.05x30'),
       series('scrape_duration_seconds', { instance: 'a' }, '0.1x30'),
       series('synwatch_scrape_duration_seconds', { instance: 'b' }, '3x30'),
+      // c: the map read is fast, the scrape as Prometheus timed it is not.
+      series('synwatch_scrape_duration_seconds', { instance: 'c' }, '0.05x30'),
+      series('scrape_duration_seconds', { instance: 'c' }, '4x30'),
     ], [
       at('5m', 'SynwatchScrapeErrors', []),
       at('12m', 'SynwatchScrapeErrors', [fires('SynwatchScrapeErrors', { instance: 'a' }, 'synwatch on a failed to read BPF maps', 'Map reads failed in the last 10 minutes (1): scrapes answered with what could be read, so some series were missing.')]),
       at('30m', 'SynwatchScrapeErrors', []),
       at('5m', 'SynwatchScrapeSlow', []),
-      at('25m', 'SynwatchScrapeSlow', [fires('SynwatchScrapeSlow', { instance: 'b' }, 'Scrapes of synwatch on b are slow', 'Scrapes took 3s on average over 10 minutes (threshold 2s): close to scrape timeouts.')]),
+      at('25m', 'SynwatchScrapeSlow', [
+        fires('SynwatchScrapeSlow', { instance: 'b' }, 'Scrapes of synwatch on b are slow', 'Scrapes took 3s on average over 10 minutes (threshold 2s): close to scrape timeouts.'),
+        fires('SynwatchScrapeSlow', { instance: 'c' }, 'Scrapes of synwatch on c are slow', 'Scrapes took 4s on average over 10 minutes (threshold 2s): close to scrape timeouts.'),
+      ]),
     ]),
 
     test('tables: near full and evicting', [
