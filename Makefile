@@ -68,7 +68,7 @@ soak: build ## Hostile HTTP clients for SOAK_SECONDS (600); fails if memory grow
 demo: build ## Run synwatch in a sandbox with real traffic and show its metrics (root)
 	bash scripts/demo.sh $(BUILD)/synwatch
 
-package: ## Build the .deb (CPack) and run lintian on it
+package: ## Build the .deb with dpkg-buildpackage (debian/) and run lintian on it
 	sh scripts/package.sh
 
 image: ## Bake the qcow2 VM image with Packer (base image built locally, cached)
