@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "base/abi.h"
+#include "base/file.h"
 
 namespace synwatch {
 
@@ -93,8 +94,9 @@ std::string OneOf(const Named<E> (&names)[N]) {
   return out;
 }
 
-// A key as TOML would need it written: bare when it can be, else quoted.
-std::string KeyText(std::string_view key) {
+// A key as TOML would need it written: bare when it can be, else quoted
+// (TOML's bare keys; web_config.cc's YamlKeyText follows YAML's).
+std::string TomlKeyText(std::string_view key) {
   const bool bare =
       !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
@@ -283,16 +285,16 @@ class Parser {
         if (LooksLike(key, s.name)) misspelt = &s;
       }
       if (misspelt != nullptr) {
-        Report(value, KeyText(key),
+        Report(value, TomlKeyText(key),
                "unknown section (did you mean " + std::string(misspelt->name) +
                    "?)");
       } else if (value.is_table()) {
-        Report(value, KeyText(key),
+        Report(value, TomlKeyText(key),
                "unknown section (want " +
                    OneOf({"web", "xdp", "peers", "rules", "port_scan", "log"}) +
                    ")");
       } else {
-        Report(value, KeyText(key), "unknown key" + Suggest(nullptr, key));
+        Report(value, TomlKeyText(key), "unknown key" + Suggest(nullptr, key));
       }
     }
     ParseWeb(SectionOf(root, "web"), c.web);
@@ -328,7 +330,8 @@ class Parser {
     const Section* schema = FindSection(name);
     for (const auto& [k, v] : section.as_table()) {
       if (!HasKey(*schema, k)) {
-        Report(v, key + "." + KeyText(k), "unknown key" + Suggest(schema, k));
+        Report(v, key + "." + TomlKeyText(k),
+               "unknown key" + Suggest(schema, k));
       }
     }
     return &section;
@@ -685,31 +688,11 @@ Config ParseConfig(std::string_view text, const std::string& name,
 }
 
 Config LoadConfig(const std::string& path, const InterfaceExists& exists) {
-  // POSIX I/O for errno: "No such file or directory", "Permission denied",
-  // "Is a directory" are what the user needs to read.
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw ConfigError(path + ": cannot read: " + std::strerror(errno));
-  }
   std::string text;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      close(fd);
-      throw ConfigError(path + ": cannot read: " + std::strerror(err));
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > kMaxConfigBytes) {
-      close(fd);
-      throw ConfigError(path + ": cannot read: larger than " +
-                        std::to_string(kMaxConfigBytes >> 20) + " MiB");
-    }
+  std::string error;
+  if (!ReadWholeFile(path, kMaxConfigBytes, &text, &error)) {
+    throw ConfigError(path + ": cannot read: " + error);
   }
-  close(fd);
   return ParseConfig(text, path, exists);
 }
 

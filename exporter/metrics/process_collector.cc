@@ -43,9 +43,10 @@ ssize_t ReadSome(int fd, char* buf, std::size_t size) {
   return n;
 }
 
-// Reads a small file (one read is enough for /proc/self/stat) into buf.
-std::optional<std::string_view> ReadSmallFile(const char* path, char* buf,
-                                              std::size_t size) {
+// Reads a small file (one read is enough for /proc/self/stat) into buf:
+// no allocation on the scrape path (base/file.h allocates).
+std::optional<std::string_view> ReadIntoBuffer(const char* path, char* buf,
+                                               std::size_t size) {
   const UniqueFd fd(OpenReadOnly(path));
   if (fd.get() < 0) return std::nullopt;
   std::size_t total = 0;
@@ -77,7 +78,7 @@ struct Stat {
 // are counted from the last ')'.
 std::optional<Stat> ReadStat() {
   char buf[1024];
-  const auto text = ReadSmallFile("/proc/self/stat", buf, sizeof(buf));
+  const auto text = ReadIntoBuffer("/proc/self/stat", buf, sizeof(buf));
   if (!text) return std::nullopt;
   const std::size_t paren = text->rfind(')');
   if (paren == std::string_view::npos) return std::nullopt;

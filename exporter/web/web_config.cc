@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 
+#include "base/file.h"
 #include "base/text.h"
 #include "web/basic_auth.h"
 
@@ -52,8 +53,9 @@ constexpr ClientAuthName kClientAuthNames[] = {
     {"RequireAndVerifyClientCert", ClientAuth::kRequireAndVerifyClientCert},
 };
 
-// A map key in a key path: bare when it is a plain word, else quoted.
-std::string KeyText(std::string_view key) {
+// A map key in a key path: bare when it is a plain word, else quoted
+// (YAML's plain scalars; config.cc's TomlKeyText follows TOML's).
+std::string YamlKeyText(std::string_view key) {
   const bool bare =
       !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -128,7 +130,7 @@ class Parser {
                "not supported by synwatch (exporter-toolkit's request rate "
                "limit)");
       } else {
-        Report(e.line, KeyText(e.key), "unknown key");
+        Report(e.line, YamlKeyText(e.key), "unknown key");
       }
     }
     Throw();
@@ -155,7 +157,7 @@ class Parser {
       }
       std::string key = it->first.Scalar();
       if (!seen.insert(key).second) {
-        Report(line, Join(path, KeyText(key)), "duplicate key");
+        Report(line, Join(path, YamlKeyText(key)), "duplicate key");
         continue;
       }
       out.push_back({std::move(key), line, it->second});
@@ -251,7 +253,7 @@ class Parser {
     std::map<std::string, int> lines;
     std::map<std::string, std::string> text;
     for (const Entry& e : *entries) {
-      const std::string path = Join(base, KeyText(e.key));
+      const std::string path = Join(base, YamlKeyText(e.key));
       lines[e.key] = e.line;
       if (e.key == "cert_file" || e.key == "key_file" ||
           e.key == "client_ca_file" || e.key == "cert" || e.key == "key" ||
@@ -454,7 +456,7 @@ class Parser {
     const auto entries = Map(section, base);
     if (!entries) return;
     for (const Entry& e : *entries) {
-      const std::string path = Join(base, KeyText(e.key));
+      const std::string path = Join(base, YamlKeyText(e.key));
       if (e.key == "http2") {
         // Accepted for compatibility: synwatch speaks HTTP/1.1 only.
         bool ignored = true;
@@ -473,7 +475,7 @@ class Parser {
     if (!entries) return;
     std::map<std::string, std::string> headers;
     for (const Entry& e : *entries) {
-      const std::string path = Join(base, KeyText(e.key));
+      const std::string path = Join(base, YamlKeyText(e.key));
       const auto allowed =
           std::find_if(std::begin(kAllowedHeaders), std::end(kAllowedHeaders),
                        [&](const AllowedHeader& h) { return h.name == e.key; });
@@ -515,7 +517,7 @@ class Parser {
     const auto entries = Map(section, base);
     if (!entries) return;
     for (const Entry& e : *entries) {
-      const std::string path = Join(base, KeyText(e.key));
+      const std::string path = Join(base, YamlKeyText(e.key));
       if (e.key.find(':') != std::string::npos || HasControlCharacters(e.key)) {
         // Basic auth splits user and password at the first colon.
         Report(e.line, path,
@@ -568,33 +570,7 @@ class Parser {
 
 bool ReadSmallFile(const std::string& path, std::string* text,
                    std::string* error) {
-  // POSIX I/O for errno: "No such file or directory", "Permission denied"
-  // and "Is a directory" are what the user needs to read.
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    *error = std::strerror(errno);
-    return false;
-  }
-  text->clear();
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      *error = std::strerror(errno);
-      close(fd);
-      return false;
-    }
-    if (n == 0) break;
-    text->append(buf, static_cast<size_t>(n));
-    if (text->size() > kMaxFileBytes) {
-      *error = "larger than " + std::to_string(kMaxFileBytes >> 20) + " MiB";
-      close(fd);
-      return false;
-    }
-  }
-  close(fd);
-  return true;
+  return ReadWholeFile(path, kMaxFileBytes, text, error);
 }
 
 WebSecurityConfig ParseWebConfig(std::string_view text, const std::string& name,
