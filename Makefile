@@ -81,7 +81,7 @@ bench: build ## Benchmarks; figures in build/bench/results.json
 	bash tests/bench/run.sh $(BUILD)
 
 format: ## Reformat C++ and BPF C with clang-format
-	clang-format -i exporter/*.cc exporter/*.h tests/unit/*.cc tests/bpf/*.cc tests/bpf/*.h bpf/*.c bpf/*.h tests/bench/*.c tests/bench/tools/*.cc tests/fuzz/*.cc tests/fuzz/*.h
+	clang-format -i exporter/*.cc exporter/*/*.cc exporter/*/*.h tests/unit/*.cc tests/bpf/*.cc tests/bpf/*.h bpf/*.c bpf/*.h tests/bench/*.c tests/bench/tools/*.cc tests/fuzz/*.cc tests/fuzz/*.h
 
 lint: build ## clang-format check, clang-tidy, shellcheck
 	sh scripts/lint.sh $(BUILD)

@@ -555,7 +555,7 @@ static __always_inline int classify(struct xdp_md *ctx, void *data, void *data_e
 	return r < 0 ? classify_slow(ctx, src) : r;
 }
 
-/* Same probe sequence as PlaceIfindex() in exporter/abi.h. */
+/* Same probe sequence as PlaceIfindex() in exporter/base/abi.h. */
 static __always_inline __u32 if_slot(const struct sw_config *cfg, __u32 ifindex)
 {
 	__u32 slot;
