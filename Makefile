@@ -68,7 +68,7 @@ soak: build ## Hostile HTTP clients for SOAK_SECONDS (600); fails if memory grow
 demo: build ## Run synwatch in a sandbox with real traffic and show its metrics (root)
 	bash scripts/demo.sh $(BUILD)/synwatch
 
-package: ## Build the .deb (CPack) and run lintian on it
+package: ## Build the .deb with dpkg-buildpackage (debian/) and run lintian on it
 	sh scripts/package.sh
 
 image: ## Bake the qcow2 VM image with Packer (base image built locally, cached)
@@ -81,7 +81,7 @@ bench: build ## Benchmarks; figures in build/bench/results.json
 	bash tests/bench/run.sh $(BUILD)
 
 format: ## Reformat C++ and BPF C with clang-format
-	clang-format -i exporter/*.cc exporter/*.h tests/unit/*.cc tests/bpf/*.cc tests/bpf/*.h bpf/*.c bpf/*.h tests/bench/*.c tests/bench/tools/*.cc tests/fuzz/*.cc tests/fuzz/*.h
+	clang-format -i exporter/*.cc exporter/*/*.cc exporter/*/*.h tests/unit/*.cc tests/bpf/*.cc tests/bpf/*.h bpf/*.c bpf/*.h tests/bench/*.c tests/bench/tools/*.cc tests/fuzz/*.cc tests/fuzz/*.h
 
 lint: build ## clang-format check, clang-tidy, shellcheck
 	sh scripts/lint.sh $(BUILD)

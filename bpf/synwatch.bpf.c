@@ -478,33 +478,24 @@ static __always_inline int classify_slow(struct xdp_md *ctx, struct syn_source *
 }
 
 /*
- * Nearly every frame is untagged IPv4 without options, or IPv6 with TCP or a
- * final protocol right after its fixed header. For those, one bounds check
- * covers the Ethernet and IPv4 headers, and the VLAN and extension-header
- * walks are skipped (a non-SYN packet costs about a nanosecond less; see
- * tests/bench/README.md). Every other frame, a TCP fragment, and one too
- * short for the check, takes classify_any(), which decides every class
- * alike. Returns a class, or CLASS_JUDGE with src filled in.
+ * The IP packet at l3, EtherType h_proto, if it is plain: IPv4 without
+ * options, or IPv6 with TCP or a final protocol right after its fixed
+ * header. The caller has checked that an IPv4 header fits. Returns a class,
+ * CLASS_JUDGE with src filled in, or -1 for any other packet.
  */
-static __always_inline int classify(struct xdp_md *ctx, void *data, void *data_end,
-				    struct syn_source *src)
+static __always_inline int classify_plain(void *l3, void *data_end, __be16 h_proto,
+					  struct syn_source *src)
 {
-	struct ethhdr *eth = data;
-	struct ipv6hdr *ip6h = (void *)(eth + 1);
-	struct iphdr *iph = (void *)(eth + 1);
+	struct ipv6hdr *ip6h = l3;
+	struct iphdr *iph = l3;
 	struct hdr_cursor nh;
-	__be16 h_proto;
 
-	if ((void *)(iph + 1) > data_end)
-		return classify_slow(ctx, src);
-	/* As in parse_ethhdr(): one 16-bit load, struct ethhdr is packed. */
-	h_proto = ((__be16 *)eth)[6];
 	/* Version 4 and IHL 5 in one byte, as in parse_iphdr(). */
 	if (h_proto == bpf_htons(ETH_P_IP) && *(__u8 *)iph == 0x45) {
 		if (iph->protocol != IPPROTO_TCP)
 			return SW_CLASS_OTHER_IP;
 		if (iph->frag_off & bpf_htons(IP_FRAG_MF | IP_FRAG_OFFSET_MASK))
-			return classify_slow(ctx, src);
+			return -1;
 		nh.pos = iph + 1;
 		return classify_tcp(&nh, data_end, &iph->saddr, &iph->daddr, SW_FAMILY_IPV4, src);
 	}
@@ -518,10 +509,53 @@ static __always_inline int classify(struct xdp_md *ctx, void *data, void *data_e
 		if (!ipv6_is_ext(ip6h->nexthdr))
 			return SW_CLASS_OTHER_IP;
 	}
-	return classify_slow(ctx, src);
+	return -1;
 }
 
-/* Same probe sequence as PlaceIfindex() in exporter/abi.h. */
+/*
+ * Nearly every frame is a plain IP packet (classify_plain()), untagged or
+ * behind one or two VLAN tags. For those, one bounds check covers the
+ * Ethernet, tags and IPv4 headers, and the VLAN and extension-header walks
+ * are skipped (a non-SYN packet costs about a nanosecond less, a SYN in a
+ * VLAN about 8; see tests/bench/README.md). Every other frame, a TCP
+ * fragment, and one too short for the check, takes classify_any(), which
+ * decides every class alike (and walks any number of tags, as Linux strips
+ * them all). Returns a class, or CLASS_JUDGE with src filled in.
+ */
+static __always_inline int classify(struct xdp_md *ctx, void *data, void *data_end,
+				    struct syn_source *src)
+{
+	struct ethhdr *eth = data;
+	struct vlan_hdr *vlh = (void *)(eth + 1);
+	void *l3 = eth + 1;
+	__be16 h_proto;
+	int r;
+
+	if (l3 + sizeof(struct iphdr) > data_end)
+		return classify_slow(ctx, src);
+	/* As in parse_ethhdr(): one 16-bit load, struct ethhdr is packed. */
+	h_proto = ((__be16 *)eth)[6];
+	if (!proto_is_vlan(h_proto)) {
+		r = classify_plain(l3, data_end, h_proto, src);
+		return r < 0 ? classify_slow(ctx, src) : r;
+	}
+	/* A tag; the IPv4 header check above covers it. */
+	h_proto = vlh->h_vlan_encapsulated_proto;
+	l3 = vlh + 1;
+	if (proto_is_vlan(h_proto)) {
+		vlh = l3;
+		if ((void *)(vlh + 1) > data_end)
+			return classify_slow(ctx, src);
+		h_proto = vlh->h_vlan_encapsulated_proto;
+		l3 = vlh + 1;
+	}
+	if (proto_is_vlan(h_proto) || l3 + sizeof(struct iphdr) > data_end)
+		return classify_slow(ctx, src);
+	r = classify_plain(l3, data_end, h_proto, src);
+	return r < 0 ? classify_slow(ctx, src) : r;
+}
+
+/* Same probe sequence as PlaceIfindex() in exporter/base/abi.h. */
 static __always_inline __u32 if_slot(const struct sw_config *cfg, __u32 ifindex)
 {
 	__u32 slot;

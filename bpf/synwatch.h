@@ -3,7 +3,8 @@
  * synwatch ABI: every map key and value, enum and limit shared by the XDP
  * program (bpf/synwatch.bpf.c) and the exporter (exporter/). Only
  * <linux/types.h> types, explicit padding, no implicit holes: the C++ side
- * pins the layout with static_assert (exporter/abi.h).
+ * pins the layout with static_assert (exporter/base/abi.h); how the ABI is
+ * versioned: docs/architecture.md, "The kernel/user ABI".
  *
  * Bump SW_ABI_VERSION whenever a key or value layout below changes; pinned
  * maps of another version are never read (see README, "Upgrades"). The

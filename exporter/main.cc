@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // synwatch: config -> BPF lifecycle -> collectors -> HTTP -> wait for signals.
+// main wires the rooms (docs/architecture.md, "The rooms"): xdp/ and web/
+// never see each other; what one needs of the other is handed over here.
+// Start-up errors are exceptions, caught here: one line and exit 1
+// (docs/architecture.md, "Errors").
 #include <bpf/libbpf.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <poll.h>
-#include <prometheus/registry.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/signalfd.h>
@@ -23,19 +26,20 @@
 #include <string>
 #include <vector>
 
-#include "bpf_program.h"
-#include "collector.h"
-#include "config.h"
-#include "events.h"
-#include "http_server.h"
-#include "interfaces.h"
-#include "logging.h"
-#include "map_reader.h"
-#include "pinning.h"
-#include "privileges.h"
-#include "process_collector.h"
+#include "base/logging.h"
+#include "config/config.h"
+#include "metrics/collector.h"
+#include "metrics/process_collector.h"
 #include "version.h"
-#include "web_config.h"
+#include "web/http_server.h"
+#include "web/web_config.h"
+#include "xdp/bpf_program.h"
+#include "xdp/events.h"
+#include "xdp/interfaces.h"
+#include "xdp/libbpf_log.h"
+#include "xdp/map_reader.h"
+#include "xdp/pinning.h"
+#include "xdp/privileges.h"
 
 namespace synwatch {
 namespace {
@@ -177,7 +181,7 @@ Config LoadEffectiveConfig(const Options& o) {
       throw ConfigError("--web.listen-address " + *o.listen_address + ": " +
                         error);
     }
-    config.web.listen_address = *o.listen_address;
+    config.web.listen_address = std::move(parsed);
   }
   if (o.web_config_file) config.web.config_file = *o.web_config_file;
   if (!o.interfaces.empty()) {
@@ -375,6 +379,7 @@ int Run(const Options& options) {
   // Read before anything is attached: a bad web config exits at once.
   const WebSecurityConfig web = LoadWebConfig(config.web.config_file);
   SetUpLogging(config.log.format, config.log.level);
+  RouteLibbpfLog();
   spdlog::info("Starting synwatch {} (revision {}, libbpf {}), config: {}",
                kVersion, kRevision, LibbpfVersion(), ConfigSource(options));
 
@@ -408,15 +413,14 @@ int Run(const Options& options) {
   Publish(config, state);
   state.last_reload_success_time = UnixNow();
 
-  EventReader events(
-      program.events_fd(),
-      [&interfaces](uint32_t ifindex) {
-        for (const auto& s : interfaces.Snapshot()) {
-          if (s.ifindex == ifindex) return s.name;
-        }
-        return "ifindex" + std::to_string(ifindex);
-      },
-      config.log.connections_per_second, state.events_dropped_rate_limit);
+  // The readers take a copy of the interfaces when they need one, never the
+  // manager itself.
+  const InterfaceSnapshot interface_snapshot = [&interfaces] {
+    return interfaces.Snapshot();
+  };
+  EventReader events(program.events_fd(), interface_snapshot,
+                     config.log.connections_per_second,
+                     state.events_dropped_rate_limit);
 
   MapRowSource::Maps maps;
   maps.if_stats_fd = program.if_stats_fd();
@@ -427,7 +431,7 @@ int Run(const Options& options) {
   maps.peers_capacity = program.sizes().peers;
   maps.scan_track_capacity = program.sizes().scan_track;
   maps.blocked_capacity = program.sizes().blocked;
-  MapRowSource rows(maps, interfaces);
+  MapRowSource rows(maps, interface_snapshot);
   auto collector = std::make_shared<SynwatchCollector>(
       rows, state, BuildInfo{kVersion, kRevision, LibbpfVersion()});
   auto process = std::make_shared<ProcessCollector>();
@@ -444,8 +448,8 @@ int Run(const Options& options) {
                      kVersion, web, &http_stats},
                     gather, [&interfaces] { return interfaces.AllAttached(); });
   LogWebConfig(config, web);
-  spdlog::info("Listening on {} (metrics at {})", config.web.listen_address,
-               config.web.metrics_path);
+  spdlog::info("Listening on {} (metrics at {})",
+               config.web.listen_address.text, config.web.metrics_path);
 
   // One thread waits for signals and link events; nothing polls on a timer.
   UniqueFd signal_fd(signalfd(-1, &signals, SFD_CLOEXEC));

@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Installs the Debian packages that building, testing and the demo need.
+# Installs the Debian packages that building, testing, packaging (debhelper,
+# lintian) and the demo need.
 # Idempotent and quiet when everything is already there.
 set -eu
 
@@ -13,6 +14,7 @@ PACKAGES="
   iproute2 iputils-ping curl ncat nmap ethtool openssl apache2-utils jq
   prometheus prometheus-node-exporter jsonnet
   clang-format clang-tidy shellcheck
+  debhelper dpkg-dev fakeroot lintian file xz-utils
 "
 
 # shellcheck disable=SC2086 # one word per package

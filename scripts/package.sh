@@ -1,55 +1,89 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Builds the synwatch .deb with CPack in its own build tree (Debian's hardening
-# flags, prefix /usr, no tests), then runs lintian on it.
+# `make package`: builds the synwatch .deb with the Debian tools
+# (dpkg-buildpackage -b, debhelper, debian/ at the top of the tree) in a copy
+# of the tree, then runs lintian on it.
 #
-# usage: scripts/package.sh [--build DIR] [--release N] [--out DIR] [--no-lintian]
-#   --build DIR    build tree (default build-pkg)
-#   --release N    Debian revision, the -N in 0.1.0-N (default 1); the image
-#                  test uses --release 2 to make an "upgrade" of the same build
-#   --out DIR      where the .deb goes (default BUILD/pkg/out)
-# Prints the path of the .deb on the last line of stdout.
+# usage: scripts/package.sh [--build DIR] [--rebuild N] [--out DIR] [--no-lintian]
+#   --build DIR    work directory (default build-pkg). DIR/src/synwatch is the
+#                  copy (the files git tracks plus untracked ones it does not
+#                  ignore) that dpkg-buildpackage runs in; its CMake build
+#                  tree (obj-*) is kept, so a second build is incremental
+#   --rebuild N    version debian/changelog's plus "+bN" (a rebuild of the
+#                  same source, as a binNMU is): the image test installs the
+#                  changelog's version and upgrades to this one
+#   --out DIR      where the .deb goes (default DIR/out)
+#   --no-lintian   skip lintian
+# JOBS sets the parallel jobs (default nproc). Prints the path of the .deb on
+# the last line of stdout; lintian's findings go to stderr.
 set -eu
 
 cd "$(dirname "$0")/.."
+root=$(pwd)
 build="build-pkg"
-release=1
+rebuild=
 out=
 lintian=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
-    --release) release=$2; shift 2 ;;
+    --rebuild) rebuild=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --no-lintian) lintian=0; shift ;;
     *) echo "package: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-out=${out:-$build/pkg/out}
+case "$rebuild" in
+  '' | *[!0-9]*) [ -z "$rebuild" ] || { echo "package: --rebuild takes a number" >&2; exit 2; } ;;
+esac
+out=${out:-$build/out}
 
 sh scripts/deps.sh
-sh scripts/image-deps.sh
 
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  # Debian's build flags, hardening included (fortify, stack protector,
-  # relro/now, PIE); CMake reads CFLAGS/CXXFLAGS/LDFLAGS on first configure.
-  eval "$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --export=sh)"
-  CFLAGS="$CFLAGS $CPPFLAGS" CXXFLAGS="$CXXFLAGS $CPPFLAGS" LDFLAGS="$LDFLAGS" \
-    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=None -DCMAKE_INSTALL_PREFIX=/usr \
-    -DSYNWATCH_TESTS=OFF >/dev/null
+# debian/changelog names the version; its upstream part must be CMake's.
+cl_version=$(dpkg-parsechangelog -l debian/changelog -S Version)
+cmake_version=$(sed -n 's/^project(synwatch VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+if [ "${cl_version%-*}" != "$cmake_version" ]; then
+  echo "package: debian/changelog is at $cl_version, CMakeLists.txt at $cmake_version:" \
+    "add a changelog entry (dch -v $cmake_version-1)" >&2
+  exit 1
 fi
-cmake --build "$build" -j "$(nproc)" --target synwatch synwatch_pkg_docs
+
+# The copy: everything but the previous build's CMake tree is replaced, and
+# tar keeps the files' times, so make rebuilds only what changed.
+src="$build/src/synwatch"
+mkdir -p "$src"
+find "$src" -mindepth 1 -maxdepth 1 ! -name 'obj-*' -exec rm -rf {} +
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  # Not the files deleted but not yet committed.
+  # shellcheck disable=SC2016 # expands in the inner sh
+  git ls-files -z --cached --others --exclude-standard |
+    xargs -0 sh -c 'for f; do if [ -e "$f" ]; then printf "%s\n" "$f"; fi; done' sh |
+    tar -cf - -T - | tar -xf - -C "$src"
+else
+  tar -cf - --exclude=./build --exclude='./build-*' --exclude='./obj-*' . | tar -xf - -C "$src"
+fi
+rm -f "$build"/src/synwatch_* "$build"/src/synwatch-dbgsym_*
+
+version=$cl_version${rebuild:+"+b$rebuild"}
+arch=$(dpkg-architecture -q DEB_HOST_ARCH)
+(
+  cd "$src"
+  SYNWATCH_DEB_VERSION_SUFFIX=${rebuild:+"+b$rebuild"} \
+    dpkg-buildpackage -b -us -uc --no-pre-clean -j"${JOBS:-$(nproc)}" >build.log 2>&1 ||
+    { tail -n 60 build.log >&2; echo "package: dpkg-buildpackage failed; log: $root/$src/build.log" >&2; exit 1; }
+)
+deb="$build/src/synwatch_${version}_$arch.deb"
+test -f "$deb" || { echo "package: $deb was not built" >&2; exit 1; }
 
 mkdir -p "$out"
-rm -f "$out"/synwatch_*-"$release"_*.deb
-cpack --config "$build/CPackConfig.cmake" -G DEB -B "$build/pkg/cpack" \
-  -D CPACK_DEBIAN_PACKAGE_RELEASE="$release" >/dev/null
-mv "$build"/pkg/cpack/synwatch_*-"$release"_*.deb "$out/"
-deb=$(ls "$out"/synwatch_*-"$release"_*.deb)
+rm -f "$out/synwatch_${version}_$arch.deb"
+cp "$deb" "$out/"
+deb="$out/synwatch_${version}_$arch.deb"
 
 if [ "$lintian" -eq 1 ]; then
-  # Errors fail the build; warnings are printed (README of image/ explains
-  # the ones that stay).
-  lintian --fail-on error --info "$deb" >&2
+  # Errors and warnings fail the build (debian/synwatch.lintian-overrides
+  # says why the one overridden tag stays).
+  lintian --fail-on error,warning --info "$build"/src/synwatch_"${cl_version}"_"$arch".changes >&2
 fi
 echo "$deb"

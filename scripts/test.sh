@@ -3,8 +3,9 @@
 # Everything CI runs (`make test`): the unit, BPF and end-to-end suites on the
 # -Werror build, the same suites on the ASan+UBSan build, each libFuzzer
 # harness briefly (clang build), the shell, Puppet and Packer checks, the
-# package/image boot test and a real puppet apply in the VM image. BPF, e2e
-# and VM tests need root.
+# Debian package (dpkg-buildpackage, lintian, contents), the package/image
+# boot test and a real puppet apply in the VM image. BPF, e2e and VM tests
+# need root.
 set -eu
 BUILD="${1:-build}"
 ASAN="${2:-build-asan}"
@@ -30,6 +31,9 @@ step "libFuzzer harnesses, briefly from their seed corpora (clang build)"
 
 step "Puppet module: parser, lint, epp, metadata, REFERENCE.md, rspec-puppet"
 SYNWATCH_BIN="$(realpath "$BUILD/synwatch")" bash tests/puppet/run.sh
+
+step "Debian package: dpkg-buildpackage, lintian, contents and maintainer scripts"
+bash tests/package/run.sh
 
 step "package, VM image and boot test under qemu (install, upgrade, purge)"
 bash scripts/image/test.sh

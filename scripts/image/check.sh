@@ -29,9 +29,9 @@ packer validate \
   packer/
 echo "packer: fmt and validate ok"
 
-shellcheck -x packer/scripts/*.sh scripts/image/*.sh scripts/image-deps.sh scripts/package.sh \
+shellcheck -x packer/scripts/*.sh scripts/image/*.sh scripts/image-deps.sh scripts/package.sh tests/package/run.sh \
   tests/image/*.sh tests/image/fake-kvm/qemu-system-x86_64
-shellcheck -s sh image/debian/postinst image/debian/prerm image/debian/postrm
+shellcheck -s sh debian/synwatch.postinst debian/synwatch.prerm debian/synwatch.postrm
 echo "shellcheck: ok"
 
 # The unit as systemd reads it (unknown keys, bad values); the binary the

@@ -3,7 +3,8 @@
 # `make image-test`: static checks (scripts/image/check.sh), the test of the
 # accelerator fallback (tests/image/accel_fallback_test.sh), the image
 # (scripts/image/image.sh), a newer build of the same package for the upgrade
-# step (Debian revision 2), then boot the image and run tests/image/run.sh.
+# step (version +b1: scripts/package.sh --rebuild 1), then boot the image and
+# run tests/image/run.sh.
 # Prints the time of each phase.
 #
 # SYNWATCH_IMAGE_TEST_FAKE_KVM (auto): 1 makes the bake and the boot test try
@@ -47,7 +48,7 @@ fell_back() {
 image=$({ bash scripts/image/image.sh 2>&1 1>&3 | tee build/image/image.log >&2; } 3>&1 | tail -n 1)
 if [ "$fake" = 1 ]; then fell_back "the bake" build/image/image.log; fi
 t=$SECONDS
-upgrade=$(sh scripts/package.sh --release 2 --no-lintian | tail -n 1)
+upgrade=$(sh scripts/package.sh --rebuild 1 --no-lintian | tail -n 1)
 echo "image-test: upgrade package $upgrade in $((SECONDS - t)) s"
 t=$SECONDS
 rc=0

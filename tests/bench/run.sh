@@ -51,6 +51,9 @@ OUT="$BUILD/bench"
 mkdir -p "$OUT"
 
 sh "$ROOT/scripts/bench-deps.sh"
+# The benchmark objects and tools exist only with SYNWATCH_BENCH=ON (off in
+# `make build`); turning it on keeps every other setting of the build.
+cmake -S "$ROOT" -B "$BUILD" -DSYNWATCH_BENCH=ON >/dev/null
 cmake --build "$BUILD" -j "$(nproc)" --target synwatch bench_tools >/dev/null
 SYNWATCH="$BUILD/synwatch"
 XDP_BENCH="$BUILD/tests/bench/xdp_bench"

@@ -22,9 +22,9 @@
 #include <string>
 #include <vector>
 
-#include "bpf_program.h"
-#include "net.h"
+#include "base/net.h"
 #include "packet_builder.h"
+#include "xdp/bpf_program.h"
 #include "xdp_run.h"
 
 namespace synwatch {

@@ -31,7 +31,7 @@
 #include <string>
 #include <vector>
 
-#include "net.h"
+#include "base/net.h"
 #include "packet_builder.h"
 #include "xdp_fixture.h"
 

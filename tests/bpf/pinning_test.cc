@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Pinned state (exporter/pinning.h) with the real program and a BPF
+// Pinned state (exporter/xdp/pinning.h) with the real program and a BPF
 // filesystem of the test's own: what a second BpfProgram reuses, copies,
 // replaces or refuses, and what --detach removes.
-#include "pinning.h"
+#include "xdp/pinning.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "bpf_program.h"
 #include "packet_builder.h"
+#include "xdp/bpf_program.h"
 #include "xdp_fixture.h"
 
 namespace synwatch {

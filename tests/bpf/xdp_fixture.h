@@ -27,10 +27,10 @@
 #include <utility>
 #include <vector>
 
-#include "abi.h"
-#include "net.h"
-#include "rules.h"
+#include "base/abi.h"
+#include "base/net.h"
 #include "synwatch.skel.h"
+#include "xdp/rules.h"
 #include "xdp_run.h"
 
 namespace synwatch {

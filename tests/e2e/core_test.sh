@@ -104,7 +104,7 @@ run_mode() {
     "$(metric "$text" synwatch_xdp_attached "interface=\"sw-srv\",mode=\"$mode\"")" 1
   check_eq "$mode: dry_run" "$(grep '^synwatch_dry_run ' <<<"$text" | cut -d' ' -f2)" 0
   check "$mode: promtool check metrics" bash -c "promtool check metrics <<<\"\$1\"" _ "$text"
-  # Without TLS or basic auth OpenSSL is never loaded (exporter/openssl_lazy.cc).
+  # Without TLS or basic auth OpenSSL is never loaded (exporter/web/openssl_lazy.cc).
   check "$mode: libssl and libcrypto not mapped after scrapes" \
     bash -c "grep -q 'libbpf\.so' /proc/$SYNWATCH_PID/maps && ! grep -Eq 'lib(ssl|crypto)\.so' /proc/$SYNWATCH_PID/maps"
 

@@ -95,7 +95,7 @@ check_eq "--check-config names the web config error" "$?:$err" \
   "1:$SW_TMP/bad.yml:3: tls_server_config.foo: unknown key"
 
 # --- TLS without libssl: exit 1, one line that says what is missing --------
-# OpenSSL is loaded on first use (exporter/openssl_lazy.cc). A private
+# OpenSSL is loaded on first use (exporter/web/openssl_lazy.cc). A private
 # mount namespace hides it from this one run.
 libssl="$(realpath "$(ldconfig -p | awk '$1 == "libssl.so.3" && /x86-64/ {print $NF; exit}')")"
 # shellcheck disable=SC2016 # expanded by the inner sh

@@ -14,8 +14,8 @@
 #include <string>
 #include <string_view>
 
-#include "exposition.h"
 #include "fuzz_check.h"
+#include "metrics/exposition.h"
 
 namespace synwatch {
 namespace {

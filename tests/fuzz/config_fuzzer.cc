@@ -15,9 +15,9 @@
 #include <string_view>
 #include <vector>
 
-#include "config.h"
+#include "base/net.h"
+#include "config/config.h"
 #include "fuzz_check.h"
-#include "net.h"
 
 namespace synwatch {
 namespace {
@@ -73,7 +73,7 @@ std::string ToToml(const Config& c) {
   };
   const auto name = [](std::string_view n) { return TomlString(n); };
   t += "[web]\n";
-  line("listen_address", TomlString(c.web.listen_address));
+  line("listen_address", TomlString(c.web.listen_address.text));
   line("metrics_path", TomlString(c.web.metrics_path));
   line("config_file", TomlString(c.web.config_file));
   t += "[xdp]\n";
@@ -123,8 +123,8 @@ void CheckCidrs(const std::vector<Cidr>& cidrs) {
 void CheckLimits(const Config& c) {
   ListenAddress listen;
   std::string error;
-  Require(ParseListenAddress(c.web.listen_address, &listen, &error),
-          "listen_address that does not parse", c.web.listen_address);
+  Require(ParseListenAddress(c.web.listen_address.text, &listen, &error),
+          "listen_address that does not parse", c.web.listen_address.text);
   Require(!c.web.metrics_path.empty() && c.web.metrics_path[0] == '/' &&
               c.web.metrics_path != "/",
           "bad metrics_path", c.web.metrics_path);

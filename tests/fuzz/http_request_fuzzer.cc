@@ -16,7 +16,7 @@
 #include <string_view>
 
 #include "fuzz_check.h"
-#include "http_request.h"
+#include "web/http_request.h"
 
 namespace synwatch {
 namespace {

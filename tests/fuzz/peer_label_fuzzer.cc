@@ -20,8 +20,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/net.h"
 #include "fuzz_check.h"
-#include "net.h"
 
 namespace synwatch {
 namespace {

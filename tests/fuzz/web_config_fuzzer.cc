@@ -13,12 +13,12 @@
 #include <string>
 #include <string_view>
 
-#include "basic_auth.h"
-#include "config.h"
+#include "base/text.h"
 #include "fuzz_check.h"
 #include "test_certs.h"
-#include "tls.h"
-#include "web_config.h"
+#include "web/basic_auth.h"
+#include "web/tls.h"
+#include "web/web_config.h"
 
 namespace synwatch {
 namespace {

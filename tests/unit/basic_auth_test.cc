@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "basic_auth.h"
+#include "web/basic_auth.h"
 
 #include <gtest/gtest.h>
 

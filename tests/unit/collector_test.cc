@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "collector.h"
+#include "metrics/collector.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "exposition.h"
+#include "metrics/exposition.h"
 
 namespace synwatch {
 namespace {

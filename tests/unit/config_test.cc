@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "config.h"
+#include "config/config.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -109,7 +109,7 @@ TEST(ConfigTest, EmptyFileIsDefaults) {
 
 TEST(ConfigTest, DefaultsMatchDesign) {
   const Config c;
-  EXPECT_EQ(c.web.listen_address, ":9632");
+  EXPECT_EQ(c.web.listen_address.text, ":9632");
   EXPECT_EQ(c.web.metrics_path, "/metrics");
   EXPECT_EQ(c.web.config_file, "");
   EXPECT_EQ(c.xdp.interfaces, std::vector<std::string>{"auto"});
@@ -171,7 +171,7 @@ connections = true
 connections_per_second = 5
 )");
   Config want;
-  want.web.listen_address = "[::1]:9100";
+  want.web.listen_address = {"::1", 9100, "[::1]:9100"};
   want.web.metrics_path = "/synwatch/metrics";
   want.web.config_file = "/etc/synwatch/web.yml";
   want.xdp.interfaces = {"eth0", "ens3"};
@@ -202,7 +202,8 @@ peers = { max_entries = 1, ipv4_prefix_length = 0, ipv6_prefix_length = 128 }
 [rules]
 allow = ['192.0.2.1', """2001:db8::1"""]
 )");
-  EXPECT_EQ(c.web.listen_address, "127.0.0.1:0");
+  EXPECT_EQ(c.web.listen_address,
+            (ListenAddress{"127.0.0.1", 0, "127.0.0.1:0"}));
   EXPECT_EQ(c.peers.max_entries, 1u);
   EXPECT_EQ(c.peers.ipv4_prefix_length, 0);
   EXPECT_EQ(c.peers.ipv6_prefix_length, 128);
@@ -666,7 +667,7 @@ TEST(ConfigTest, ParsesListenAddresses) {
     ListenAddress got;
     std::string error;
     EXPECT_TRUE(ParseListenAddress(c.text, &got, &error)) << c.text << error;
-    EXPECT_EQ(got, (ListenAddress{c.host, c.port})) << c.text;
+    EXPECT_EQ(got, (ListenAddress{c.host, c.port, c.text})) << c.text;
   }
 }
 

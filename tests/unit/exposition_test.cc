@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "exposition.h"
+#include "metrics/exposition.h"
 
 #include <gtest/gtest.h>
 #include <prometheus/client_metric.h>

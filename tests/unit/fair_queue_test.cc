@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "fair_queue.h"
+#include "web/fair_queue.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

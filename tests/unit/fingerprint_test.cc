@@ -11,7 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "abi.h"
+#include "base/abi.h"
 
 namespace synwatch {
 namespace {

@@ -21,8 +21,9 @@
 #include <thread>
 #include <vector>
 
-#include "http_server.h"
+#include "http_response.h"
 #include "test_bcrypt.h"
+#include "web/http_server.h"
 
 namespace synwatch {
 namespace {
@@ -186,7 +187,7 @@ Gatherer SlowGatherer() {
 
 TEST(HttpAdmissionTest, ScrapeFloodFromOneAddressDoesNotStarveAnother) {
   HttpOptions options;
-  options.listen_address = "127.0.0.1:0";
+  options.listen_address = testing::Listening("127.0.0.1:0");
   HttpServer server(options, SlowGatherer(), [] { return true; });
   const int port = server.ports().at(0);
   ASSERT_EQ(Status(kFloodAddress, port, "/-/healthy", "",
@@ -209,7 +210,7 @@ class HttpAdmissionAuthTest : public ::testing::Test {
  protected:
   void SetUp() override {
     HttpOptions options;
-    options.listen_address = "127.0.0.1:0";
+    options.listen_address = testing::Listening("127.0.0.1:0");
     // Cost 10, as `htpasswd -nBC 10` writes: tens of milliseconds a check,
     // so a flood of made-up passwords keeps bcrypt busy throughout.
     options.web_config.basic_auth_users = {

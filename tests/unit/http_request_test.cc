@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "http_request.h"
+#include "web/http_request.h"
 
 #include <gtest/gtest.h>
 

@@ -5,10 +5,23 @@
 
 #include <cctype>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "base/net.h"
+
 namespace synwatch::testing {
+
+// A listen address the way config hands it to the server: parsed.
+inline ListenAddress Listening(std::string_view text) {
+  ListenAddress address;
+  std::string error;
+  if (!ParseListenAddress(text, &address, &error)) {
+    throw std::invalid_argument(std::string(text) + ": " + error);
+  }
+  return address;
+}
 
 struct Response {
   int status = 0;

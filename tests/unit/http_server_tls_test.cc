@@ -21,10 +21,10 @@
 #include <vector>
 
 #include "http_response.h"
-#include "http_server.h"
 #include "test_bcrypt.h"
 #include "test_certs.h"
-#include "web_config.h"
+#include "web/http_server.h"
+#include "web/web_config.h"
 
 namespace synwatch {
 namespace {
@@ -221,7 +221,7 @@ class HttpServerTlsTest : public ::testing::Test {
 
   void Start(const WebSecurityConfig& config) {
     HttpOptions options;
-    options.listen_address = "127.0.0.1:0";
+    options.listen_address = testing::Listening("127.0.0.1:0");
     options.web_config = config;
     server_object_ = std::make_unique<HttpServer>(
         options, GatherFamilies(TestFamilies), [] { return true; });

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "huge_pages.h"
+#include "base/huge_pages.h"
 
 #include <gtest/gtest.h>
 #include <prometheus/client_metric.h>
@@ -11,7 +11,7 @@
 #include <sstream>
 #include <string>
 
-#include "exposition.h"
+#include "metrics/exposition.h"
 
 namespace synwatch {
 namespace {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "interfaces.h"
+#include "xdp/interfaces.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "net.h"
+#include "base/net.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

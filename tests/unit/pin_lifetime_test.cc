@@ -4,7 +4,7 @@
 // namespace goes with it) is tested in tests/e2e/pin_namespace_test.sh.
 #include <gtest/gtest.h>
 
-#include "pinning.h"
+#include "xdp/pinning.h"
 
 namespace synwatch {
 namespace {

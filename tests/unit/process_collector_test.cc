@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "process_collector.h"
+#include "metrics/process_collector.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "tls.h"
+#include "web/tls.h"
 
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>

@@ -42,15 +42,15 @@
 #include <string>
 #include <vector>
 
-#include "abi.h"
-#include "bpf_program.h"
-#include "config.h"
+#include "base/abi.h"
+#include "base/net.h"
+#include "config/config.h"
 #include "floor.skel.h"
 #include "harness.skel.h"
-#include "net.h"
 #include "packet_builder.h"
 #include "peer_alt.skel.h"
-#include "rules.h"
+#include "xdp/bpf_program.h"
+#include "xdp/rules.h"
 
 namespace synwatch::bench {
 namespace {
@@ -566,11 +566,10 @@ int Run(const Options& o) {
       exact.peers.flood_new_peers_per_second = 0;
       sw.ApplyPolicy(exact);
       ClearMap(sw_peers);
-      SetSrc6Word(new6, kNotFullBase + 0x8000 +
-                            static_cast<uint32_t>(run) * 0x10000);
-      rec("harness_new_peer_exact",
-          TestRun(next_src6, new6, o.notfull_repeat, XDP_PASS,
-                  "new peer, exact"));
+      SetSrc6Word(new6,
+                  kNotFullBase + 0x8000 + static_cast<uint32_t>(run) * 0x10000);
+      rec("harness_new_peer_exact", TestRun(next_src6, new6, o.notfull_repeat,
+                                            XDP_PASS, "new peer, exact"));
       sw.ApplyPolicy(policy);
     }
 

@@ -1,0 +1,633 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xdp/bpf_program.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "synwatch.skel.h"
+#include "xdp/rules.h"
+
+namespace synwatch {
+namespace {
+
+[[noreturn]] void Fail(const std::string& what, int err) {
+  throw std::runtime_error(what + ": " + ErrnoText(err));
+}
+
+uint32_t XdpFlags(AttachedMode mode) {
+  return mode == AttachedMode::kNative ? XDP_FLAGS_DRV_MODE
+                                       : XDP_FLAGS_SKB_MODE;
+}
+
+}  // namespace
+
+std::string_view ToString(AttachedMode mode) {
+  return mode == AttachedMode::kNative ? "native" : "generic";
+}
+
+Policy PolicyFromConfig(const Config& config) {
+  return Policy{config.rules, config.peers, config.port_scan, config.log};
+}
+
+static_assert(PeersConfig{}.flood_new_peers_per_second ==
+              SW_DEFAULT_FLOOD_NEW_PEERS);
+
+sw_params ParamsFromPolicy(const Policy& policy) {
+  sw_params p{};
+  p.default_drop = policy.rules.default_action == Action::kDrop ? 1 : 0;
+  p.dry_run = policy.rules.dry_run ? 1 : 0;
+  p.ipv4_prefix_len = policy.peers.ipv4_prefix_length;
+  p.ipv6_prefix_len = policy.peers.ipv6_prefix_length;
+  p.flood_new_peers = policy.peers.flood_new_peers_per_second;
+  p.scan_enabled = policy.port_scan.enabled ? 1 : 0;
+  p.scan_max_ports = policy.port_scan.max_ports;
+  p.scan_window_ns = static_cast<uint64_t>(policy.port_scan.window.count());
+  p.block_ns = static_cast<uint64_t>(policy.port_scan.block_duration.count());
+  p.log_connections = policy.log.connections ? 1 : 0;
+  p.connections_per_second = policy.log.connections_per_second;
+  return p;
+}
+
+void BpfProgram::SkelDeleter::operator()(::synwatch_bpf* skel) const {
+  synwatch_bpf__destroy(skel);
+}
+
+MapSizes MapSizesFromConfig(const Config& config) {
+  return MapSizes{config.peers.max_entries, config.port_scan.max_tracked_peers,
+                  config.port_scan.max_blocked_peers};
+}
+
+BpfProgram::BpfProgram(const MapSizes& sizes, PinDir pins)
+    : pins_(std::move(pins)), sizes_(sizes) {
+  skel_.reset(synwatch_bpf__open());
+  if (!skel_) Fail("open XDP program", errno);
+  const std::pair<bpf_map*, uint32_t> sized[] = {
+      {skel_->maps.peers, sizes.peers},
+      {skel_->maps.scan_track, sizes.scan_track},
+      {skel_->maps.blocked, sizes.blocked},
+  };
+  for (const auto& [map, entries] : sized) {
+    if (bpf_map__set_max_entries(map, entries) != 0) {
+      Fail(std::string("size map ") + bpf_map__name(map) + " to " +
+               std::to_string(entries) + " entries",
+           errno);
+    }
+  }
+  if (pins_.enabled()) ReusePinnedMaps();
+  if (synwatch_bpf__load(skel_.get()) != 0) Fail("load XDP program", errno);
+
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog_fd(), &info, &len) == 0) prog_id_ = info.id;
+
+  if (continued_) {
+    // The config of the earlier synwatch: its interface slots (so each
+    // interface continues its own totals) and the generation in force (the
+    // first ApplyPolicy fills the other one and flips, as a reload does).
+    const uint32_t zero = 0;
+    if (bpf_map_lookup_elem(config_fd(), &zero, &config_) != 0) {
+      Fail("read pinned config map", errno);
+    }
+    policy_applied_ = true;
+  } else {
+    config_.abi_version = SW_ABI_VERSION;
+    WriteConfig();
+  }
+  if (pins_.enabled()) PinMaps();
+}
+
+namespace {
+
+MapShape WantedShape(const bpf_map* map) {
+  return MapShape{static_cast<uint32_t>(bpf_map__type(map)),
+                  bpf_map__key_size(map), bpf_map__value_size(map),
+                  bpf_map__max_entries(map), bpf_map__map_flags(map)};
+}
+
+// Maps whose contents user space never needs again: the verdict caches
+// (the rules and the block table are the truth) and per-CPU scratch and
+// rate-limit state. One pinned in another layout is replaced, empty, and
+// the rest of the pinned state is still reused.
+bool Disposable(std::string_view name) {
+  return name == "verdicts" || name == "verdict_blocks" ||
+         name == "scan_scratch" || name == "conn_rate" || name == "flood";
+}
+
+MapShape PinnedShape(int fd) {
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return {};
+  return MapShape{info.type, info.key_size, info.value_size, info.max_entries,
+                  info.map_flags};
+}
+
+}  // namespace
+
+void BpfProgram::ReusePinnedMaps() {
+  std::string incompatible;  // why the pinned state cannot be reused
+  bpf_map* map = nullptr;
+  bpf_object__for_each_map(map, skel_->obj) {
+    if (bpf_map__is_internal(map)) continue;  // .rodata: each copy its own
+    const std::string name = bpf_map__name(map);
+    const std::string path = pins_.MapPath(name);
+    UniqueFd fd(bpf_obj_get(path.c_str()));
+    if (!fd.valid()) {
+      if (errno == ENOENT) continue;
+      Fail("open pinned map " + path, errno);
+    }
+    PinnedMap pinned;
+    pinned.name = name;
+    pinned.shape = PinnedShape(fd.get());
+    pinned.fd = std::move(fd);
+    const MapShape wanted = WantedShape(map);
+    pinned.fit = CompareMaps(pinned.shape, wanted);
+    if (pinned.fit == MapFit::kIncompatible && Disposable(name)) {
+      spdlog::info(
+          "Pinned map {} is {}, this synwatch needs {}: it holds nothing "
+          "that has to carry over, so a new one replaces it",
+          name, Describe(pinned.shape), Describe(wanted));
+    } else if (pinned.fit == MapFit::kIncompatible && incompatible.empty()) {
+      incompatible = "map " + name + " is " + Describe(pinned.shape) +
+                     ", this synwatch needs " + Describe(wanted);
+    }
+    if (map == skel_->maps.config && pinned.fit == MapFit::kSame) {
+      sw_config old{};
+      const uint32_t zero = 0;
+      if (bpf_map_lookup_elem(pinned.fd.get(), &zero, &old) != 0) {
+        Fail("read pinned map " + path, errno);
+      }
+      if (old.abi_version != SW_ABI_VERSION && incompatible.empty()) {
+        incompatible = "layout version " + std::to_string(old.abi_version) +
+                       ", this synwatch uses version " +
+                       std::to_string(SW_ABI_VERSION);
+      }
+    }
+    pinned_maps_.push_back(std::move(pinned));
+  }
+  if (pinned_maps_.empty()) return;
+
+  if (!incompatible.empty()) {
+    spdlog::warn(
+        "Pinned state in {} does not match this synwatch ({}): replacing it; "
+        "counters and port-scan blocks start from zero, pinned XDP links are "
+        "switched to the new program without a gap",
+        pins_.path(), incompatible);
+    for (PinnedMap& p : pinned_maps_) p.fit = MapFit::kIncompatible;
+    return;
+  }
+  bool reused_config = false;
+  for (PinnedMap& p : pinned_maps_) {
+    if (p.fit != MapFit::kSame) continue;
+    bpf_map* target = bpf_object__find_map_by_name(skel_->obj, p.name.c_str());
+    if (bpf_map__reuse_fd(target, p.fd.get()) != 0) {
+      Fail("reuse pinned map " + pins_.MapPath(p.name), errno);
+    }
+    if (target == skel_->maps.config) reused_config = true;
+  }
+  continued_ = reused_config;
+  spdlog::info(
+      "Reusing pinned state in {} (layout version {}): counters and "
+      "port-scan blocks continue",
+      pins_.path(), SW_ABI_VERSION);
+}
+
+void BpfProgram::PinMaps() {
+  bpf_map* map = nullptr;
+  bpf_object__for_each_map(map, skel_->obj) {
+    if (bpf_map__is_internal(map)) continue;
+    const std::string name = bpf_map__name(map);
+    const std::string path = pins_.MapPath(name);
+    PinnedMap* old = nullptr;
+    for (PinnedMap& p : pinned_maps_) {
+      if (p.name == name) old = &p;
+    }
+    if (old != nullptr && old->fit == MapFit::kSame) continue;  // reused
+    if (old != nullptr && old->fit == MapFit::kResized &&
+        old->shape.type != BPF_MAP_TYPE_RINGBUF) {
+      const uint64_t copied =
+          CopyMapEntries(old->fd.get(), bpf_map__fd(map), old->shape);
+      spdlog::info(
+          "Resized pinned map {} from {} to {} entries: {} entries carried "
+          "over",
+          name, old->shape.max_entries, bpf_map__max_entries(map), copied);
+    }
+    if (old != nullptr && unlink(path.c_str()) != 0 && errno != ENOENT) {
+      Fail("unpin " + path, errno);
+    }
+    if (bpf_obj_pin(bpf_map__fd(map), path.c_str()) != 0) {
+      Fail("pin map " + path, errno);
+    }
+  }
+  pinned_maps_.clear();
+  RaiseBlockHints();
+}
+
+// The program skips "blocked" for a peer whose hint has passed, so a block
+// carried over must find its hint raised: hints pinned by a synwatch from
+// before "block_hint" are missing, and those of one with another
+// fingerprint sit in other slots. Each block's own slot is raised to its
+// expiry (sw_scan_fingerprint is shared with the program), so the other
+// slots keep skipping. Before any interface runs this program; a block that
+// an earlier program still attached writes meanwhile is not covered, and
+// holds again once the peer's next scan is detected.
+void BpfProgram::RaiseBlockHints() {
+  const int blocked = blocked_fd();
+  const int hints = bpf_map__fd(skel_->maps.block_hint);
+  const uint64_t now = MonotonicNs();
+  uint64_t raised = 0;
+  sw_scan_key key{};
+  sw_scan_key next{};
+  const sw_scan_key* prev = nullptr;
+  while (bpf_map_get_next_key(blocked, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    sw_block block{};
+    // An ended block no longer blocks, hint or not.
+    if (bpf_map_lookup_elem(blocked, &key, &block) != 0 ||
+        block.expires_ns <= now) {
+      continue;
+    }
+    const uint32_t slot = SW_BLOCK_HINT_SLOT(ScanFingerprint(key));
+    uint64_t hint = 0;
+    if (bpf_map_lookup_elem(hints, &slot, &hint) != 0) {
+      Fail("read block hint", errno);
+    }
+    if (hint >= block.expires_ns) continue;
+    if (bpf_map_update_elem(hints, &slot, &block.expires_ns, BPF_ANY) != 0) {
+      Fail("raise block hint", errno);
+    }
+    ++raised;
+  }
+  if (raised > 0) {
+    spdlog::info(
+        "Carried-over port-scan blocks: raised the hints of {} to their "
+        "expiry",
+        raised);
+  }
+}
+
+BpfProgram::~BpfProgram() {
+  // Links first: the program must not outlive its maps on an interface.
+  for (auto& [ifindex, link] : links_) close(link.fd);
+  links_.clear();
+}
+
+uint32_t BpfProgram::prog_id(uint32_t ifindex) const {
+  auto it = links_.find(ifindex);
+  if (it == links_.end()) return 0;
+  if (!it->second.copy) return prog_id_;
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  const int fd = bpf_program__fd(it->second.copy->progs.xdp_synwatch);
+  return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
+int BpfProgram::ProgFdOf(const SkelPtr& copy) const {
+  return copy ? bpf_program__fd(copy->progs.xdp_synwatch) : prog_fd();
+}
+
+// The object opened again, with slot as its interface slot (sw_if_slot in
+// .rodata) and every map of skel_ in place of its own: the program one
+// interface runs, which counts under its slot without looking it up.
+//
+// Null when it cannot be loaded, and the interface then runs skel_'s
+// program, which looks the slot up: it counts the same. That is the case
+// for an interface attached after start-up (added by a reload, or back
+// under a new ifindex), since the verifier wants CAP_PERFMON for this
+// program and synwatch drops it once the interfaces are attached.
+BpfProgram::SkelPtr BpfProgram::LoadCopy(const std::string& where,
+                                         uint32_t slot) const {
+  SkelPtr copy(synwatch_bpf__open());
+  if (!copy) Fail(where + ": open XDP program", errno);
+  copy->rodata->sw_if_slot = slot;
+  // Both objects come from the same ELF, so their maps come in one order.
+  bpf_map* theirs = nullptr;
+  bpf_map* ours = bpf_object__next_map(skel_->obj, nullptr);
+  bpf_object__for_each_map(theirs, copy->obj) {
+    if (ours == nullptr) Fail(where + ": maps of the copy", EINVAL);
+    if (!bpf_map__is_internal(theirs) &&
+        bpf_map__reuse_fd(theirs, bpf_map__fd(ours)) != 0) {
+      Fail(where + ": share map " + bpf_map__name(ours), errno);
+    }
+    ours = bpf_object__next_map(skel_->obj, ours);
+  }
+  if (synwatch_bpf__load(copy.get()) != 0) {
+    spdlog::info(
+        "{}: the interface runs the program that looks its slot up ({}): a "
+        "copy of its own cannot be loaded: {}",
+        where, prog_id_, ErrnoText(errno));
+    return nullptr;
+  }
+  return copy;
+}
+
+int BpfProgram::prog_fd() const {
+  return bpf_program__fd(skel_->progs.xdp_synwatch);
+}
+int BpfProgram::if_stats_fd() const {
+  return bpf_map__fd(skel_->maps.if_stats);
+}
+int BpfProgram::peers_fd() const { return bpf_map__fd(skel_->maps.peers); }
+int BpfProgram::config_fd() const { return bpf_map__fd(skel_->maps.config); }
+int BpfProgram::rules_fd() const { return bpf_map__fd(skel_->maps.rules); }
+int BpfProgram::scan_track_fd() const {
+  return bpf_map__fd(skel_->maps.scan_track);
+}
+int BpfProgram::blocked_fd() const { return bpf_map__fd(skel_->maps.blocked); }
+int BpfProgram::flood_fd() const { return bpf_map__fd(skel_->maps.flood); }
+int BpfProgram::events_fd() const { return bpf_map__fd(skel_->maps.events); }
+
+void BpfProgram::WriteConfig() {
+  const uint32_t zero = 0;
+  if (bpf_map_update_elem(config_fd(), &zero, &config_, BPF_ANY) != 0) {
+    Fail("write config map", errno);
+  }
+}
+
+void BpfProgram::ApplyPolicy(const Policy& policy) {
+  const uint32_t old_gen = config_.gen;
+  const uint32_t new_gen = policy_applied_ ? old_gen ^ 1U : old_gen;
+  const int fd = rules_fd();
+
+  // Entries of the generation we are about to fill may be left over from a
+  // failed earlier attempt: start it from empty.
+  auto delete_generation = [fd](uint32_t gen) {
+    sw_rule_key key{};
+    sw_rule_key next{};
+    std::vector<sw_rule_key> doomed;
+    void* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+      if (next.gen == gen) doomed.push_back(next);
+      key = next;
+      prev = &key;
+    }
+    for (const auto& k : doomed) bpf_map_delete_elem(fd, &k);
+  };
+  if (policy_applied_) delete_generation(new_gen);
+
+  for (const RuleEntry& e :
+       BuildRuleEntries(policy.rules.allow, policy.rules.deny,
+                        static_cast<uint8_t>(new_gen))) {
+    if (bpf_map_update_elem(fd, &e.key, &e.value, BPF_ANY) != 0) {
+      const int err = errno;
+      delete_generation(new_gen);
+      Fail("write rule " +
+               std::to_string(e.key.prefixlen - kRuleKeyHeaderBits) +
+               "-bit prefix",
+           err);
+    }
+  }
+
+  sw_config next = config_;
+  next.params[new_gen] = ParamsFromPolicy(policy);
+  next.params[new_gen].rules_version = NextRulesVersion(config_);
+  // Write the inactive half first, then flip: a SYN sees either the old
+  // rules and knobs or the new ones, never a mix.
+  next.gen = old_gen;
+  const uint32_t zero = 0;
+  if (bpf_map_update_elem(config_fd(), &zero, &next, BPF_ANY) != 0) {
+    Fail("write config map", errno);
+  }
+  next.gen = new_gen;
+  if (bpf_map_update_elem(config_fd(), &zero, &next, BPF_ANY) != 0) {
+    Fail("write config map", errno);
+  }
+  config_ = next;
+  if (policy_applied_ && new_gen != old_gen) delete_generation(old_gen);
+  policy_applied_ = true;
+}
+
+uint32_t BpfProgram::PlaceSlot(const std::string& where, uint32_t ifindex) {
+  // Slot before link: the first packet through the link already counts
+  // under this interface.
+  sw_config next = config_;
+  const int slot = PlaceIfindex(next, ifindex);
+  if (slot < 0) {
+    throw std::runtime_error(where + ": interface slot table full");
+  }
+  const uint32_t zero = 0;
+  if (bpf_map_update_elem(config_fd(), &zero, &next, BPF_ANY) != 0) {
+    Fail(where + ": write config map", errno);
+  }
+  config_ = next;
+  return static_cast<uint32_t>(slot);
+}
+
+// After a failed attach of an interface that had no slot before it.
+void BpfProgram::ForgetSlot(uint32_t ifindex) {
+  const uint32_t zero = 0;
+  RemoveIfindex(config_, ifindex);
+  bpf_map_update_elem(config_fd(), &zero, &config_, BPF_ANY);
+}
+
+namespace {
+
+// The mode of the XDP program attached to ifindex now, if any.
+std::optional<AttachedMode> CurrentMode(uint32_t ifindex) {
+  bpf_xdp_query_opts query{};
+  query.sz = sizeof(query);
+  if (bpf_xdp_query(static_cast<int>(ifindex), 0, &query) != 0) {
+    return std::nullopt;
+  }
+  if (query.attach_mode == XDP_ATTACHED_DRV) return AttachedMode::kNative;
+  if (query.attach_mode == XDP_ATTACHED_SKB) return AttachedMode::kGeneric;
+  return std::nullopt;
+}
+
+bool ModeAllowed(XdpMode wanted, AttachedMode m) {
+  return wanted == XdpMode::kAuto ||
+         (wanted == XdpMode::kNative) == (m == AttachedMode::kNative);
+}
+
+}  // namespace
+
+// A link pinned for this ifindex by an earlier synwatch: if it is still on
+// the interface, in an allowed mode, swap our program into it.
+bool BpfProgram::TakeOverPinnedLink(const std::string& name, uint32_t ifindex,
+                                    XdpMode mode, AttachedMode* attached) {
+  const std::string path = pins_.LinkPath(ifindex);
+  UniqueFd fd(bpf_obj_get(path.c_str()));
+  if (!fd.valid()) return false;
+  bpf_link_info info{};
+  uint32_t len = sizeof(info);
+  const bool live = bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0 &&
+                    info.type == BPF_LINK_TYPE_XDP &&
+                    info.xdp.ifindex == ifindex;
+  const std::optional<AttachedMode> current =
+      live ? CurrentMode(ifindex) : std::nullopt;
+  if (!current || !ModeAllowed(mode, *current)) {
+    if (current) {
+      spdlog::info(
+          "Pinned XDP link on {} is in {} mode, xdp.mode wants {}: "
+          "re-attaching",
+          name, ToString(*current), ToString(mode));
+    }
+    fd.Reset();
+    unlink(path.c_str());  // a stale pin, or one we replace: detaches it
+    return false;
+  }
+  const std::string where = "take over pinned XDP link on " + name +
+                            " (ifindex " + std::to_string(ifindex) + ")";
+  SkelPtr copy = LoadCopy(where, PlaceSlot(where, ifindex));
+  if (bpf_link_update(fd.get(), ProgFdOf(copy), nullptr) != 0) {
+    Fail(where, errno);
+  }
+  links_[ifindex] = Link{fd.Release(), *current, std::move(copy)};
+  spdlog::info(
+      "Took over pinned XDP link on {} (ifindex {}, {} mode): program id {} "
+      "replaced by {} in place, no packet missed",
+      name, ifindex, ToString(*current), info.prog_id, prog_id(ifindex));
+  *attached = *current;
+  return true;
+}
+
+AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
+                                XdpMode mode) {
+  const std::string where =
+      "attach XDP to " + name + " (ifindex " + std::to_string(ifindex) + ")";
+  if (links_.contains(ifindex)) return links_.at(ifindex).mode;
+  AttachedMode taken{};
+  if (pins_.enabled() && TakeOverPinnedLink(name, ifindex, mode, &taken)) {
+    return taken;
+  }
+
+  bpf_xdp_query_opts query{};
+  query.sz = sizeof(query);
+  if (bpf_xdp_query(static_cast<int>(ifindex), 0, &query) == 0 &&
+      query.attach_mode != XDP_ATTACHED_NONE) {
+    const uint32_t other = query.prog_id       ? query.prog_id
+                           : query.drv_prog_id ? query.drv_prog_id
+                           : query.skb_prog_id ? query.skb_prog_id
+                                               : query.hw_prog_id;
+    throw std::runtime_error(
+        where + ": another XDP program (id " + std::to_string(other) +
+        ") is attached; synwatch does not replace it (detach it first, e.g. "
+        "`ip link set dev " +
+        name + " xdp off`)");
+  }
+
+  // A slot that is already there holds totals (an interface that came back
+  // under a new ifindex, see MoveSlot): a failed attach keeps it, so that
+  // the next attempt continues them.
+  const bool had_slot = FindIfindexSlot(config_, ifindex) != SW_IF_UNKNOWN;
+  SkelPtr copy;
+  try {
+    copy = LoadCopy(where, PlaceSlot(where, ifindex));
+  } catch (...) {
+    if (!had_slot) ForgetSlot(ifindex);
+    throw;
+  }
+  const int copy_fd = ProgFdOf(copy);
+  std::vector<AttachedMode> tries;
+  if (mode != XdpMode::kGeneric) tries.push_back(AttachedMode::kNative);
+  if (mode != XdpMode::kNative) tries.push_back(AttachedMode::kGeneric);
+  int err = 0;
+  for (AttachedMode m : tries) {
+    bpf_link_create_opts opts{};
+    opts.sz = sizeof(opts);
+    opts.flags = XdpFlags(m);
+    UniqueFd fd(
+        bpf_link_create(copy_fd, static_cast<int>(ifindex), BPF_XDP, &opts));
+    if (fd.valid()) {
+      if (pins_.enabled()) {
+        const std::string path = pins_.LinkPath(ifindex);
+        unlink(path.c_str());
+        if (bpf_obj_pin(fd.get(), path.c_str()) != 0) {
+          Fail(std::string(where).append(": pin link ").append(path), errno);
+        }
+      }
+      links_[ifindex] = Link{fd.Release(), m, std::move(copy)};
+      return m;
+    }
+    err = errno;
+    // EBUSY/EEXIST: someone attached between the query and now; never
+    // fall through to another mode on top of them.
+    if (err == EBUSY || err == EEXIST || err == EPERM) break;
+    spdlog::debug("{} in {} mode: {}", where, ToString(m), std::strerror(err));
+  }
+  if (!had_slot) ForgetSlot(ifindex);
+  Fail(where + (mode == XdpMode::kAuto
+                    ? ""
+                    : std::string(" in ") +
+                          std::string(ToString(tries.front())) + " mode"),
+       err);
+}
+
+void BpfProgram::Detach(uint32_t ifindex) {
+  auto it = links_.find(ifindex);
+  if (it == links_.end()) return;
+  if (pins_.enabled()) unlink(pins_.LinkPath(ifindex).c_str());
+  close(it->second.fd);
+  links_.erase(it);
+  // The slot stays registered: its totals are exact and never evicted, and
+  // the same interface coming back continues them.
+}
+
+bool BpfProgram::LinkAlive(uint32_t ifindex) const {
+  auto it = links_.find(ifindex);
+  if (it == links_.end()) return false;
+  bpf_link_info info{};
+  uint32_t len = sizeof(info);
+  return bpf_obj_get_info_by_fd(it->second.fd, &info, &len) == 0 &&
+         info.xdp.ifindex == ifindex;
+}
+
+void BpfProgram::MoveSlot(uint32_t old_ifindex, uint32_t new_ifindex) {
+  const uint32_t from = FindIfindexSlot(config_, old_ifindex);
+  if (from == SW_IF_UNKNOWN || old_ifindex == new_ifindex) return;
+  sw_config next = config_;
+  RemoveIfindex(next, old_ifindex);
+  const int placed = PlaceIfindex(next, new_ifindex);
+  if (placed < 0) return;  // Attach reports the full table
+  const auto to = static_cast<uint32_t>(placed);
+  if (to != from) {
+    const int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) return;
+    std::vector<sw_if_stats> stats(static_cast<std::size_t>(cpus));
+    if (bpf_map_lookup_elem(if_stats_fd(), &from, stats.data()) != 0) {
+      Fail("read totals of ifindex " + std::to_string(old_ifindex), errno);
+    }
+    if (bpf_map_update_elem(if_stats_fd(), &to, stats.data(), BPF_ANY) != 0) {
+      Fail("move totals to ifindex " + std::to_string(new_ifindex), errno);
+    }
+    std::fill(stats.begin(), stats.end(), sw_if_stats{});
+    bpf_map_update_elem(if_stats_fd(), &from, stats.data(), BPF_ANY);
+  }
+  const uint32_t zero = 0;
+  if (bpf_map_update_elem(config_fd(), &zero, &next, BPF_ANY) != 0) {
+    Fail("write config map", errno);
+  }
+  config_ = next;
+}
+
+void BpfProgram::ReleaseUnclaimedLinks() {
+  if (!pins_.enabled()) return;
+  for (uint32_t ifindex : pins_.LinkIfindexes()) {
+    if (links_.contains(ifindex)) continue;
+    if (unlink(pins_.LinkPath(ifindex).c_str()) == 0) {
+      spdlog::info(
+          "Released the pinned XDP link of ifindex {}: that interface is not "
+          "configured (or gone)",
+          ifindex);
+    }
+  }
+}
+
+bool BpfProgram::IsAttached(uint32_t ifindex) const {
+  return links_.contains(ifindex);
+}
+
+}  // namespace synwatch

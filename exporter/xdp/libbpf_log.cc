@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xdp/libbpf_log.h"
+
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace synwatch {
+namespace {
+
+// libbpf is chatty at its own "warn" level about things the caller handles
+// (a native attach that falls back to generic, probing features), so its
+// levels land one step lower in ours.
+int LibbpfPrint(enum libbpf_print_level level, const char* format,
+                va_list args) {
+  const spdlog::level::level_enum ours =
+      level == LIBBPF_WARN   ? spdlog::level::info
+      : level == LIBBPF_INFO ? spdlog::level::debug
+                             : spdlog::level::trace;
+  if (!spdlog::should_log(ours)) return 0;
+  // A verifier log comes as one message of many kilobytes: size it first,
+  // and log it line by line so nothing is cut off.
+  va_list copy;
+  va_copy(copy, args);
+  const int n = std::vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  if (n < 0) return n;
+  std::string text(static_cast<size_t>(n) + 1, '\0');
+  std::vsnprintf(text.data(), text.size(), format, args);
+  text.resize(static_cast<size_t>(n));
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) {
+      spdlog::log(ours, "libbpf: {}",
+                  std::string_view(text).substr(start, end - start));
+    }
+    start = end + 1;
+  }
+  return n;
+}
+
+}  // namespace
+
+void RouteLibbpfLog() { libbpf_set_print(LibbpfPrint); }
+
+}  // namespace synwatch
