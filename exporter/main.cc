@@ -30,6 +30,8 @@
 #include "config/config.h"
 #include "metrics/collector.h"
 #include "metrics/process_collector.h"
+#include "metrics/recent_scans.h"
+#include "metrics/status_page.h"
 #include "version.h"
 #include "web/http_server.h"
 #include "web/web_config.h"
@@ -418,9 +420,10 @@ int Run(const Options& options) {
   const InterfaceSnapshot interface_snapshot = [&interfaces] {
     return interfaces.Snapshot();
   };
+  RecentScans recent_scans;
   EventReader events(program.events_fd(), interface_snapshot,
                      config.log.connections_per_second,
-                     state.events_dropped_rate_limit);
+                     state.events_dropped_rate_limit, &recent_scans);
 
   MapRowSource::Maps maps;
   maps.if_stats_fd = program.if_stats_fd();
@@ -444,9 +447,12 @@ int Run(const Options& options) {
     AppendEnd(format, out);
   };
 
-  HttpServer server({config.web.listen_address, config.web.metrics_path,
-                     kVersion, web, &http_stats},
-                    gather, [&interfaces] { return interfaces.AllAttached(); });
+  const StatusPage status_page(rows, state, recent_scans, kVersion,
+                               config.web.metrics_path);
+  HttpServer server(
+      {config.web.listen_address, config.web.metrics_path, kVersion, web,
+       &http_stats, [&status_page] { return status_page.Render(); }},
+      gather, [&interfaces] { return interfaces.AllAttached(); });
   LogWebConfig(config, web);
   spdlog::info("Listening on {} (metrics at {})",
                config.web.listen_address.text, config.web.metrics_path);
