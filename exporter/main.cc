@@ -219,6 +219,10 @@ void Publish(const Config& config, ExporterState& state) {
   state.dry_run = config.rules.dry_run;
   state.allow_rules = static_cast<uint32_t>(config.rules.allow.size());
   state.deny_rules = static_cast<uint32_t>(config.rules.deny.size());
+  state.scan_window_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          config.port_scan.window)
+          .count());
 }
 
 void LogWebConfig(const Config& config, const WebSecurityConfig& web) {
@@ -434,6 +438,7 @@ int Run(const Options& options) {
   maps.peers_capacity = program.sizes().peers;
   maps.scan_track_capacity = program.sizes().scan_track;
   maps.blocked_capacity = program.sizes().blocked;
+  maps.scan_window_ms = &state.scan_window_ms;
   MapRowSource rows(maps, interface_snapshot);
   auto collector = std::make_shared<SynwatchCollector>(
       rows, state, BuildInfo{kVersion, kRevision, LibbpfVersion()});

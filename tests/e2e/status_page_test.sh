@@ -41,9 +41,24 @@ start_synwatch "$BIN" "$SW_TMP/synwatch.toml" || { finish; exit 1; }
 for _ in 1 2 3 4 5; do connect_from 192.0.2.12 192.0.2.1 8080; done
 connect_from 192.0.2.13 192.0.2.1 8080
 connect_from 192.0.2.66 192.0.2.1 8080
+# Three ports, one under port_scan.max_ports: tracked, not detected.
+for port in 8080 8081 8082; do connect_from 192.0.2.15 192.0.2.1 "$port"; done
 cli timeout 30 nmap -sS -Pn -n -p 20-29 --max-retries 0 --host-timeout 20s \
   -e sw-cli -S 192.0.2.14 192.0.2.1 >/dev/null 2>&1
 check "synwatch logged the scan" wait_until 5 grep -q 'Port scan detected: 192.0.2.14' "$SW_TMP/synwatch.log"
+
+# The bounded detail the fleet views use: the scanner's block and its ports.
+text="$(scrape)"
+now="$(date +%s)"
+expiry="$(metric "$text" synwatch_port_scan_block_expiry_timestamp_seconds 'peer="192.0.2.14"')"
+check "the scanner's block ends within block_duration ($expiry, now $now)" \
+  awk -v e="$expiry" -v n="$now" 'BEGIN { exit !(e != "absent" && e > n && e <= n + 61) }'
+check_eq "a peer under the scan threshold: its distinct ports within the window" \
+  "$(metric "$text" synwatch_port_scan_tracked_peer_ports 'peer="192.0.2.15"')" 3
+check_eq "the scanner's ports were cleared at its detection (it is blocked)" \
+  "$(metric "$text" synwatch_port_scan_tracked_peer_ports 'peer="192.0.2.14"')" absent
+check_eq "a peer that kept to one port is not tracked" \
+  "$(metric "$text" synwatch_port_scan_tracked_peer_ports 'peer="192.0.2.12"')" absent
 
 mkdir -p "$ARTIFACTS"
 browse() { # ARGS...: headless Chromium in the server namespace, bounded
@@ -74,8 +89,8 @@ check "the interface counted the scan" has '<td>sw-srv</td>.*<td>1</td></tr>'
 peer_syns="$(tr -d '\n' <"$SW_TMP/dom.html" | sed 's/.*<h2 id="peers">//; s/<h2 id="scans">.*//' |
   grep -o '<tr><td>[^<]*</td><td>sw-srv</td><td>[a-z]*</td><td>[a-z]*</td><td>[0-9]*</td></tr>' |
   sed 's/.*<td>\([0-9]*\)<\/td><\/tr>$/\1/' | paste -sd ' ' -)"
-check "top peers: five rows, most SYNs first ($peer_syns)" \
-  bash -c "[ \$(wc -w <<<'$peer_syns') -eq 5 ] && [ \"\$(tr ' ' '\n' <<<'$peer_syns' | sort -rn | paste -sd ' ' -)\" = '$peer_syns' ]"
+check "top peers: six rows, most SYNs first ($peer_syns)" \
+  bash -c "[ \$(wc -w <<<'$peer_syns') -eq 6 ] && [ \"\$(tr ' ' '\n' <<<'$peer_syns' | sort -rn | paste -sd ' ' -)\" = '$peer_syns' ]"
 check "top peers: 192.0.2.12 with its 5 SYNs" has '<td>192\.0\.2\.12</td><td>sw-srv</td><td>unmatched</td><td>pass</td><td>5</td>'
 check "top peers: the scanner, blocked (dry run: passed)" has '<td>192\.0\.2\.14</td><td>sw-srv</td><td>blocked</td><td>pass</td><td>[1-9]'
 check "top peers: the denied source" has '<td>192\.0\.2\.66</td><td>sw-srv</td><td>denied</td><td>pass</td><td>1</td>'
