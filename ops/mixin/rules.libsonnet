@@ -156,6 +156,17 @@
               sum by (job) (%s:synwatch_port_scans_detected:rate5m{%s})
             ||| % [h, c.selector],
           },
+          // Ports across hosts: per peer, the distinct ports it sent SYNs
+          // to within port_scan.window on each host, summed over the hosts
+          // that track it (an upper bound of its distinct ports fleet-wide:
+          // a port hit on two hosts counts twice). Each host exports its
+          // 64 peers with the most ports at most.
+          {
+            record: 'job_peer:synwatch_port_scan_tracked_peer_ports:sum',
+            expr: |||
+              sum by (job, peer) (synwatch_port_scan_tracked_peer_ports{%s})
+            ||| % c.selector,
+          },
           // Fleet-wide scan detection: for each peer, the number of hosts
           // it sent a SYN to within the window. A host counts when the
           // peer's series there grew within the window, or when the series

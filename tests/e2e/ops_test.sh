@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # The monitoring mixin on real data: synwatch in the test's own namespaces,
 # real traffic (allowed, denied and unmatched connections, an nmap port scan,
-# stealth probes, malformed frames), and a real Prometheus loaded with the
+# a peer under the scan threshold, stealth probes, malformed frames), and a real Prometheus loaded with the
 # rendered alerting and recording rules. Through Prometheus's API, every
 # rule must be healthy, every recording rule and every dashboard query must
 # return data without error or warning, every alert expression must evaluate
@@ -87,6 +87,8 @@ for _ in 1 2 3; do
   connect_from 192.0.2.13 192.0.2.1 8080
 done
 connect_from 192.0.2.66 192.0.2.1 8080 # denied (dry run: passes)
+# Three ports, under port_scan.max_ports: tracked, not detected.
+for port in 8080 8081 8082; do connect_from 192.0.2.17 192.0.2.1 "$port"; done
 cli timeout 30 nmap -sS -Pn -n -p 20-29 --max-retries 0 --host-timeout 20s \
   -e sw-cli -S 192.0.2.14 192.0.2.1 >/dev/null 2>&1
 cli timeout 30 nmap -sF -Pn -n -p 8080 --max-retries 0 --host-timeout 10s \
@@ -172,6 +174,8 @@ check "the recorded scan rate is above zero" \
 check "the recorded malformed rate is above zero" \
   test "$(value 'instance_class:synwatch_packets:rate5m{instance="host-a", class="malformed"} > 0')" != none
 check "the dry-run host shows in the fleet rule" test "$(value 'job:synwatch_dry_run:sum')" = 3
+check_eq "ports across hosts: 3 ports on each of 3 hosts" \
+  "$(value 'job_peer:synwatch_port_scan_tracked_peer_ports:sum{peer="192.0.2.17"}')" 9
 
 # Alerts this traffic raises (neither has a `for`), and one it must not.
 firing() {

@@ -250,6 +250,17 @@ local fleetInput =
       value('25m', 'job_peer:synwatch_peer_hosts:count5m', []),
     ]),
 
+    test('ports across hosts', [
+      series('synwatch_port_scan_tracked_peer_ports', { instance: 'a', peer: '203.0.113.5' }, '3x10'),
+      series('synwatch_port_scan_tracked_peer_ports', { instance: 'b', peer: '203.0.113.5' }, '2x10'),
+      series('synwatch_port_scan_tracked_peer_ports', { instance: 'b', peer: '198.51.100.4' }, '2x10'),
+    ], [], [
+      value('5m', 'job_peer:synwatch_port_scan_tracked_peer_ports:sum', [
+        [job { peer: '203.0.113.5' }, 5],
+        [job { peer: '198.51.100.4' }, 2],
+      ]),
+    ]),
+
     test('dry run would have dropped', [
       series('synwatch_syn_packets_total', { instance: 'a', interface: 'eth0', outcome: 'denied', action: 'pass' }, '0 0 4x40'),
       series('synwatch_dry_run', { instance: 'a' }, '1x40'),
