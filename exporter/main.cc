@@ -30,6 +30,8 @@
 #include "config/config.h"
 #include "metrics/collector.h"
 #include "metrics/process_collector.h"
+#include "metrics/recent_scans.h"
+#include "metrics/status_page.h"
 #include "version.h"
 #include "web/http_server.h"
 #include "web/web_config.h"
@@ -217,6 +219,10 @@ void Publish(const Config& config, ExporterState& state) {
   state.dry_run = config.rules.dry_run;
   state.allow_rules = static_cast<uint32_t>(config.rules.allow.size());
   state.deny_rules = static_cast<uint32_t>(config.rules.deny.size());
+  state.scan_window_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          config.port_scan.window)
+          .count());
 }
 
 void LogWebConfig(const Config& config, const WebSecurityConfig& web) {
@@ -418,9 +424,10 @@ int Run(const Options& options) {
   const InterfaceSnapshot interface_snapshot = [&interfaces] {
     return interfaces.Snapshot();
   };
+  RecentScans recent_scans;
   EventReader events(program.events_fd(), interface_snapshot,
                      config.log.connections_per_second,
-                     state.events_dropped_rate_limit);
+                     state.events_dropped_rate_limit, &recent_scans);
 
   MapRowSource::Maps maps;
   maps.if_stats_fd = program.if_stats_fd();
@@ -431,6 +438,7 @@ int Run(const Options& options) {
   maps.peers_capacity = program.sizes().peers;
   maps.scan_track_capacity = program.sizes().scan_track;
   maps.blocked_capacity = program.sizes().blocked;
+  maps.scan_window_ms = &state.scan_window_ms;
   MapRowSource rows(maps, interface_snapshot);
   auto collector = std::make_shared<SynwatchCollector>(
       rows, state, BuildInfo{kVersion, kRevision, LibbpfVersion()});
@@ -444,9 +452,12 @@ int Run(const Options& options) {
     AppendEnd(format, out);
   };
 
-  HttpServer server({config.web.listen_address, config.web.metrics_path,
-                     kVersion, web, &http_stats},
-                    gather, [&interfaces] { return interfaces.AllAttached(); });
+  const StatusPage status_page(rows, state, recent_scans, kVersion,
+                               config.web.metrics_path);
+  HttpServer server(
+      {config.web.listen_address, config.web.metrics_path, kVersion, web,
+       &http_stats, [&status_page] { return status_page.Render(); }},
+      gather, [&interfaces] { return interfaces.AllAttached(); });
   LogWebConfig(config, web);
   spdlog::info("Listening on {} (metrics at {})",
                config.web.listen_address.text, config.web.metrics_path);

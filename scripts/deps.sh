@@ -12,7 +12,7 @@ PACKAGES="
   libyaml-cpp-dev libssl-dev libcrypt-dev
   libgtest-dev libgmock-dev
   iproute2 iputils-ping curl ncat nmap ethtool openssl apache2-utils jq
-  prometheus prometheus-node-exporter
+  prometheus prometheus-node-exporter jsonnet chromium
   clang-format clang-tidy shellcheck
   debhelper dpkg-dev fakeroot lintian file xz-utils
 "

@@ -15,6 +15,6 @@ clang-tidy --quiet -p "$BUILD" --extra-arg=-Wno-overlength-strings exporter/*.cc
 clang-tidy --quiet -p "$BUILD" --extra-arg=-Wno-overlength-strings exporter/*.cc exporter/*/*.cc >/dev/null 2>&1
 
 echo "lint: shellcheck"
-find scripts tests packer -name '*.sh' -exec shellcheck -x .ci/run {} +
+find scripts tests packer ops -name '*.sh' -exec shellcheck -x .ci/run {} +
 
 echo "lint: OK"

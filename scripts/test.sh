@@ -43,5 +43,5 @@ deb=$(sh scripts/package.sh --no-lintian | tail -n 1)
 SYNWATCH_PUPPET_VM_REQUIRED=1 bash tests/puppet/apply-in-vm.sh build/image/synwatch.qcow2 "$deb"
 
 step "shellcheck"
-find scripts tests packer -name '*.sh' -exec shellcheck -x .ci/run {} +
+find scripts tests packer ops -name '*.sh' -exec shellcheck -x .ci/run {} +
 echo "shellcheck: OK"

@@ -291,6 +291,29 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
                                                ? track_inserts - scan.tracked
                                                : 0));
   out.push_back(std::move(evictions));
+  const auto scan_peer = [](const sw_scan_key& k) {
+    return FormatPeer(
+        k.family == SW_FAMILY_IPV6 ? Family::kIpv6 : Family::kIpv4, k.addr,
+        k.prefix_len);
+  };
+  auto block_expiry = MakeFamily(
+      "synwatch_port_scan_block_expiry_timestamp_seconds",
+      "When each block in force ends (Unix time), by peer: the 64 most "
+      "recently detected blocks at most; synwatch_blocked_peers counts all.",
+      MetricType::Gauge);
+  for (const BlockRow& b : scan.blocks) {
+    AddSample(block_expiry, b.expires_unix, {{"peer", scan_peer(b.key)}});
+  }
+  out.push_back(std::move(block_expiry));
+  auto tracked_ports = MakeFamily(
+      "synwatch_port_scan_tracked_peer_ports",
+      "Distinct destination ports a tracked peer sent SYNs to within "
+      "port_scan.window, by peer: the 64 peers with the most ports at most.",
+      MetricType::Gauge);
+  for (const TrackedRow& t : scan.tracked_peers) {
+    AddSample(tracked_ports, t.ports, {{"peer", scan_peer(t.key)}});
+  }
+  out.push_back(std::move(tracked_ports));
   auto dropped = MakeFamily("synwatch_events_dropped_total",
                             "Events not logged, by reason: ring_full (the "
                             "ring buffer was full), rate_limit (over "

@@ -33,13 +33,34 @@ struct PeerRow {
   uint64_t packets = 0;  // summed over CPUs
 };
 
-// Fill of the port-scan tables.
+// A block in force: the peer, and when it was detected and ends, as Unix
+// times (converted from CLOCK_MONOTONIC when read).
+struct BlockRow {
+  sw_scan_key key{};
+  double detected_unix = 0;
+  double expires_unix = 0;
+};
+
+// A tracked peer and the distinct destination ports it sent SYNs to within
+// port_scan.window.
+struct TrackedRow {
+  sw_scan_key key{};
+  uint32_t ports = 0;
+};
+
+// Fill of the port-scan tables, and the bounded detail the fleet views use:
+// at most kMaxBlockRows blocks in force (the most recently detected) and
+// kMaxTrackedRows tracked peers (the most ports first).
+inline constexpr std::size_t kMaxBlockRows = 64;
+inline constexpr std::size_t kMaxTrackedRows = 64;
 struct ScanTables {
   uint32_t tracked = 0;          // entries in scan_track
   uint32_t blocked_entries = 0;  // entries in blocked, expired or not
   uint32_t blocked_active = 0;   // entries whose block has not expired
   uint32_t track_capacity = 0;
   uint32_t block_capacity = 0;
+  std::vector<BlockRow> blocks;           // sorted, at most kMaxBlockRows
+  std::vector<TrackedRow> tracked_peers;  // sorted, at most kMaxTrackedRows
 };
 
 // Flood admission of the per-peer table (bpf/synwatch.h), over all CPUs.
@@ -69,6 +90,8 @@ struct ExporterState {
   std::atomic<double> last_reload_success_time{0};
   std::atomic<uint64_t> events_dropped_ring_full{0};
   std::atomic<uint64_t> events_dropped_rate_limit{0};
+  // port_scan.window: which ports of a tracked peer still count.
+  std::atomic<uint64_t> scan_window_ms{60000};
 };
 
 struct BuildInfo {

@@ -118,6 +118,10 @@ Response HttpServer::Impl::Handle(const HttpRequest& request,
   }
   if (path == options.metrics_path) return HandleMetrics(request, headers);
   if (path == "/") {
+    if (options.status_page) {
+      return MakeResponse(request, 200, kHtml, options.status_page(), {},
+                          headers);
+    }
     return MakeResponse(request, 200, kHtml, landing_page, {}, headers);
   }
   if (path == "/-/healthy") {

@@ -65,6 +65,9 @@ struct HttpOptions {
   std::string version;           // shown on the landing page
   WebSecurityConfig web_config;  // default: plain HTTP, no auth
   HttpStats* stats = nullptr;    // counted when set
+  // Renders "/" on a worker thread (the status page, metrics/status_page.h);
+  // unset: a static landing page with links and the version.
+  std::function<std::string()> status_page;
 };
 
 // Limits on what clients can make the server hold (README, "HTTP under

@@ -103,10 +103,12 @@ void EventReader::RingBufferDeleter::operator()(ring_buffer* rb) const {
 
 EventReader::EventReader(int events_fd, InterfaceSnapshot interfaces,
                          uint32_t connections_per_second,
-                         std::atomic<uint64_t>& rate_limit_drops)
+                         std::atomic<uint64_t>& rate_limit_drops,
+                         RecentScans* recent)
     : interfaces_(std::move(interfaces)),
       connections_per_second_(connections_per_second),
       rate_limit_drops_(rate_limit_drops),
+      recent_(recent),
       limiter_(connections_per_second),
       limiter_rate_(connections_per_second) {
   ring_.reset(
@@ -177,8 +179,15 @@ int EventReader::OnEvent(void* ctx, void* data, size_t size) {
 
 void EventReader::Handle(const sw_event& event) {
   if (event.type == SW_EVENT_SCAN) {
-    spdlog::warn("{}", FormatScanEvent(
-                           event, InterfaceName(interfaces_(), event.ifindex)));
+    std::string line =
+        FormatScanEvent(event, InterfaceName(interfaces_(), event.ifindex));
+    spdlog::warn("{}", line);
+    if (recent_ != nullptr) {
+      recent_->Add(std::chrono::duration<double>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count(),
+                   std::move(line));
+    }
     return;
   }
   if (event.type != SW_EVENT_CONNECTION) return;

@@ -13,6 +13,7 @@
 
 #include "base/abi.h"
 #include "base/interface_view.h"
+#include "metrics/recent_scans.h"
 
 struct ring_buffer;
 
@@ -48,9 +49,11 @@ class EventReader {
   // Starts the thread. Throws std::runtime_error when the ring buffer cannot
   // be set up. rate_limit_drops is bumped for connection lines that the
   // user-space limit held back (the XDP program limits per CPU as well).
+  // recent, when given, keeps the last scans detected (the status page).
   EventReader(int events_fd, InterfaceSnapshot interfaces,
               uint32_t connections_per_second,
-              std::atomic<uint64_t>& rate_limit_drops);
+              std::atomic<uint64_t>& rate_limit_drops,
+              RecentScans* recent = nullptr);
   ~EventReader();  // stops and joins the thread
   EventReader(const EventReader&) = delete;
   EventReader& operator=(const EventReader&) = delete;
@@ -71,6 +74,7 @@ class EventReader {
   InterfaceSnapshot interfaces_;
   std::atomic<uint32_t> connections_per_second_;
   std::atomic<uint64_t>& rate_limit_drops_;
+  RecentScans* const recent_;
   RateLimiter limiter_;
   uint32_t limiter_rate_ = 0;
   std::unique_ptr<ring_buffer, RingBufferDeleter> ring_;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <utility>
 
@@ -38,6 +39,21 @@ sw_if_stats SumStats(const std::vector<sw_if_stats>& per_cpu) {
   sw_if_stats out;
   std::memcpy(&out, sum, sizeof(out));
   return out;
+}
+
+// Keeps the best `limit` rows in rows (a heap whose top is the worst kept
+// row): O(log limit) a row, memory bounded by limit.
+template <typename Row, typename Better>
+void KeepTop(std::vector<Row>& rows, Row row, std::size_t limit,
+             Better better) {
+  if (rows.size() < limit) {
+    rows.push_back(std::move(row));
+    std::push_heap(rows.begin(), rows.end(), better);
+  } else if (better(row, rows.front())) {
+    std::pop_heap(rows.begin(), rows.end(), better);
+    rows.back() = std::move(row);
+    std::push_heap(rows.begin(), rows.end(), better);
+  }
 }
 
 MapRowSource::MapRowSource(const Maps& maps, InterfaceSnapshot interfaces)
@@ -141,19 +157,57 @@ bool MapRowSource::ReadScanTables(ScanTables* tables) const {
   tables->track_capacity = maps_.scan_track_capacity;
   tables->block_capacity = maps_.blocked_capacity;
   bool ok = true;
+  const uint64_t now = MonotonicNs();
+  const double unix_now =
+      std::chrono::duration<double>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  const auto to_unix = [&](uint64_t mono_ns) {
+    return unix_now -
+           (static_cast<double>(now) - static_cast<double>(mono_ns)) / 1e9;
+  };
+  // Bounded detail: kept while walking, so memory stays at the bound
+  // however full the tables are.
+  const auto newer = [](const BlockRow& a, const BlockRow& b) {
+    return a.detected_unix > b.detected_unix;
+  };
+  const auto more_ports = [](const TrackedRow& a, const TrackedRow& b) {
+    return a.ports > b.ports;
+  };
   if (maps_.blocked_fd >= 0) {
-    const uint64_t now = MonotonicNs();
     ok &= WalkBatched<sw_scan_key, sw_block>(
-        maps_.blocked_fd, 1024, [&](const sw_scan_key&, const sw_block& b) {
+        maps_.blocked_fd, 1024, [&](const sw_scan_key& k, const sw_block& b) {
           ++tables->blocked_entries;
-          if (b.expires_ns > now) ++tables->blocked_active;
+          if (b.expires_ns <= now) return;
+          ++tables->blocked_active;
+          KeepTop(tables->blocks,
+                  BlockRow{k, to_unix(b.detected_ns), to_unix(b.expires_ns)},
+                  kMaxBlockRows, newer);
         });
+    std::sort(tables->blocks.begin(), tables->blocks.end(), newer);
   }
   if (maps_.scan_track_fd >= 0) {
+    const uint64_t window_ms =
+        maps_.scan_window_ms != nullptr ? maps_.scan_window_ms->load() : 0;
+    const uint64_t now_ms = now / 1000000;
     // The values are half a kilobyte each: small batches keep the buffer small.
     ok &= WalkBatched<sw_scan_key, sw_scan_state>(
         maps_.scan_track_fd, 256,
-        [&](const sw_scan_key&, const sw_scan_state&) { ++tables->tracked; });
+        [&](const sw_scan_key& k, const sw_scan_state& state) {
+          ++tables->tracked;
+          uint32_t ports = 0;
+          for (const uint64_t slot : state.slots) {
+            if (slot == 0) continue;
+            const uint64_t ms = SW_SLOT_MS(slot);
+            if (window_ms == 0 || ms + window_ms >= now_ms) ++ports;
+          }
+          if (ports > 0) {
+            KeepTop(tables->tracked_peers, TrackedRow{k, ports},
+                    kMaxTrackedRows, more_ports);
+          }
+        });
+    std::sort(tables->tracked_peers.begin(), tables->tracked_peers.end(),
+              more_ports);
   }
   return ok;
 }

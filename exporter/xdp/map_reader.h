@@ -4,6 +4,7 @@
 // entries, not one per key); per-CPU values are summed here.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -24,6 +25,8 @@ class MapRowSource : public RowSource {
     uint32_t peers_capacity = 0;
     uint32_t scan_track_capacity = 0;
     uint32_t blocked_capacity = 0;
+    // port_scan.window in ms (ExporterState): the tracked ports that count.
+    const std::atomic<uint64_t>* scan_window_ms = nullptr;
   };
   MapRowSource(const Maps& maps, InterfaceSnapshot interfaces);
 

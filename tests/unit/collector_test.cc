@@ -359,12 +359,31 @@ TEST(CollectorTest, PortScanTablesAndDroppedEvents) {
   row.stats.events_ring_full = 3;
   row.stats.events_rate_limited = 40;
   rows.interfaces.push_back(row);
-  rows.scan = ScanTables{100, 7, 5, 8192, 16384};
+  sw_scan_key scanner{};
+  scanner.family = SW_FAMILY_IPV4;
+  scanner.prefix_len = 32;
+  scanner.addr[0] = 192;
+  scanner.addr[2] = 2;
+  scanner.addr[3] = 14;
+  rows.scan = ScanTables{100,
+                         7,
+                         5,
+                         8192,
+                         16384,
+                         {BlockRow{scanner, 1.8e9, 1.8e9 + 600}},
+                         {TrackedRow{scanner, 9}}};
   ExporterState state;
   state.events_dropped_rate_limit = 2;
   SynwatchCollector collector(rows, state, {});
   const auto families = collector.Collect();
   EXPECT_EQ(Value(Find(families, "synwatch_blocked_peers"), {}), 5);
+  EXPECT_EQ(
+      Value(Find(families, "synwatch_port_scan_block_expiry_timestamp_seconds"),
+            {{"peer", "192.0.2.14"}}),
+      1.8e9 + 600);
+  EXPECT_EQ(Value(Find(families, "synwatch_port_scan_tracked_peer_ports"),
+                  {{"peer", "192.0.2.14"}}),
+            9);
   EXPECT_EQ(Value(Find(families, "synwatch_port_scan_table_entries"),
                   {{"table", "track"}}),
             100);
