@@ -105,22 +105,36 @@ StatusPage::StatusPage(const RowSource& source, const ExporterState& state,
       version_(std::move(version)),
       metrics_path_(std::move(metrics_path)) {}
 
+StatusPage::PeerView StatusPage::Peers() const {
+  std::lock_guard lock(peers_mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  if (peers_.read && now - peers_.at < kPeersMaxAge) return peers_;
+  std::vector<PeerRow> rows;
+  peers_.ok = source_.ReadPeers(&rows);
+  peers_.read = true;
+  peers_.at = now;
+  peers_.unix_time = std::chrono::duration<double>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  peers_.entries = rows.size();
+  const std::size_t top = std::min(kTopPeers, rows.size());
+  std::partial_sort(
+      rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(top), rows.end(),
+      [](const PeerRow& a, const PeerRow& b) { return a.packets > b.packets; });
+  rows.resize(top);
+  peers_.top = std::move(rows);
+  return peers_;
+}
+
 std::string StatusPage::Render() const {
   std::vector<InterfaceRow> interfaces;
   const bool interfaces_ok = source_.ReadInterfaces(&interfaces);
-  std::vector<PeerRow> peers;
-  const bool peers_ok = source_.ReadPeers(&peers);
-  const std::size_t peer_entries = peers.size();
+  const PeerView view = Peers();
+  const bool peers_ok = view.ok;
+  const std::size_t peer_entries = view.entries;
+  const std::vector<PeerRow>& peers = view.top;
   ScanTables scan;
   const bool scan_ok = source_.ReadScanTables(&scan);
-  const auto by_packets = [](const PeerRow& a, const PeerRow& b) {
-    return a.packets > b.packets;
-  };
-  const std::size_t top = std::min(kTopPeers, peers.size());
-  std::partial_sort(peers.begin(),
-                    peers.begin() + static_cast<std::ptrdiff_t>(top),
-                    peers.end(), by_packets);
-  peers.resize(top);
 
   std::string out;
   out.reserve(8192);
@@ -198,7 +212,11 @@ std::string StatusPage::Render() const {
 
   std::unordered_map<uint32_t, std::string> names;
   for (const InterfaceRow& row : interfaces) names[row.ifindex] = row.name;
-  out += "<h2 id=\"peers\">Top peers by SYNs</h2>\n<table>\n";
+  out += "<h2 id=\"peers\">Top peers by SYNs</h2>\n<p>Per-peer table read ";
+  out += UtcTime(view.unix_time);
+  out += " (at most once every ";
+  out += std::to_string(kPeersMaxAge.count());
+  out += " s).</p>\n<table>\n";
   Head(out, {"peer", "interface", "outcome", "action", "SYNs"});
   for (const PeerRow& p : peers) {
     const sw_peer_key& k = p.key;
