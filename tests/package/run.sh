@@ -59,7 +59,9 @@ files=$(dpkg-deb -c "$deb" | awk '{ print $6 }')
 has() { grep -qx "./$1" <<<"$files"; }
 for f in usr/bin/synwatch lib/systemd/system/synwatch.service etc/synwatch/synwatch.toml \
   usr/lib/tmpfiles.d/synwatch.conf usr/share/man/man1/synwatch.1.gz \
-  usr/share/doc/synwatch/copyright usr/share/doc/synwatch/changelog.Debian.gz; do
+  usr/share/doc/synwatch/copyright usr/share/doc/synwatch/changelog.Debian.gz \
+  usr/share/synwatch/prometheus/synwatch-alerts.yml usr/share/synwatch/prometheus/synwatch-rules.yml \
+  usr/share/synwatch/grafana/synwatch-host.json usr/share/synwatch/grafana/synwatch-fleet.json; do
   check "ships /$f" has "$f"
 done
 ctl=$(mktemp -d)
@@ -72,6 +74,8 @@ check "the binary is stripped (debug symbols in synwatch-dbgsym)" \
   sh -c "dpkg-deb --fsys-tarfile '$deb' | tar -xOf - ./usr/bin/synwatch > '$ctl/bin' && file '$ctl/bin' | grep -q ', stripped'"
 check "the binary is hardened (PIE, bind-now)" \
   sh -c "readelf -d '$ctl/bin' | grep -q 'FLAGS.*BIND_NOW' && readelf -h '$ctl/bin' | grep -q 'DYN'"
+check "the shipped alerting rules are the mixin's (puppet/files/prometheus, kept equal by unit.ops_mixin)" \
+  cmp -s puppet/files/prometheus/synwatch-alerts.yml <(dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/share/synwatch/prometheus/synwatch-alerts.yml)
 check "every maintainer script passes sh -n" sh -c "sh -n '$ctl/postinst' && sh -n '$ctl/prerm' && sh -n '$ctl/postrm'"
 # line LINE_PATTERN FILE: the number of the first line matching.
 line() { grep -n -m1 -e "$1" "$2" | cut -d: -f1; }
