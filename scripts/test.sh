@@ -3,7 +3,8 @@
 # Everything CI runs (`make test`): the unit, BPF and end-to-end suites on the
 # -Werror build, the same suites on the ASan+UBSan build, each libFuzzer
 # harness briefly (clang build), the shell, Puppet and Packer checks, the
-# package/image boot test and a real puppet apply in the VM image. BPF, e2e
+# package/image boot test, the kernel matrix (a budgeted subset: see
+# tests/kernel-matrix/README.md) and a real puppet apply in the VM image. BPF, e2e
 # and VM tests need root.
 set -eu
 BUILD="${1:-build}"
@@ -33,6 +34,9 @@ SYNWATCH_BIN="$(realpath "$BUILD/synwatch")" bash tests/puppet/run.sh
 
 step "package, VM image and boot test under qemu (install, upgrade, purge)"
 bash scripts/image/test.sh
+
+step "kernel matrix: Debian's 5.10, 6.1 and 6.12 under qemu (budgeted subset)"
+bash tests/kernel-matrix/run.sh --quick "$BUILD"
 
 step "Puppet module: a real puppet apply inside the VM image"
 deb=$(sh scripts/package.sh --no-lintian | tail -n 1)

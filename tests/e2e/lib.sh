@@ -134,14 +134,16 @@ wait_until() {
 }
 
 # start_synwatch BINARY CONFIG [ARGS...]: runs synwatch in the server
-# namespace, waits until /-/ready answers 200. Sets SYNWATCH_PID.
+# namespace, waits until /-/ready answers 200 (at most SW_READY_TIMEOUT s,
+# 15; the kernel matrix's emulated guests verify the program more slowly).
+# Sets SYNWATCH_PID.
 start_synwatch() {
   local bin="$1" config="$2"
   shift 2
   start_bg "$SW_SRV" "$SW_TMP/synwatch.log" "$bin" --config "$config" "$@"
   # shellcheck disable=SC2034 # read by the caller
   SYNWATCH_PID="$LAST_PID"
-  if ! wait_until 15 srv curl -fsS http://127.0.0.1:9632/-/ready; then
+  if ! wait_until "${SW_READY_TIMEOUT:-15}" srv curl -fsS http://127.0.0.1:9632/-/ready; then
     log "synwatch did not become ready; its log:"
     cat "$SW_TMP/synwatch.log" >&2
     return 1
