@@ -7,8 +7,8 @@
 # skipped, end to end). Exit status 0 only when every kernel did what it must:
 #
 #   5.10  (older than synwatch needs) synwatch refuses with one line naming
-#         the missing kernel features, attaches nothing; every BPF test is
-#         skipped with that line, none fails;
+#         the missing kernel features, attaches nothing; every BPF test that
+#         loads the program is skipped with that line, none fails;
 #   6.1, 6.12  loads, attaches natively and generically to a veth, the BPF
 #         suite passes (0 failed), the end-to-end scripts pass.
 #
@@ -45,27 +45,28 @@ for f in "$build/synwatch" "$build/tests/bpf_tests"; do
   }
 done
 
-# first_of_each N: a gtest filter of the first N tests of every test suite
-# of the BPF binary (each suite drives the program through another path:
-# decisions, scans, tables, events, pinning, interface copies, ...).
-first_of_each() {
+# bpf_tests N: the names of the BPF binary's tests, the first N of every
+# test suite (each suite drives the program through another path:
+# decisions, scans, tables, events, pinning, interface copies, ...); all
+# with N = 0.
+bpf_tests() {
   "$build/tests/bpf_tests" --gtest_list_tests | awk -v n="$1" '
     /^[^ ]/ { suite = $1; k = 0; next }
-    /^  / { if (k++ < n) { printf "%s%s%s", sep, suite, $1; sep = ":" } }'
+    /^  / { if (n == 0 || k++ < n) print suite $1 }'
 }
 if [ "$quick" = 1 ]; then
   # The budget of `make test` (README.md here): one test of every suite of
-  # the BPF binary on each kernel that loads the program (each test loads
-  # it afresh, about 15 s of verifier time under TCG), all of them on 5.10
-  # (each is skipped at once there); core_test end to end on the oldest
-  # supported kernel, whose verifier is the strictest.
-  bpf_filter_for() { case "$1" in 5.10) echo '*' ;; *) first_of_each 1 ;; esac; }
+  # the BPF binary on each kernel (each test loads the program afresh:
+  # about 15 s of verifier time under TCG, so all 400-odd take hours; on
+  # 5.10 each skips, but a process still costs 1.5 s); core_test end to
+  # end on the oldest supported kernel, whose verifier is the strictest.
+  bpf_list_for() { bpf_tests 1; }
   e2e_for() { case "$1" in 6.1) echo core_test ;; *) echo "" ;; esac; }
   timeout=${SYNWATCH_KM_TIMEOUT:-720}
 else
-  bpf_filter_for() { echo '*'; }
+  bpf_list_for() { bpf_tests 0; }
   e2e_for() { case "$1" in 5.10) echo "" ;; *) echo core_test,port_scan_test ;; esac; }
-  timeout=${SYNWATCH_KM_TIMEOUT:-10800}
+  timeout=${SYNWATCH_KM_TIMEOUT:-14400}
 fi
 
 t0=$SECONDS
@@ -105,7 +106,7 @@ boot() {
   rm -rf "$dir"
   mkdir -p "$dir"
   # Too long for the kernel command line: the guest reads it from out.
-  bpf_filter_for "$label" >"$dir/bpf_filter"
+  bpf_list_for "$label" >"$dir/bpf_tests.txt"
   if [ "$acc" = kvm ]; then cpu=host; else cpu=max acc=tcg,thread=multi; fi
   log "$label: boot $release ($acc, at most $timeout s)"
   start=$SECONDS
@@ -153,13 +154,18 @@ boot() {
 # get DIR KEY: a value from DIR/result.env.
 get() { { sed -n "s/^$2=//p" "$1/result.env" 2>/dev/null || true; } | head -n1; }
 
-# bpf_counts DIR: "passed failed skipped" of the gtest JSON.
+# bpf_counts DIR: "passed failed skipped" of the BPF tests' JSON files; a
+# test that left no JSON (it crashed or hung) counts as failed.
 bpf_counts() {
-  if [ -s "$1/bpf.json" ]; then
-    jq -r '[.testsuites[].testsuite[]] |
+  local want have
+  want=$(grep -c . "$1/bpf_tests.txt" 2>/dev/null || echo 0)
+  have=$(find "$1/bpf" -name '*.json' 2>/dev/null | wc -l)
+  if [ "$have" -gt 0 ]; then
+    find "$1/bpf" -name '*.json' -print0 | xargs -0 cat | jq -rs --argjson lost $((want - have)) '
+      [.[].testsuites[].testsuite[]] |
       [ (map(select(.result == "COMPLETED" and ((.failures // []) | length) == 0)) | length),
-        (map(select((.failures // []) | length > 0)) | length),
-        (map(select(.result == "SKIPPED")) | length) ] | map(tostring) | join(" ")' "$1/bpf.json"
+        (map(select((.failures // []) | length > 0)) | length) + $lost,
+        (map(select(.result == "SKIPPED")) | length) ] | map(tostring) | join(" ")'
   else
     echo "- - -"
   fi
@@ -194,14 +200,16 @@ for label in $kernels; do
     [ "$loads" = refused ] || why+=("synwatch did not refuse with one line: native $native, generic $generic")
     refusal=$(get "$dir" refusal)
     [[ "$refusal" == *bpf_loop* ]] || why+=("the refusal does not name bpf_loop: $refusal")
-    [ "$failed" = 0 ] && [ "$passed" = 0 ] && [ "$skipped" != - ] && [ "$skipped" -gt 0 ] ||
-      why+=("BPF suite: want every test skipped, got $passed passed, $failed failed, $skipped skipped")
+    # Every test that loads the program skips with that line (the few
+    # that load nothing pass); none fails.
+    [ "$failed" = 0 ] && [ "$skipped" != - ] && [ "$skipped" -gt 0 ] ||
+      why+=("BPF suite: want the tests that load the program skipped and none failed, got $passed passed, $failed failed, $skipped skipped")
   else
     [ "$loads" = yes ] || why+=("does not load")
     [ "$native" = yes ] || why+=("native attach: $native")
     [ "$generic" = yes ] || why+=("generic attach: $generic")
     [ "$failed" = 0 ] && [ "$passed" != - ] && [ "$passed" -gt 0 ] ||
-      why+=("BPF suite: $passed passed, $failed failed, $skipped skipped (status $(get "$dir" bpf_status))")
+      why+=("BPF suite: $passed passed, $failed failed, $skipped skipped")
     for name in $(e2e_for "$label" | tr , ' '); do
       [[ "$(get "$dir" "e2e_$name")" == "status 0: "* ]] || why+=("e2e $name: $(get "$dir" "e2e_$name")")
     done
