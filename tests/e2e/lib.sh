@@ -116,10 +116,11 @@ start_listener() {
 }
 
 # connect_from SRC DST PORT: a real connect() by the kernel's TCP stack from
-# SRC; succeeds if the handshake completes within 2 s.
+# SRC; succeeds if the handshake completes within 2 s (times SW_TIME_SCALE,
+# 1: the kernel matrix's emulated guests start ncat slowly).
 connect_from() {
-  local src="$1" dst="$2" port="$3"
-  cli timeout 3 ncat --source "$src" -w 2 "$dst" "$port" </dev/null >/dev/null 2>&1
+  local src="$1" dst="$2" port="$3" wait=$((2 * ${SW_TIME_SCALE:-1}))
+  cli timeout $((wait + 1)) ncat --source "$src" -w "$wait" "$dst" "$port" </dev/null >/dev/null 2>&1
 }
 
 # wait_until SECONDS CMD...: polls CMD every 0.2 s until it succeeds.

@@ -46,7 +46,9 @@ if ! mountpoint -q "$build"; then
 fi
 bin=$build/synwatch
 suite=$build/tests/bpf_tests
-export SW_READY_TIMEOUT=120
+# Emulated (TCG) guests run a process start or a verifier pass 10-30 times
+# slower: longer bounds for readiness and for each connect (lib.sh).
+export SW_READY_TIMEOUT=120 SW_TIME_SCALE=5
 
 # --- 1. libraries ---------------------------------------------------------
 missing=$(ldd "$bin" "$suite" 2>&1 | grep 'not found' | sort -u | tr -s ' \t' ' ')
