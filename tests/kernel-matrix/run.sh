@@ -15,8 +15,9 @@
 # usage: tests/kernel-matrix/run.sh [--quick] [BUILD]
 #   --quick  the budgeted subset `make test` runs (see README.md here)
 # Knobs: SYNWATCH_KM_KERNELS ("5.10 6.1 6.12"), SYNWATCH_KM_TIMEOUT (s per
-# guest; 900, quick 420), VM_ACCEL (kvm|tcg: forced), VM_MEM (MiB, 1536),
-# VM_CPUS (2), SYNWATCH_KM_OUT (build/kernel-matrix).
+# guest; 14400, quick 720), SYNWATCH_KM_BPF_PER_SUITE (full run: only the
+# first N BPF tests of each suite; 0, all), VM_ACCEL (kvm|tcg: forced),
+# VM_MEM (MiB, 1536), VM_CPUS (2), SYNWATCH_KM_OUT (build/kernel-matrix).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -64,7 +65,8 @@ if [ "$quick" = 1 ]; then
   e2e_for() { case "$1" in 6.1) echo core_test ;; *) echo "" ;; esac; }
   timeout=${SYNWATCH_KM_TIMEOUT:-720}
 else
-  bpf_list_for() { bpf_tests 0; }
+  # SYNWATCH_KM_BPF_PER_SUITE=N: only the first N tests of each suite.
+  bpf_list_for() { bpf_tests "${SYNWATCH_KM_BPF_PER_SUITE:-0}"; }
   e2e_for() { case "$1" in 5.10) echo "" ;; *) echo core_test,port_scan_test ;; esac; }
   timeout=${SYNWATCH_KM_TIMEOUT:-14400}
 fi
