@@ -119,8 +119,11 @@ start_listener() {
 # SRC; succeeds if the handshake completes within 2 s (times SW_TIME_SCALE,
 # 1: the kernel matrix's emulated guests start ncat slowly).
 connect_from() {
-  local src="$1" dst="$2" port="$3" wait=$((2 * ${SW_TIME_SCALE:-1}))
-  cli timeout $((wait + 1)) ncat --source "$src" -w "$wait" "$dst" "$port" </dev/null >/dev/null 2>&1
+  local src="$1" dst="$2" port="$3" scale=${SW_TIME_SCALE:-1}
+  local wait=$((2 * scale))
+  # ncat's own start counts against the outer bound: 1 s, 2 s more per
+  # unit of scale beyond 1 (a failed connect must end as ncat's 1, not 124).
+  cli timeout $((wait + 1 + 2 * (scale - 1))) ncat --source "$src" -w "$wait" "$dst" "$port" </dev/null >/dev/null 2>&1
 }
 
 # wait_until SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
