@@ -9,7 +9,7 @@ JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help deps deps-puppet test-puppet package image image-test build build-asan build-fuzz test fuzz test-unit test-bpf test-e2e test-asan soak demo bench format lint clean
+.PHONY: help deps deps-puppet test-puppet package image image-test kernel-matrix build build-asan build-fuzz test fuzz test-unit test-bpf test-e2e test-asan soak demo bench format lint clean
 
 help: ## Show this help
 	@echo "synwatch — XDP SYN counting exporter"
@@ -76,6 +76,9 @@ image: ## Bake the qcow2 VM image with Packer (base image built locally, cached)
 
 image-test: ## Build, bake and boot the image under qemu; test install, upgrade, purge
 	bash scripts/image/test.sh
+
+kernel-matrix: build ## Boot Debian's kernels 5.10, 6.1, 6.12 under qemu: BPF suite and e2e in each (root)
+	bash tests/kernel-matrix/run.sh $(BUILD)
 
 bench: build ## Benchmarks; figures in build/bench/results.json
 	bash tests/bench/run.sh $(BUILD)

@@ -4,8 +4,9 @@
 # -Werror build, the same suites on the ASan+UBSan build, each libFuzzer
 # harness briefly (clang build), the shell, Puppet and Packer checks, the
 # Debian package (dpkg-buildpackage, lintian, contents), the package/image
-# boot test and a real puppet apply in the VM image. BPF, e2e and VM tests
-# need root.
+# boot test, the kernel matrix (a budgeted subset: see
+# tests/kernel-matrix/README.md) and a real puppet apply in the VM image.
+# BPF, e2e and VM tests need root.
 set -eu
 BUILD="${1:-build}"
 ASAN="${2:-build-asan}"
@@ -37,6 +38,9 @@ bash tests/package/run.sh
 
 step "package, VM image and boot test under qemu (install, upgrade, purge)"
 bash scripts/image/test.sh
+
+step "kernel matrix: Debian's 5.10, 6.1 and 6.12 under qemu (budgeted subset)"
+bash tests/kernel-matrix/run.sh --quick "$BUILD"
 
 step "Puppet module: a real puppet apply inside the VM image"
 deb=$(sh scripts/package.sh --no-lintian | tail -n 1)

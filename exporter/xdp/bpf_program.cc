@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 #include <spdlog/spdlog.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +34,40 @@ uint32_t XdpFlags(AttachedMode mode) {
 }
 
 }  // namespace
+
+std::string MissingKernelFeatures() {
+  struct Helper {
+    bpf_func_id id;
+    const char* name;
+    const char* since;  // the Linux release that added it for XDP
+  };
+  static constexpr Helper kHelpers[] = {
+      {BPF_FUNC_ringbuf_reserve, "bpf_ringbuf_reserve", "5.8"},
+      {BPF_FUNC_ktime_get_coarse_ns, "bpf_ktime_get_coarse_ns", "5.11"},
+      {BPF_FUNC_loop, "bpf_loop", "5.17"},
+      {BPF_FUNC_xdp_load_bytes, "bpf_xdp_load_bytes", "5.18"},
+  };
+  std::string missing;
+  const auto add = [&missing](const std::string& what) {
+    missing += (missing.empty() ? "" : ", ") + what;
+  };
+  const int ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr);
+  if (ringbuf < 0) return "";  // cannot probe: the load says why
+  if (ringbuf == 0) add("the BPF ring buffer map (Linux 5.8)");
+  for (const Helper& h : kHelpers) {
+    const int ok = libbpf_probe_bpf_helper(BPF_PROG_TYPE_XDP, h.id, nullptr);
+    if (ok < 0) return "";
+    if (ok == 0) {
+      add(std::string("the BPF helper ") + h.name + " (Linux " + h.since + ")");
+    }
+  }
+  if (missing.empty()) return "";
+  utsname uts{};
+  const std::string release = uname(&uts) == 0 ? uts.release : "unknown";
+  return "this kernel (" + release + ") lacks " + missing +
+         ", which synwatch's XDP program needs: synwatch needs Linux 5.18 or "
+         "later";
+}
 
 std::string_view ToString(AttachedMode mode) {
   return mode == AttachedMode::kNative ? "native" : "generic";
@@ -72,6 +107,11 @@ MapSizes MapSizesFromConfig(const Config& config) {
 
 BpfProgram::BpfProgram(const MapSizes& sizes, PinDir pins)
     : pins_(std::move(pins)), sizes_(sizes) {
+  // Before anything is loaded: on an older kernel the verifier would reject
+  // the program with a log of hundreds of lines and "Invalid argument".
+  if (const std::string missing = MissingKernelFeatures(); !missing.empty()) {
+    throw std::runtime_error("load XDP program: " + missing);
+  }
   skel_.reset(synwatch_bpf__open());
   if (!skel_) Fail("open XDP program", errno);
   const std::pair<bpf_map*, uint32_t> sized[] = {

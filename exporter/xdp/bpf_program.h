@@ -43,11 +43,21 @@ struct MapSizes {
 };
 MapSizes MapSizesFromConfig(const Config& config);
 
+// What the XDP program needs of the kernel that this kernel lacks (BPF
+// helpers for XDP, the ring buffer map), probed with tiny programs, as one
+// sentence naming each missing feature and the Linux release that added it,
+// "" when nothing is missing or the probes themselves cannot run (no
+// privileges: the load then says why). BpfProgram refuses to load on such a
+// kernel rather than letting the verifier reject the program.
+std::string MissingKernelFeatures();
+
 class BpfProgram {
  public:
   // Opens and loads the embedded program with maps sized from config.
   // Throws std::runtime_error with context ("load XDP program: Operation not
-  // permitted (synwatch needs CAP_BPF and CAP_NET_ADMIN)").
+  // permitted (synwatch needs CAP_BPF and CAP_NET_ADMIN)"), and before
+  // anything is loaded on a kernel that lacks a feature the program needs
+  // ("load XDP program: this kernel (5.10.0-46-amd64) lacks ...").
   //
   // With an enabled PinDir, maps pinned there by an earlier synwatch are
   // reused when their layout matches (counters, block table and the policy

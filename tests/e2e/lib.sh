@@ -116,10 +116,14 @@ start_listener() {
 }
 
 # connect_from SRC DST PORT: a real connect() by the kernel's TCP stack from
-# SRC; succeeds if the handshake completes within 2 s.
+# SRC; succeeds if the handshake completes within 2 s (times SW_TIME_SCALE,
+# 1: the kernel matrix's emulated guests start ncat slowly).
 connect_from() {
-  local src="$1" dst="$2" port="$3"
-  cli timeout 3 ncat --source "$src" -w 2 "$dst" "$port" </dev/null >/dev/null 2>&1
+  local src="$1" dst="$2" port="$3" scale=${SW_TIME_SCALE:-1}
+  local wait=$((2 * scale))
+  # ncat's own start counts against the outer bound: 1 s, 2 s more per
+  # unit of scale beyond 1 (a failed connect must end as ncat's 1, not 124).
+  cli timeout $((wait + 1 + 2 * (scale - 1))) ncat --source "$src" -w "$wait" "$dst" "$port" </dev/null >/dev/null 2>&1
 }
 
 # wait_until SECONDS CMD...: polls CMD every 0.2 s until it succeeds.
@@ -134,14 +138,16 @@ wait_until() {
 }
 
 # start_synwatch BINARY CONFIG [ARGS...]: runs synwatch in the server
-# namespace, waits until /-/ready answers 200. Sets SYNWATCH_PID.
+# namespace, waits until /-/ready answers 200 (at most SW_READY_TIMEOUT s,
+# 15; the kernel matrix's emulated guests verify the program more slowly).
+# Sets SYNWATCH_PID.
 start_synwatch() {
   local bin="$1" config="$2"
   shift 2
   start_bg "$SW_SRV" "$SW_TMP/synwatch.log" "$bin" --config "$config" "$@"
   # shellcheck disable=SC2034 # read by the caller
   SYNWATCH_PID="$LAST_PID"
-  if ! wait_until 15 srv curl -fsS http://127.0.0.1:9632/-/ready; then
+  if ! wait_until "${SW_READY_TIMEOUT:-15}" srv curl -fsS http://127.0.0.1:9632/-/ready; then
     log "synwatch did not become ready; its log:"
     cat "$SW_TMP/synwatch.log" >&2
     return 1

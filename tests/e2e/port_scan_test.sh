@@ -13,6 +13,10 @@ source "$HERE/lib.sh"
 sandbox_up
 start_listener 8080
 
+# The block lasts 5 s (times SW_TIME_SCALE, as connect_from's wait: a
+# connect that waits longer than the block would outlast it).
+BLOCK=$((5 * ${SW_TIME_SCALE:-1}))
+
 write_config() { # DRY_RUN
   cat >"$SW_TMP/synwatch.toml" <<TOML
 [xdp]
@@ -25,7 +29,7 @@ ipv6_prefix_length = 128
 [port_scan]
 max_ports = 3
 window = "60s"
-block_duration = "5s"
+block_duration = "${BLOCK}s"
 TOML
 }
 
@@ -45,7 +49,7 @@ text="$(scrape)"
 check_eq "one scan detected" "$(metric "$text" synwatch_port_scans_detected_total 'interface="sw-srv"')" 1
 check_eq "one peer blocked" "$(grep '^synwatch_blocked_peers ' <<<"$text" | cut -d' ' -f2)" 1
 check "log line names scanner, target, ports, interface, action" grep -Eq \
-  'Port scan detected: 192\.0\.2\.11 -> 192\.0\.2\.1 on ports [0-9]+(,[0-9]+){3} interface=sw-srv action=drop blocked_for=5s' \
+  "Port scan detected: 192\\.0\\.2\\.11 -> 192\\.0\\.2\\.1 on ports [0-9]+(,[0-9]+){3} interface=sw-srv action=drop blocked_for=${BLOCK}s" \
   "$SW_TMP/synwatch.log"
 blocked="$(metric "$text" synwatch_syn_packets_total 'interface="sw-srv",outcome="blocked",action="drop"')"
 check "the scanner's later SYNs were blocked (got $blocked)" test "$blocked" -ge 10
@@ -55,7 +59,7 @@ connect_from 192.0.2.12 192.0.2.1 8080
 check_eq "a real connect() from another peer succeeds" "$?" 0
 
 # Expiry: the kernel stops blocking by itself.
-sleep 5.5
+sleep "$BLOCK.5"
 connect_from 192.0.2.11 192.0.2.1 8080
 check_eq "after block_duration the scanner connects again" "$?" 0
 check_eq "no peer blocked after expiry" "$(scrape | grep '^synwatch_blocked_peers ' | cut -d' ' -f2)" 0
