@@ -48,4 +48,28 @@ bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
          });
 }
 
+void AppendHtmlText(std::string& out, std::string_view s) {
+  for (const char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+}
+
 }  // namespace synwatch

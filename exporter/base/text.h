@@ -26,6 +26,9 @@ std::string QuoteValue(std::string_view text);
 // For HTTP header field values (web/http_request.cc, the Accept and
 // Accept-Encoding parsing in metrics/exposition.cc): ASCII case-insensitive
 // equality, and a value without its leading and trailing blanks (space, tab).
+// "&<>\"'" escaped for HTML text and attribute values.
+void AppendHtmlText(std::string& out, std::string_view s);
+
 bool EqualsIgnoringCase(std::string_view a, std::string_view b);
 std::string_view TrimBlanks(std::string_view s);
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/net.h"
+#include "base/text.h"
 
 namespace synwatch {
 namespace {
@@ -71,30 +72,6 @@ constexpr std::string_view kStyle =
     ".ok{color:#070}code{font-size:.95em}";
 
 }  // namespace
-
-void AppendHtmlText(std::string& out, std::string_view s) {
-  for (const char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-}
 
 StatusPage::StatusPage(const RowSource& source, const ExporterState& state,
                        const RecentScans& scans, std::string version,

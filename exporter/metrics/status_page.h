@@ -55,7 +55,4 @@ class StatusPage {
   mutable PeerView peers_;
 };
 
-// "&<>\"'" escaped for HTML text and attribute values.
-void AppendHtmlText(std::string& out, std::string_view s);
-
 }  // namespace synwatch

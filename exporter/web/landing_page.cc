@@ -4,38 +4,19 @@
 #include <string>
 #include <string_view>
 
+#include "base/text.h"
+
 namespace synwatch {
 namespace {
-
-void AppendHtmlEscaped(std::string& out, std::string_view s) {
-  for (const char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-}
 
 // Links are relative ("./metrics") so the page still works behind a
 // reverse proxy that mounts the exporter under a path prefix.
 void AppendLink(std::string& out, std::string_view path,
                 std::string_view text) {
   out += "<li><a href=\".";
-  AppendHtmlEscaped(out, path);
+  AppendHtmlText(out, path);
   out += "\">";
-  AppendHtmlEscaped(out, text);
+  AppendHtmlText(out, text);
   out += "</a></li>\n";
 }
 
@@ -52,8 +33,7 @@ std::string LandingPage(std::string_view metrics_path,
   AppendLink(page, "/-/healthy", "Health");
   AppendLink(page, "/-/ready", "Readiness");
   page += "</ul>\n<p>Version: ";
-  AppendHtmlEscaped(page,
-                    version.empty() ? std::string_view("unknown") : version);
+  AppendHtmlText(page, version.empty() ? std::string_view("unknown") : version);
   page += "</p>\n</body>\n</html>\n";
   return page;
 }
