@@ -55,6 +55,10 @@ local fleetInput =
 {
   rule_files: ['synwatch-rules.yml', 'synwatch-alerts.yml'],
   evaluation_interval: '1m',
+  // Recording rules before the rules that read them, as they are listed.
+  // Without an order promtool evaluates groups in Go's random map order, so
+  // an alert would see a recorded series one evaluation late in some runs.
+  group_eval_order: [g.name for g in mixin.prometheusRules.groups + mixin.prometheusAlerts.groups],
   tests: [
     test('exporter down', [
       series('up', { instance: 'a' }, '1x20'),
