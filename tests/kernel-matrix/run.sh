@@ -16,7 +16,9 @@
 #   --quick  the budgeted subset `make test` runs (see README.md here)
 # Knobs: SYNWATCH_KM_KERNELS ("5.10 6.1 6.12"), SYNWATCH_KM_TIMEOUT (s per
 # guest; 14400, quick 720), SYNWATCH_KM_BPF_PER_SUITE (full run: only the
-# first N BPF tests of each suite; 0, all), VM_ACCEL (kvm|tcg: forced),
+# first N BPF tests of each suite; 0, all), SYNWATCH_KM_BPF_ONLY (an awk
+# regular expression: only the BPF tests whose full name matches, e.g. to
+# repeat one test on one kernel), VM_ACCEL (kvm|tcg: forced),
 # VM_MEM (MiB, 1536), VM_CPUS (2), SYNWATCH_KM_OUT (build/kernel-matrix).
 set -euo pipefail
 
@@ -51,9 +53,9 @@ done
 # decisions, scans, tables, events, pinning, interface copies, ...); all
 # with N = 0.
 bpf_tests() {
-  "$build/tests/bpf_tests" --gtest_list_tests | awk -v n="$1" '
+  "$build/tests/bpf_tests" --gtest_list_tests | awk -v n="$1" -v only="${SYNWATCH_KM_BPF_ONLY:-}" '
     /^[^ ]/ { suite = $1; k = 0; next }
-    /^  / { if (n == 0 || k++ < n) print suite $1 }'
+    /^  / && (only == "" || (suite $1) ~ only) { if (n == 0 || k++ < n) print suite $1 }'
 }
 if [ "$quick" = 1 ]; then
   # The budget of `make test` (README.md here): one test of every suite of
