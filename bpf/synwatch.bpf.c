@@ -676,21 +676,18 @@ static __always_inline int flood_admission(const struct sw_params *params)
 }
 
 /*
- * An insert into one of the LRU tables ("peers", "scan_track", "blocked"),
- * retried once on -ENOMEM. Such an insert can fail while the table has
- * room: the node it takes comes from this CPU's free list, refilled from the
- * global one or stolen from another CPU's, and with several CPUs inserting
- * at once all of them can be empty for a moment (on 6.1, 5 of 300 scanners'
- * first inserts under two CPUs). The retry finds a node freed or rotated in
- * between; what still fails is counted by the caller.
+ * bpf_map_update_elem()'s result as an int, the way its callers compare it
+ * with -EEXIST. Linux 6.1 hands the hash map's int result back without
+ * sign-extending it to the helper's 64 bits, so there -EEXIST arrives as
+ * 4294967279 and "err == -EEXIST" is false: on that kernel the kernel
+ * matrix saw an insert that another CPU had just made counted as a failed
+ * one (6 of 300 scanners undetected with two CPUs at once) rather than
+ * taken as the race it is. The low 32 bits are the error on every kernel.
  */
-#define lru_update(map, key, value, flags)                                                         \
-	({                                                                                         \
-		long __err = bpf_map_update_elem(map, key, value, flags);                          \
-		if (__err == -ENOMEM)                                                              \
-			__err = bpf_map_update_elem(map, key, value, flags);                       \
-		__err;                                                                             \
-	})
+static __always_inline int map_update(void *map, const void *key, const void *value, __u64 flags)
+{
+	return (int)bpf_map_update_elem(map, key, value, flags);
+}
 
 /* A SYN in the totals that no peer series counts (see sw_if_stats). */
 static __always_inline void count_no_peer(struct sw_if_stats *stats, const struct sw_peer_key *key)
@@ -758,7 +755,7 @@ __noinline int sw_count_peer(struct sw_if_stats *stats, const struct sw_params *
 		}
 	}
 	arg.count = 1;
-	err = lru_update(&peers, &key, &arg.count, BPF_NOEXIST);
+	err = map_update(&peers, &key, &arg.count, BPF_NOEXIST);
 	if (!err) {
 		stats->peer_inserts++;
 		/* Cleared only once the entry exists, so that a SYN of the peer
@@ -1111,7 +1108,7 @@ static __noinline void detect_scan(struct xdp_md *ctx, const struct sw_scan_key 
 		blk.expires_ns = now + block_ns;
 		blk.detected_ns = now;
 		raise_block_hint(key, &hint_slot, blk.expires_ns);
-		if (!lru_update(&blocked, key, &blk, BPF_ANY))
+		if (!bpf_map_update_elem(&blocked, key, &blk, BPF_ANY))
 			stats->block_inserts++;
 	}
 
@@ -1173,7 +1170,7 @@ static __always_inline long new_tracking(struct sw_if_stats *stats, const struct
 		return -ENOMEM;
 	scratch->init.slots[0] = first;
 	scratch->init.slots[1] = second;
-	err = lru_update(&scan_track, key, &scratch->init, BPF_NOEXIST);
+	err = map_update(&scan_track, key, &scratch->init, BPF_NOEXIST);
 	if (!err)
 		stats->scan_track_inserts++;
 	else if (err != -EEXIST)
