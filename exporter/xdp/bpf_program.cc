@@ -408,8 +408,7 @@ void BpfProgram::UseDispatcher(uint32_t run_priority) {
 void BpfProgram::Activate() {
   if (attach_ != XdpAttach::kDispatcher || activated_) return;
   const uint32_t zero = 0;
-  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.active), &zero, &token_,
-                          BPF_ANY) != 0) {
+  if (bpf_map_update_elem(active_fd(), &zero, &token_, BPF_ANY) != 0) {
     Fail("put the XDP programs in charge (active map)", errno);
   }
   activated_ = true;
@@ -626,6 +625,7 @@ int BpfProgram::scan_track_fd() const {
 int BpfProgram::blocked_fd() const { return bpf_map__fd(skel_->maps.blocked); }
 int BpfProgram::flood_fd() const { return bpf_map__fd(skel_->maps.flood); }
 int BpfProgram::events_fd() const { return bpf_map__fd(skel_->maps.events); }
+int BpfProgram::active_fd() const { return bpf_map__fd(skel_->maps.active); }
 
 void BpfProgram::WriteConfig() {
   const uint32_t zero = 0;

@@ -130,6 +130,7 @@ class BpfProgram {
   int blocked_fd() const;
   int flood_fd() const;
   int events_fd() const;
+  int active_fd() const;  // the token in charge (dispatcher attach)
   const MapSizes& sizes() const { return sizes_; }
   const sw_config& config() const { return config_; }
 
