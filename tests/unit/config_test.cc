@@ -71,6 +71,8 @@ TEST(ConfigTest, DefaultConfigTextHasEveryKey) {
       "\ninterfaces = ",
       "\nmode = ",
       "\npin_path = ",
+      "\nattach = ",
+      "\nrun_priority = ",
       "[peers]",
       "\nmax_entries = ",
       "\nipv4_prefix_length = ",
