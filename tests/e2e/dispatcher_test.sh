@@ -53,7 +53,10 @@ programs() { srv xdp-loader status sw-srv 2>/dev/null; }
 has_synwatch() { programs | grep -q 'xdp_synwatch'; }
 has_filter() { programs | grep -q 'xdpfilt_'; }
 no_synwatch() { ! has_synwatch; }
+# A program of the dispatcher, as xdp-loader lists it: " =>  PRIO  NAME  ID ..."
+synwatch_field() { programs | awk -v f="$1" '$1 == "=>" && $3 == "xdp_synwatch" { print $f; exit }'; }
 no_filter() { ! has_filter; }
+both_loaded() { has_synwatch && has_filter; }
 filter_drops_8081() {
   local rc=0
   connect_from 192.0.2.13 192.0.2.1 8081 || rc=$?
@@ -89,7 +92,7 @@ if ! programs | grep -q xdp_dispatcher; then
   exit 77
 fi
 start_synwatch "$BIN" "$SW_TMP/synwatch.toml" || { finish; exit 1; }
-check "both programs are in the dispatcher" bash -c "$(declare -f programs has_synwatch has_filter srv); has_synwatch && has_filter"
+check "both programs are in the dispatcher" both_loaded
 check_eq "connects from .11 to 8080" "$(connects 3 192.0.2.11 8080)" 3
 check "xdp-filter still drops port 8081" filter_drops_8081
 connect_from 192.0.2.66 192.0.2.1 8080
@@ -101,7 +104,7 @@ check "SYNs to 8081 counted before xdp-filter drops them (run_priority 10)" \
 check "the denied source's SYNs are dropped" test "$(peer "$text" 192.0.2.66 denied drop)" -ge 1
 check_eq "attach metric" "$(metric "$text" synwatch_xdp_attach_info 'interface="sw-srv",attach="dispatcher"')" 1
 check_eq "run priority metric" "$(metric "$text" synwatch_xdp_run_priority 'interface="sw-srv"')" 10
-check "the run priority is libxdp's" bash -c "ip netns exec $SW_SRV xdp-loader status sw-srv | grep xdp_synwatch | grep -qw 10"
+check_eq "libxdp runs synwatch at priority" "$(synwatch_field 2)" 10
 
 # --- 2. SIGTERM and restart while SYNs arrive: each counted once ------------
 stop_pid "$SYNWATCH_PID"
@@ -109,14 +112,21 @@ check_eq "SIGTERM exits 0" "$STOP_RC" 0
 check "synwatch's program stays in the dispatcher" has_synwatch
 check_eq "connects from .11 while no exporter runs" "$(connects 2 192.0.2.11 8080)" 2
 check "xdp-filter works while synwatch is stopped" filter_drops_8081
-old_id="$(programs | awk '/xdp_synwatch/ {print $3; exit}')"
-# 30 connections from .14, one each 0.1 s, across the restart.
-(connects 30 192.0.2.14 8080 >"$SW_TMP/during") &
+old_id="$(synwatch_field 4)"
+# 30 connections from .14, one each 0.1 s or so, across the restart.
+(
+  ok=0
+  for i in $(seq 1 30); do
+    if connect_from 192.0.2.14 192.0.2.1 8080; then ok=$((ok + 1)); fi
+    sleep 0.1
+  done
+  echo "$ok" >"$SW_TMP/during"
+) &
 during_pid=$!
 sleep 0.5
 start_synwatch "$BIN" "$SW_TMP/synwatch.toml" || { finish; exit 1; }
 wait "$during_pid"
-new_id="$(programs | awk '/xdp_synwatch/ {print $3; exit}')"
+new_id="$(synwatch_field 4)"
 check "the restart replaced the program ($old_id -> $new_id)" test -n "$new_id" -a "$old_id" != "$new_id"
 check_eq "one synwatch program in the dispatcher" "$(programs | grep -c xdp_synwatch)" 1
 check "logged the hand-over" grep -q "Detached the earlier synwatch program" "$SW_TMP/synwatch.log"
@@ -153,7 +163,7 @@ check "interface clean" bash -c "! ip netns exec $SW_SRV ip link show dev sw-srv
 start_synwatch "$BIN" "$SW_TMP/synwatch.toml" || { finish; exit 1; }
 srv xdp-filter load -m native sw-srv
 srv xdp-filter port 8081
-check "both programs in the dispatcher (synwatch first)" bash -c "$(declare -f programs has_synwatch has_filter srv); has_synwatch && has_filter"
+check "both programs in the dispatcher (synwatch first)" both_loaded
 check "xdp-filter loaded second drops 8081" filter_drops_8081
 check_eq "connects from .12 to 8080" "$(connects 3 192.0.2.12 8080)" 3
 text="$(scrape)"
