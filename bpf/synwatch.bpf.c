@@ -34,6 +34,19 @@ struct {
 	__type(value, struct sw_if_stats);
 } if_stats SEC(".maps");
 
+/*
+ * The program of the synwatch that is in charge, by its token
+ * (sw_gate_token), for the dispatcher attach mode: there an upgrade attaches
+ * the new program beside the old one, stores its token here, then detaches
+ * the old one, and only the program whose token is stored counts and acts.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} active SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SW_RULES_ENTRIES);
@@ -580,6 +593,14 @@ static __always_inline __u32 if_slot(const struct sw_config *cfg, __u32 ifindex)
  * tests drive.
  */
 const volatile __u32 sw_if_slot = SW_IF_UNKNOWN;
+
+/*
+ * Non-zero in a program attached through libxdp's dispatcher: it counts and
+ * acts only while the active map holds this token, else it passes the packet
+ * on down the chain untouched. Zero (direct attach, test runs): always in
+ * charge, and the verifier drops the check.
+ */
+const volatile __u64 sw_gate_token = 0;
 
 static __always_inline __u32 ingress_slot(struct xdp_md *ctx)
 {
@@ -1808,7 +1829,13 @@ int xdp_synwatch(struct xdp_md *ctx)
 	struct sw_config *cfg;
 	__u32 key = 0, slot;
 	__u32 cls; /* unsigned: one compare bounds it (classify_any() is opaque) */
+	__u64 *in_charge;
 
+	if (sw_gate_token) {
+		in_charge = bpf_map_lookup_elem(&active, &key);
+		if (!in_charge || *in_charge != sw_gate_token)
+			return XDP_PASS;
+	}
 	cls = classify(ctx, data, data_end, &src);
 
 	slot = ingress_slot(ctx);

@@ -235,6 +235,14 @@ void LogWebConfig(const Config& config, const WebSecurityConfig& web) {
 
 // --detach: unpin every link and map synwatch pinned under xdp.pin_path.
 int Detach(const Options& options) {
+  // synwatch's programs in libxdp dispatchers, whatever xdp.attach says
+  // now: the other programs there stay.
+  if (const int n = DetachFromDispatchers(); n > 0) {
+    std::printf(
+        "synwatch: detached %d program(s) from libxdp dispatchers (other "
+        "programs there keep running)\n",
+        n);
+  }
   std::string pin_path = XdpConfig{}.pin_path;
   try {
     pin_path = LoadEffectiveConfig(options).xdp.pin_path;
@@ -286,12 +294,15 @@ bool Reload(const Options& options, BpfProgram& program,
       next.port_scan.max_tracked_peers != running.port_scan.max_tracked_peers ||
       next.port_scan.max_blocked_peers != running.port_scan.max_blocked_peers ||
       next.xdp.pin_path != running.xdp.pin_path ||
+      next.xdp.attach != running.xdp.attach ||
+      next.xdp.run_priority != running.xdp.run_priority ||
       next.web.listen_address != running.web.listen_address ||
       next.web.metrics_path != running.web.metrics_path ||
       next.log.format != running.log.format) {
     spdlog::warn(
         "Reload: table sizes (peers.max_entries, port_scan.max_*_peers), "
-        "xdp.pin_path, web.listen_address, web.metrics_path and log.format "
+        "xdp.pin_path, xdp.attach, xdp.run_priority, web.listen_address, "
+        "web.metrics_path and log.format "
         "take effect at the next restart; "
         "everything else is applied now");
   }
@@ -330,6 +341,8 @@ bool Reload(const Options& options, BpfProgram& program,
   const uint32_t keep_blocked = running.port_scan.max_blocked_peers;
   const auto keep_web = running.web;
   const auto keep_pin_path = running.xdp.pin_path;
+  const auto keep_attach = running.xdp.attach;
+  const auto keep_run_priority = running.xdp.run_priority;
   const auto keep_format = running.log.format;
   running = next;
   running.peers.max_entries = keep_max;
@@ -338,6 +351,8 @@ bool Reload(const Options& options, BpfProgram& program,
   running.web = keep_web;
   running.web.config_file = next.web.config_file;
   running.xdp.pin_path = keep_pin_path;
+  running.xdp.attach = keep_attach;
+  running.xdp.run_priority = keep_run_priority;
   running.log.format = keep_format;
   Publish(running, state);
   state.last_reload_ok = true;
@@ -392,15 +407,20 @@ int Run(const Options& options) {
   ExporterState state;
   BpfProgram program(MapSizesFromConfig(config),
                      PinDir::Open(config.xdp.pin_path));
+  if (config.xdp.attach == XdpAttach::kDispatcher) {
+    program.UseDispatcher(config.xdp.run_priority);
+  }
   program.ApplyPolicy(PolicyFromConfig(config));
   LinkWatcher link_events;  // before attaching: no link event goes unseen
   InterfaceManager interfaces(program);
   interfaces.Apply(config.xdp.interfaces, config.xdp.mode);
+  program.Activate();
   program.ReleaseUnclaimedLinks();
   // Loaded, pinned and attached: keep only what reloads, scrapes and
   // re-attaching use. Before any thread starts, so all of them inherit it.
   try {
-    const std::string dropped = DropCapabilitiesExcept(RuntimeCapabilities());
+    const std::string dropped =
+        DropCapabilitiesExcept(RuntimeCapabilities(config.xdp.attach));
     spdlog::info("Capabilities now {} (dropped: {})",
                  CapabilityNames(CurrentCapabilities().effective),
                  dropped.empty() ? "none" : dropped);

@@ -8,6 +8,7 @@ set -eu
 PACKAGES="
   build-essential cmake pkg-config git
   clang libclang-rt-dev llvm python3 libbpf-dev bpftool linux-libc-dev gcc-multilib libelf-dev zlib1g-dev
+  libxdp-dev xdp-tools
   prometheus-cpp-dev libtoml11-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libssl-dev libcrypt-dev
   libgtest-dev libgmock-dev

@@ -20,6 +20,8 @@ struct InterfaceView {
   bool attached = false;
   uint32_t slot = SW_IF_UNKNOWN;  // its entry in if_stats
   std::string mode;  // attached mode, or the configured one while not attached
+  std::string attach = "direct";  // or "dispatcher" (libxdp's)
+  uint32_t run_priority = 0;      // in the dispatcher's chain
 };
 
 using InterfaceSnapshot = std::function<std::vector<InterfaceView>()>;

@@ -43,6 +43,8 @@ struct Named {
 constexpr Named<XdpMode> kXdpModes[] = {{"auto", XdpMode::kAuto},
                                         {"native", XdpMode::kNative},
                                         {"generic", XdpMode::kGeneric}};
+constexpr Named<XdpAttach> kXdpAttaches[] = {
+    {"direct", XdpAttach::kDirect}, {"dispatcher", XdpAttach::kDispatcher}};
 constexpr Named<Action> kActions[] = {{"pass", Action::kPass},
                                       {"drop", Action::kDrop}};
 constexpr Named<LogLevel> kLogLevels[] = {{"trace", LogLevel::kTrace},
@@ -159,7 +161,7 @@ struct Section {
 
 constexpr Section kSchema[] = {
     {"web", {"listen_address", "metrics_path", "config_file"}},
-    {"xdp", {"interfaces", "mode", "pin_path"}},
+    {"xdp", {"interfaces", "mode", "pin_path", "attach", "run_priority"}},
     {"peers",
      {"max_entries", "ipv4_prefix_length", "ipv6_prefix_length",
       "flood_new_peers_per_second"}},
@@ -490,6 +492,8 @@ class Parser {
                    ": must be \"\" (no pinning) or an absolute path");
       }
     }
+    GetName(s, "xdp", "attach", kXdpAttaches, "attach", &xdp.attach);
+    GetInteger(s, "xdp", "run_priority", 0, kMaxRunPriority, &xdp.run_priority);
   }
 
   void ParsePeers(const toml::value* s, PeersConfig& peers) {
@@ -769,6 +773,9 @@ std::string FormatDuration(nanoseconds d) {
 }
 
 std::string_view ToString(XdpMode mode) { return NameOf(kXdpModes, mode); }
+std::string_view ToString(XdpAttach attach) {
+  return NameOf(kXdpAttaches, attach);
+}
 std::string_view ToString(Action action) { return NameOf(kActions, action); }
 std::string_view ToString(LogLevel level) { return NameOf(kLogLevels, level); }
 std::string_view ToString(LogFormat format) {

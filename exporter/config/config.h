@@ -19,6 +19,8 @@
 namespace synwatch {
 
 enum class XdpMode { kAuto, kNative, kGeneric };
+// Alone on the interface, or in libxdp's multi-program dispatcher.
+enum class XdpAttach { kDirect, kDispatcher };
 enum class Action { kPass, kDrop };
 
 // Limits the parser enforces, so a config that passes --check-config also
@@ -31,6 +33,7 @@ inline constexpr uint32_t kMaxScanPorts = 64;
 inline constexpr uint32_t kMaxPeerEntries = 1u << 24;
 inline constexpr uint32_t kMaxFloodNewPeersPerSecond = 10'000'000;
 inline constexpr uint32_t kMaxConnectionsPerSecond = 1000000;
+inline constexpr uint32_t kMaxRunPriority = 1000;
 
 struct WebConfig {
   ListenAddress listen_address{"", 9632, ":9632"};
@@ -44,6 +47,8 @@ struct XdpConfig {
   std::vector<std::string> interfaces = {"auto"};
   XdpMode mode = XdpMode::kAuto;
   std::string pin_path = "/sys/fs/bpf/synwatch";  // "" = no pinning
+  XdpAttach attach = XdpAttach::kDirect;
+  uint32_t run_priority = 10;  // in the dispatcher's chain, lower first
 
   bool operator==(const XdpConfig&) const = default;
 };
@@ -120,6 +125,7 @@ bool ParseDuration(std::string_view text, std::chrono::nanoseconds* out);
 std::string FormatDuration(std::chrono::nanoseconds d);
 
 std::string_view ToString(XdpMode mode);
+std::string_view ToString(XdpAttach attach);
 std::string_view ToString(Action action);
 std::string_view ToString(LogLevel level);
 std::string_view ToString(LogFormat format);

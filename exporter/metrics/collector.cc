@@ -121,6 +121,18 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
       MakeFamily("synwatch_xdp_attached",
                  "1 while the XDP program is attached to the interface.",
                  MetricType::Gauge);
+  auto attach_info = MakeFamily(
+      "synwatch_xdp_attach_info",
+      "1 per interface, labelled with how synwatch's program is attached: "
+      "attach=\"direct\" (the interface's one XDP program) or "
+      "\"dispatcher\" (in libxdp's multi-program dispatcher).",
+      MetricType::Gauge);
+  auto run_priority =
+      MakeFamily("synwatch_xdp_run_priority",
+                 "The position of synwatch's program in the interface's libxdp "
+                 "dispatcher (xdp.run_priority; lower runs first). Only with "
+                 "xdp.attach = \"dispatcher\".",
+                 MetricType::Gauge);
   uint64_t insert_failures = 0;
   uint64_t peer_inserts = 0;
   uint64_t track_inserts = 0;
@@ -131,6 +143,11 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
     names.emplace(row.ifindex, row.name);
     AddSample(attached, row.attached ? 1 : 0,
               {{"interface", row.name}, {"mode", row.mode}});
+    AddSample(attach_info, 1,
+              {{"interface", row.name}, {"attach", row.attach}});
+    if (row.attach == "dispatcher") {
+      AddSample(run_priority, row.run_priority, {{"interface", row.name}});
+    }
     if (!row.has_stats) continue;
     for (unsigned o = 0; o < SW_OUTCOME_COUNT; ++o) {
       for (unsigned a = 0; a < SW_ACTION_COUNT; ++a) {
@@ -224,6 +241,8 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
     sample.counter.value = static_cast<double>((*rows)[i].packets);
   };
   out.push_back(std::move(attached));
+  out.push_back(std::move(attach_info));
+  if (!run_priority.metric.empty()) out.push_back(std::move(run_priority));
 
   auto entries =
       MakeFamily("synwatch_peer_table_entries",

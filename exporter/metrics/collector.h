@@ -24,8 +24,10 @@ struct InterfaceRow {
   uint32_t ifindex = 0;
   std::string mode;  // "native" | "generic" | "" while not attached
   bool attached = false;
-  bool has_stats = false;  // false when the read failed
-  sw_if_stats stats{};     // summed over CPUs
+  std::string attach = "direct";  // "direct" | "dispatcher"
+  uint32_t run_priority = 0;      // dispatcher: position, lower runs first
+  bool has_stats = false;         // false when the read failed
+  sw_if_stats stats{};            // summed over CPUs
 };
 
 struct PeerRow {

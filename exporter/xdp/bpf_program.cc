@@ -4,9 +4,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
+#include <net/if.h>
 #include <spdlog/spdlog.h>
+#include <sys/random.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <xdp/libxdp.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -26,6 +29,62 @@ namespace {
 
 [[noreturn]] void Fail(const std::string& what, int err) {
   throw std::runtime_error(what + ": " + ErrnoText(err));
+}
+
+// The name of synwatch's program (its function), as libxdp reports it.
+constexpr char kProgramName[] = "xdp_synwatch";
+
+// libxdp returns errors as negative numbers, or in a pointer.
+std::string LibxdpText(int err) {
+  char buf[128] = "";
+  libxdp_strerror(err, buf, sizeof(buf));
+  return buf;
+}
+
+[[noreturn]] void FailXdp(const std::string& what, int err) {
+  throw std::runtime_error(what + ": " + LibxdpText(err));
+}
+
+struct MultiprogDeleter {
+  void operator()(xdp_multiprog* mp) const { xdp_multiprog__close(mp); }
+};
+using MultiprogPtr = std::unique_ptr<xdp_multiprog, MultiprogDeleter>;
+
+// The dispatcher (or the one legacy program) on ifindex; null when the
+// interface has no XDP program. Throws on any other error.
+MultiprogPtr MultiprogOf(const std::string& where, uint32_t ifindex) {
+  xdp_multiprog* mp =
+      xdp_multiprog__get_from_ifindex(static_cast<int>(ifindex));
+  const long err = libxdp_get_error(mp);
+  if (err == -ENOENT || (err == 0 && mp == nullptr)) return nullptr;
+  if (err != 0) {
+    FailXdp(where + ": read the interface's XDP programs",
+            static_cast<int>(err));
+  }
+  return MultiprogPtr(mp);
+}
+
+std::string IfName(uint32_t ifindex) {
+  char buf[IF_NAMESIZE] = "";
+  return if_indextoname(ifindex, buf) ? buf
+                                      : "ifindex" + std::to_string(ifindex);
+}
+
+// Detaches the program with id from the dispatcher on ifindex.
+int DetachById(uint32_t ifindex, uint32_t id) {
+  xdp_program* prog = xdp_program__from_id(id);
+  if (const long err = libxdp_get_error(prog); err != 0 || prog == nullptr) {
+    return err != 0 ? static_cast<int>(err) : -ENOENT;
+  }
+  const int err =
+      xdp_program__detach(prog, static_cast<int>(ifindex), XDP_MODE_UNSPEC, 0);
+  xdp_program__close(prog);
+  return err;
+}
+
+bool ModeAllowed(XdpMode wanted, AttachedMode m) {
+  return wanted == XdpMode::kAuto ||
+         (wanted == XdpMode::kNative) == (m == AttachedMode::kNative);
 }
 
 uint32_t XdpFlags(AttachedMode mode) {
@@ -98,6 +157,10 @@ sw_params ParamsFromPolicy(const Policy& policy) {
 
 void BpfProgram::SkelDeleter::operator()(::synwatch_bpf* skel) const {
   synwatch_bpf__destroy(skel);
+}
+
+void BpfProgram::XdpProgramDeleter::operator()(::xdp_program* prog) const {
+  xdp_program__close(prog);
 }
 
 MapSizes MapSizesFromConfig(const Config& config) {
@@ -321,13 +384,186 @@ void BpfProgram::RaiseBlockHints() {
 
 BpfProgram::~BpfProgram() {
   // Links first: the program must not outlive its maps on an interface.
-  for (auto& [ifindex, link] : links_) close(link.fd);
+  // libxdp pins a dispatcher's links itself: without pinning of ours, the
+  // program is detached here, as a direct link ends with its fd.
+  for (auto& [ifindex, link] : links_) {
+    if (link.xdp && !pins_.enabled()) DetachFromDispatcher(ifindex, link);
+    if (link.fd >= 0) close(link.fd);
+  }
   links_.clear();
+}
+
+void BpfProgram::UseDispatcher(uint32_t run_priority) {
+  attach_ = XdpAttach::kDispatcher;
+  run_priority_ = run_priority;
+  // Nonzero and unlike any earlier synwatch's: what the active map holds
+  // while this process's programs are in charge.
+  while (token_ == 0) {
+    if (getrandom(&token_, sizeof(token_), 0) != sizeof(token_)) {
+      Fail("draw the program token", errno);
+    }
+  }
+}
+
+void BpfProgram::Activate() {
+  if (attach_ != XdpAttach::kDispatcher || activated_) return;
+  const uint32_t zero = 0;
+  if (bpf_map_update_elem(active_fd(), &zero, &token_, BPF_ANY) != 0) {
+    Fail("put the XDP programs in charge (active map)", errno);
+  }
+  activated_ = true;
+  for (const auto& [ifindex, ids] : retired_) {
+    for (uint32_t id : ids) {
+      const int err = DetachById(ifindex, id);
+      if (err == 0) {
+        spdlog::info(
+            "Detached the earlier synwatch program (id {}) from ifindex {}: "
+            "this one (id {}) counts from here on",
+            id, ifindex, prog_id(ifindex));
+      } else {
+        spdlog::warn(
+            "Could not detach the earlier synwatch program (id {}) from "
+            "ifindex {}: {} (it passes every packet on)",
+            id, ifindex, LibxdpText(err));
+      }
+    }
+  }
+  retired_.clear();
+}
+
+void BpfProgram::DetachFromDispatcher(uint32_t ifindex, Link& link) {
+  const int err = xdp_program__detach(link.xdp.get(), static_cast<int>(ifindex),
+                                      XDP_MODE_UNSPEC, 0);
+  if (err != 0 && err != -ENOENT && err != -ENODEV) {
+    spdlog::warn("Detach XDP program (id {}) from ifindex {}: {}",
+                 xdp_program__id(link.xdp.get()), ifindex, LibxdpText(err));
+  }
+}
+
+AttachedMode BpfProgram::AttachToDispatcher(const std::string& where,
+                                            uint32_t ifindex, XdpMode mode) {
+  std::optional<AttachedMode> current;
+  std::vector<uint32_t> earlier;  // synwatch programs already there
+  if (MultiprogPtr mp = MultiprogOf(where, ifindex)) {
+    if (xdp_multiprog__is_legacy(mp.get())) {
+      const xdp_program* main = xdp_multiprog__main_prog(mp.get());
+      const std::string name = main ? xdp_program__name(main) : "?";
+      const uint32_t id = main ? xdp_program__id(main) : 0;
+      const bool ours = name == kProgramName && pins_.enabled() &&
+                        access(pins_.LinkPath(ifindex).c_str(), F_OK) == 0;
+      if (!ours) {
+        throw std::runtime_error(
+            where + ": another XDP program, " + name + " (id " +
+            std::to_string(id) +
+            "), is attached and it is not in libxdp's dispatcher, so "
+            "synwatch cannot run beside it (load it with xdp-loader, or "
+            "detach it: `ip link set dev " +
+            IfName(ifindex) + " xdp off`)");
+      }
+      // Our own direct link from before xdp.attach = "dispatcher": a
+      // switch of attach mode is not gap-free.
+      spdlog::warn(
+          "{}: synwatch's direct link (program id {}) is replaced by the "
+          "dispatcher; SYNs in between are not counted",
+          where, id);
+      unlink(pins_.LinkPath(ifindex).c_str());
+    } else {
+      const xdp_program* p = nullptr;
+      while ((p = xdp_multiprog__next_prog(p, mp.get())) != nullptr) {
+        if (std::string_view(xdp_program__name(p)) == kProgramName) {
+          earlier.push_back(xdp_program__id(p));
+        }
+      }
+      const xdp_attach_mode m = xdp_multiprog__attach_mode(mp.get());
+      if (m == XDP_MODE_NATIVE) current = AttachedMode::kNative;
+      if (m == XDP_MODE_SKB) current = AttachedMode::kGeneric;
+    }
+  }
+  if (current && !ModeAllowed(mode, *current)) {
+    throw std::runtime_error(
+        where + ": the interface's XDP dispatcher runs in " +
+        std::string(ToString(*current)) + " mode, xdp.mode wants " +
+        std::string(ToString(mode)));
+  }
+
+  const bool had_slot = FindIfindexSlot(config_, ifindex) != SW_IF_UNKNOWN;
+  const uint32_t slot = PlaceSlot(where, ifindex);
+  std::vector<AttachedMode> tries;
+  if (current) {
+    tries.push_back(*current);
+  } else {
+    if (mode != XdpMode::kGeneric) tries.push_back(AttachedMode::kNative);
+    if (mode != XdpMode::kNative) tries.push_back(AttachedMode::kGeneric);
+  }
+  int err = 0;
+  for (AttachedMode m : tries) {
+    // libxdp loads the object itself, as an extension of its dispatcher: a
+    // fresh copy per try, its maps those of skel_.
+    SkelPtr copy(synwatch_bpf__open());
+    if (!copy) Fail(where + ": open XDP program", errno);
+    copy->rodata->sw_if_slot = slot;
+    copy->rodata->sw_gate_token = token_;
+    bpf_map* theirs = nullptr;
+    bpf_map* ours = bpf_object__next_map(skel_->obj, nullptr);
+    bpf_object__for_each_map(theirs, copy->obj) {
+      if (!bpf_map__is_internal(theirs) &&
+          bpf_map__reuse_fd(theirs, bpf_map__fd(ours)) != 0) {
+        Fail(where + ": share map " + bpf_map__name(ours), errno);
+      }
+      ours = bpf_object__next_map(skel_->obj, ours);
+    }
+    xdp_program_opts opts{};
+    opts.sz = sizeof(opts);
+    opts.obj = copy->obj;
+    opts.prog_name = kProgramName;
+    XdpProgramPtr prog(xdp_program__create(&opts));
+    if (const long e = libxdp_get_error(prog.get()); e != 0 || !prog) {
+      prog.release();
+      FailXdp(where + ": libxdp program",
+              e != 0 ? static_cast<int>(e) : -EINVAL);
+    }
+    xdp_program__set_run_prio(prog.get(), run_priority_);
+    xdp_program__set_chain_call_enabled(prog.get(), XDP_PASS, true);
+    err = xdp_program__attach(
+        prog.get(), static_cast<int>(ifindex),
+        m == AttachedMode::kNative ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0);
+    if (err == 0) {
+      // libxdp falls back to a program of its own, without a dispatcher,
+      // on a kernel that refuses the dispatcher's extension programs: then
+      // nothing else could join, which is not what this mode promises.
+      MultiprogPtr now = MultiprogOf(where, ifindex);
+      if (!now || xdp_multiprog__is_legacy(now.get())) {
+        xdp_program__detach(prog.get(), static_cast<int>(ifindex),
+                            XDP_MODE_UNSPEC, 0);
+        if (!had_slot) ForgetSlot(ifindex);
+        throw std::runtime_error(
+            where +
+            ": libxdp cannot load its dispatcher on this kernel (it refuses "
+            "the dispatcher's extension programs: BPF_PROG_TYPE_EXT; libxdp's "
+            "log above says why), so synwatch cannot share the interface; "
+            "use xdp.attach = \"direct\"");
+      }
+      if (!earlier.empty()) {
+        if (activated_) {
+          for (uint32_t id : earlier) DetachById(ifindex, id);
+        } else {
+          retired_[ifindex] = earlier;
+        }
+      }
+      links_[ifindex] = Link{-1, m, std::move(copy), std::move(prog)};
+      return m;
+    }
+    spdlog::debug("{} in {} mode: {}", where, ToString(m), LibxdpText(err));
+    if (err == -EPERM) break;
+  }
+  if (!had_slot) ForgetSlot(ifindex);
+  FailXdp(where + " through libxdp's dispatcher", err);
 }
 
 uint32_t BpfProgram::prog_id(uint32_t ifindex) const {
   auto it = links_.find(ifindex);
   if (it == links_.end()) return 0;
+  if (it->second.xdp) return xdp_program__id(it->second.xdp.get());
   if (!it->second.copy) return prog_id_;
   bpf_prog_info info{};
   uint32_t len = sizeof(info);
@@ -389,6 +625,7 @@ int BpfProgram::scan_track_fd() const {
 int BpfProgram::blocked_fd() const { return bpf_map__fd(skel_->maps.blocked); }
 int BpfProgram::flood_fd() const { return bpf_map__fd(skel_->maps.flood); }
 int BpfProgram::events_fd() const { return bpf_map__fd(skel_->maps.events); }
+int BpfProgram::active_fd() const { return bpf_map__fd(skel_->maps.active); }
 
 void BpfProgram::WriteConfig() {
   const uint32_t zero = 0;
@@ -487,11 +724,6 @@ std::optional<AttachedMode> CurrentMode(uint32_t ifindex) {
   return std::nullopt;
 }
 
-bool ModeAllowed(XdpMode wanted, AttachedMode m) {
-  return wanted == XdpMode::kAuto ||
-         (wanted == XdpMode::kNative) == (m == AttachedMode::kNative);
-}
-
 }  // namespace
 
 // A link pinned for this ifindex by an earlier synwatch: if it is still on
@@ -525,7 +757,7 @@ bool BpfProgram::TakeOverPinnedLink(const std::string& name, uint32_t ifindex,
   if (bpf_link_update(fd.get(), ProgFdOf(copy), nullptr) != 0) {
     Fail(where, errno);
   }
-  links_[ifindex] = Link{fd.Release(), *current, std::move(copy)};
+  links_[ifindex] = Link{fd.Release(), *current, std::move(copy), nullptr};
   spdlog::info(
       "Took over pinned XDP link on {} (ifindex {}, {} mode): program id {} "
       "replaced by {} in place, no packet missed",
@@ -539,6 +771,9 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
   const std::string where =
       "attach XDP to " + name + " (ifindex " + std::to_string(ifindex) + ")";
   if (links_.contains(ifindex)) return links_.at(ifindex).mode;
+  if (attach_ == XdpAttach::kDispatcher) {
+    return AttachToDispatcher(where, ifindex, mode);
+  }
   AttachedMode taken{};
   if (pins_.enabled() && TakeOverPinnedLink(name, ifindex, mode, &taken)) {
     return taken;
@@ -552,10 +787,18 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
                            : query.drv_prog_id ? query.drv_prog_id
                            : query.skb_prog_id ? query.skb_prog_id
                                                : query.hw_prog_id;
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    UniqueFd fd(bpf_prog_get_fd_by_id(other));
+    const std::string what =
+        fd.valid() && bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0
+            ? std::string(info.name) + " (id " + std::to_string(other) + ")"
+            : "(id " + std::to_string(other) + ")";
     throw std::runtime_error(
-        where + ": another XDP program (id " + std::to_string(other) +
-        ") is attached; synwatch does not replace it (detach it first, e.g. "
-        "`ip link set dev " +
+        where + ": another XDP program " + what +
+        " is attached; synwatch does not replace it (with xdp.attach = "
+        "\"dispatcher\" synwatch runs beside programs in libxdp's "
+        "dispatcher; else detach it first, e.g. `ip link set dev " +
         name + " xdp off`)");
   }
 
@@ -589,7 +832,7 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
           Fail(std::string(where).append(": pin link ").append(path), errno);
         }
       }
-      links_[ifindex] = Link{fd.Release(), m, std::move(copy)};
+      links_[ifindex] = Link{fd.Release(), m, std::move(copy), nullptr};
       return m;
     }
     err = errno;
@@ -609,6 +852,11 @@ AttachedMode BpfProgram::Attach(const std::string& name, uint32_t ifindex,
 void BpfProgram::Detach(uint32_t ifindex) {
   auto it = links_.find(ifindex);
   if (it == links_.end()) return;
+  if (it->second.xdp) {
+    DetachFromDispatcher(ifindex, it->second);
+    links_.erase(it);
+    return;
+  }
   if (pins_.enabled()) unlink(pins_.LinkPath(ifindex).c_str());
   close(it->second.fd);
   links_.erase(it);
@@ -619,6 +867,13 @@ void BpfProgram::Detach(uint32_t ifindex) {
 bool BpfProgram::LinkAlive(uint32_t ifindex) const {
   auto it = links_.find(ifindex);
   if (it == links_.end()) return false;
+  if (it->second.xdp) {
+    // libxdp keeps the link: the interface is there and has a program.
+    bpf_xdp_query_opts query{};
+    query.sz = sizeof(query);
+    return bpf_xdp_query(static_cast<int>(ifindex), 0, &query) == 0 &&
+           query.attach_mode != XDP_ATTACHED_NONE;
+  }
   bpf_link_info info{};
   uint32_t len = sizeof(info);
   return bpf_obj_get_info_by_fd(it->second.fd, &info, &len) == 0 &&
@@ -664,6 +919,38 @@ void BpfProgram::ReleaseUnclaimedLinks() {
           ifindex);
     }
   }
+}
+
+int DetachFromDispatchers() {
+  int detached = 0;
+  struct if_nameindex* all = if_nameindex();
+  if (all == nullptr) return 0;
+  for (const struct if_nameindex* i = all; i->if_index != 0; ++i) {
+    xdp_multiprog* mp =
+        xdp_multiprog__get_from_ifindex(static_cast<int>(i->if_index));
+    if (libxdp_get_error(mp) != 0 || mp == nullptr) continue;
+    std::vector<uint32_t> ids;
+    if (!xdp_multiprog__is_legacy(mp)) {
+      const xdp_program* p = nullptr;
+      while ((p = xdp_multiprog__next_prog(p, mp)) != nullptr) {
+        if (std::string_view(xdp_program__name(p)) == kProgramName) {
+          ids.push_back(xdp_program__id(p));
+        }
+      }
+    }
+    xdp_multiprog__close(mp);
+    for (uint32_t id : ids) {
+      const int err = DetachById(i->if_index, id);
+      if (err == 0) {
+        ++detached;
+      } else {
+        std::fprintf(stderr, "synwatch: detach program id %u from %s: %s\n", id,
+                     i->if_name, LibxdpText(err).c_str());
+      }
+    }
+  }
+  if_freenameindex(all);
+  return detached;
 }
 
 bool BpfProgram::IsAttached(uint32_t ifindex) const {

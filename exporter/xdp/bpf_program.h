@@ -17,6 +17,7 @@
 #include "xdp/pinning.h"
 
 struct synwatch_bpf;  // bpftool skeleton (synwatch.skel.h)
+struct xdp_program;   // libxdp
 
 namespace synwatch {
 
@@ -75,6 +76,19 @@ class BpfProgram {
   // force is then unchanged.
   void ApplyPolicy(const Policy& policy);
 
+  // From now on, Attach joins libxdp's multi-program dispatcher at
+  // run_priority (chain call on XDP_PASS) instead of attaching directly.
+  // Call before the first Attach.
+  void UseDispatcher(uint32_t run_priority);
+  XdpAttach attach() const { return attach_; }
+  uint32_t run_priority() const { return run_priority_; }
+  // Dispatcher: puts this process's programs in charge (the active map),
+  // then detaches the programs of an earlier synwatch that Attach found
+  // beside them. Call after the first attach round: until then the earlier
+  // programs count, after it these do, and no packet is counted twice or
+  // not at all in between. A no-op for direct attach.
+  void Activate();
+
   // Attaches through a bpf_link. Without pinning nothing is left attached
   // when the process dies; with pinning the link is pinned and outlives the
   // process, and a link pinned earlier for this ifindex is taken over: its
@@ -116,6 +130,7 @@ class BpfProgram {
   int blocked_fd() const;
   int flood_fd() const;
   int events_fd() const;
+  int active_fd() const;  // the token in charge (dispatcher attach)
   const MapSizes& sizes() const { return sizes_; }
   const sw_config& config() const { return config_; }
 
@@ -127,10 +142,17 @@ class BpfProgram {
   // An interface's link and the copy of the program it runs (the link holds
   // the program too; the copy is kept for its id and closed after the link);
   // no copy: it runs skel_'s program.
+  struct XdpProgramDeleter {
+    void operator()(::xdp_program* prog) const;
+  };
+  using XdpProgramPtr = std::unique_ptr<::xdp_program, XdpProgramDeleter>;
+  // Direct: fd is the link. Dispatcher: fd is -1, xdp is the component
+  // program in the interface's dispatcher (libxdp pins its link).
   struct Link {
     int fd = -1;
     AttachedMode mode = AttachedMode::kNative;
     SkelPtr copy;
+    XdpProgramPtr xdp;
   };
 
   void WriteConfig();
@@ -146,6 +168,9 @@ class BpfProgram {
   void ForgetSlot(uint32_t ifindex);
   SkelPtr LoadCopy(const std::string& where, uint32_t slot) const;
   int ProgFdOf(const SkelPtr& copy) const;
+  AttachedMode AttachToDispatcher(const std::string& where, uint32_t ifindex,
+                                  XdpMode mode);
+  void DetachFromDispatcher(uint32_t ifindex, Link& link);
 
   // A pinned map found at load: reused as is, or copied into the new map
   // (resized), or replaced (incompatible).
@@ -165,6 +190,17 @@ class BpfProgram {
   uint32_t prog_id_ = 0;
   MapSizes sizes_;
   bool policy_applied_ = false;
+  XdpAttach attach_ = XdpAttach::kDirect;
+  uint32_t run_priority_ = 0;
+  uint64_t token_ = 0;      // sw_gate_token of this process's programs
+  bool activated_ = false;  // token_ is in the active map
+  // Programs of an earlier synwatch in a dispatcher, by ifindex: Activate
+  // detaches them.
+  std::map<uint32_t, std::vector<uint32_t>> retired_;
 };
+
+// The programs of synwatch in libxdp dispatchers of this network namespace,
+// detached; returns how many. For --detach: other programs stay.
+int DetachFromDispatchers();
 
 }  // namespace synwatch

@@ -170,9 +170,10 @@ void InterfaceManager::Apply(const std::vector<std::string>& configured,
             "Attached XDP program (id {}) to {} (ifindex {}) in {} mode",
             program_.prog_id(ifindex), name, ifindex, ToString(m));
       }
-      next.push_back({name, ifindex, true,
-                      FindIfindexSlot(program_.config(), ifindex),
-                      std::string(ToString(m))});
+      next.push_back(
+          {name, ifindex, true, FindIfindexSlot(program_.config(), ifindex),
+           std::string(ToString(m)), std::string(ToString(program_.attach())),
+           program_.run_priority()});
     }
   } catch (...) {
     for (uint32_t ifindex : attached_now) program_.Detach(ifindex);

@@ -3,6 +3,7 @@
 
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
+#include <xdp/libxdp.h>
 
 #include <cstdarg>
 #include <cstdio>
@@ -15,8 +16,9 @@ namespace {
 // libbpf is chatty at its own "warn" level about things the caller handles
 // (a native attach that falls back to generic, probing features), so its
 // levels land one step lower in ours.
-int LibbpfPrint(enum libbpf_print_level level, const char* format,
-                va_list args) {
+// libxdp (xdp.attach = "dispatcher") likewise.
+int Print(std::string_view library, int level, const char* format,
+          va_list args) {
   const spdlog::level::level_enum ours =
       level == LIBBPF_WARN   ? spdlog::level::info
       : level == LIBBPF_INFO ? spdlog::level::debug
@@ -37,16 +39,35 @@ int LibbpfPrint(enum libbpf_print_level level, const char* format,
     size_t end = text.find('\n', start);
     if (end == std::string::npos) end = text.size();
     if (end > start) {
-      spdlog::log(ours, "libbpf: {}",
-                  std::string_view(text).substr(start, end - start));
+      const std::string_view line =
+          std::string_view(text).substr(start, end - start);
+      if (library.empty()) {
+        spdlog::log(ours, "{}", line);
+      } else {
+        spdlog::log(ours, "{}: {}", library, line);
+      }
     }
     start = end + 1;
   }
   return n;
 }
 
+int LibbpfPrint(enum libbpf_print_level level, const char* format,
+                va_list args) {
+  return Print("libbpf", level, format, args);
+}
+
+// Its levels are libbpf's (libxdp.h); its lines say "libxdp: " themselves.
+int LibxdpPrint(enum libxdp_print_level level, const char* format,
+                va_list args) {
+  return Print("", level, format, args);
+}
+
 }  // namespace
 
-void RouteLibbpfLog() { libbpf_set_print(LibbpfPrint); }
+void RouteLibbpfLog() {
+  libbpf_set_print(LibbpfPrint);
+  libxdp_set_print(LibxdpPrint);
+}
 
 }  // namespace synwatch

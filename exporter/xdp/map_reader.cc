@@ -72,6 +72,8 @@ bool MapRowSource::ReadInterfaces(std::vector<InterfaceRow>* rows) const {
     row.ifindex = s.ifindex;
     row.mode = s.mode;
     row.attached = s.attached;
+    row.attach = s.attach;
+    row.run_priority = s.run_priority;
     const uint32_t slot = s.slot;
     if (slot != SW_IF_UNKNOWN) {
       if (bpf_map_lookup_elem(maps_.if_stats_fd, &slot, per_cpu.data()) == 0) {

@@ -81,8 +81,12 @@ CapabilitySets CurrentCapabilities() {
   return sets;
 }
 
-uint64_t RuntimeCapabilities() {
-  return (uint64_t{1} << CAP_BPF) | (uint64_t{1} << CAP_NET_ADMIN);
+uint64_t RuntimeCapabilities(XdpAttach attach) {
+  const uint64_t direct =
+      (uint64_t{1} << CAP_BPF) | (uint64_t{1} << CAP_NET_ADMIN);
+  if (attach == XdpAttach::kDirect) return direct;
+  return direct | (uint64_t{1} << CAP_SYS_ADMIN) |
+         (uint64_t{1} << CAP_PERFMON) | (uint64_t{1} << CAP_DAC_OVERRIDE);
 }
 
 std::string CapabilityNames(uint64_t mask) {

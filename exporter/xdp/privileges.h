@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "config/config.h"
+
 namespace synwatch {
 
 // Capability sets of this process, as bit masks (bit n = capability n).
@@ -23,7 +25,16 @@ CapabilitySets CurrentCapabilities();
 //                  that comes back after it was deleted.
 // Dropped: CAP_PERFMON (only the verifier needs it, at load), CAP_SYS_ADMIN
 // (mounting bpffs, at start), and everything else.
-uint64_t RuntimeCapabilities();
+// With xdp.attach = "dispatcher" it keeps three more, for libxdp, which
+// re-attaches (reload, hotplug) and detaches by changing the dispatcher:
+//   CAP_SYS_ADMIN     libxdp reads the dispatcher's programs by id
+//                     (BPF_PROG_GET_FD_BY_ID is CAP_SYS_ADMIN only);
+//   CAP_PERFMON       a component program is an extension (freplace)
+//                     program, which only CAP_PERFMON may load;
+//   CAP_DAC_OVERRIDE  libxdp's state under /sys/fs/bpf/xdp belongs to
+//                     whoever made the dispatcher first (root, for
+//                     xdp-filter).
+uint64_t RuntimeCapabilities(XdpAttach attach = XdpAttach::kDirect);
 
 // Reduces the effective and permitted sets to keep (intersected with what is
 // permitted now), clears the inheritable and ambient sets and, when allowed

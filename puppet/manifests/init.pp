@@ -78,6 +78,13 @@
 #   survive a restart, or `''` for no pinning. The package's unit prepares
 #   /sys/fs/bpf/synwatch only; another path needs a unit drop-in (see the
 #   comments in synwatch.service), which this module does not write.
+# @param xdp_attach
+#   `xdp.attach`: `direct`, or `dispatcher` to run in libxdp's dispatcher
+#   beside other XDP programs (xdp-filter, for one). The dispatcher needs a
+#   unit drop-in (see synwatch's README), which this module does not write.
+# @param xdp_run_priority
+#   `xdp.run_priority`: synwatch's place in the dispatcher's chain, lower
+#   runs first.
 # @param peers_max_entries
 #   `peers.max_entries`: size of the per-peer table; bounds memory and the
 #   number of peer series.
@@ -159,6 +166,8 @@ class synwatch (
   Array[Synwatch::Interface, 1, 256] $xdp_interfaces,
   Synwatch::XdpMode $xdp_mode,
   Variant[Enum[''], Synwatch::AbsolutePath] $xdp_pin_path,
+  Synwatch::XdpAttach $xdp_attach,
+  Integer[0, 1000] $xdp_run_priority,
   Integer[1, 16777216] $peers_max_entries,
   Integer[0, 32] $peers_ipv4_prefix_length,
   Integer[0, 128] $peers_ipv6_prefix_length,

@@ -75,6 +75,7 @@ lib_packages() {
 base_packages=(
   kmod initramfs-tools
   iproute2 iputils-ping procps ncat nmap curl prometheus ca-certificates
+  xdp-tools
 )
 mapfile -t libs < <(lib_packages)
 packages=("${base_packages[@]}" "${libs[@]}")

@@ -69,7 +69,7 @@ if [ "$quick" = 1 ]; then
 else
   # SYNWATCH_KM_BPF_PER_SUITE=N: only the first N tests of each suite.
   bpf_list_for() { bpf_tests "${SYNWATCH_KM_BPF_PER_SUITE:-0}"; }
-  e2e_for() { case "$1" in 5.10) echo "" ;; *) echo core_test,port_scan_test ;; esac; }
+  e2e_for() { case "$1" in 5.10) echo "" ;; *) echo core_test,port_scan_test,dispatcher_test ;; esac; }
   timeout=${SYNWATCH_KM_TIMEOUT:-14400}
 fi
 

@@ -176,11 +176,35 @@ TEST(CollectorTest, InterfaceTotalsByOutcomeActionAndClass) {
   EXPECT_EQ(Value(Find(families, "synwatch_xdp_attached"),
                   {{"interface", "eth0"}, {"mode", "native"}}),
             1);
+  EXPECT_EQ(Value(Find(families, "synwatch_xdp_attach_info"),
+                  {{"interface", "eth0"}, {"attach", "direct"}}),
+            1);
+  // Direct attach has no place in a chain.
+  EXPECT_EQ(Find(families, "synwatch_xdp_run_priority"), nullptr);
   EXPECT_EQ(
       Value(Find(families, "synwatch_build_info"), {{"version", "1.2.3"},
                                                     {"revision", "abc"},
                                                     {"libbpf_version", "1.1"}}),
       1);
+}
+
+// An interface in libxdp's dispatcher: its attach mode and its place.
+TEST(CollectorTest, DispatcherAttachAndRunPriority) {
+  FakeRows rows;
+  InterfaceRow row = Eth0();
+  row.attach = "dispatcher";
+  row.run_priority = 25;
+  rows.interfaces.push_back(row);
+  ExporterState state;
+  SynwatchCollector collector(rows, state, {});
+  auto families = collector.Collect();
+  EXPECT_EQ(Value(Find(families, "synwatch_xdp_attach_info"),
+                  {{"interface", "eth0"}, {"attach", "dispatcher"}}),
+            1);
+  const auto* prio = Find(families, "synwatch_xdp_run_priority");
+  ASSERT_NE(prio, nullptr);
+  EXPECT_EQ(prio->type, prometheus::MetricType::Gauge);
+  EXPECT_EQ(Value(prio, {{"interface", "eth0"}}), 25);
 }
 
 // The per-peer gap (SYNs in the totals but in no series), evictions and

@@ -71,6 +71,8 @@ TEST(ConfigTest, DefaultConfigTextHasEveryKey) {
       "\ninterfaces = ",
       "\nmode = ",
       "\npin_path = ",
+      "\nattach = ",
+      "\nrun_priority = ",
       "[peers]",
       "\nmax_entries = ",
       "\nipv4_prefix_length = ",
@@ -115,6 +117,8 @@ TEST(ConfigTest, DefaultsMatchDesign) {
   EXPECT_EQ(c.xdp.interfaces, std::vector<std::string>{"auto"});
   EXPECT_EQ(c.xdp.mode, XdpMode::kAuto);
   EXPECT_EQ(c.xdp.pin_path, "/sys/fs/bpf/synwatch");
+  EXPECT_EQ(c.xdp.attach, XdpAttach::kDirect);
+  EXPECT_EQ(c.xdp.run_priority, 10u);
   EXPECT_EQ(c.peers.max_entries, 65536u);
   EXPECT_EQ(c.peers.ipv4_prefix_length, 32);
   EXPECT_EQ(c.peers.ipv6_prefix_length, 64);
@@ -143,6 +147,8 @@ config_file = "/etc/synwatch/web.yml"
 interfaces = ["eth0", "ens3"]
 mode = "generic"
 pin_path = ""
+attach = "dispatcher"
+run_priority = 60
 
 [peers]
 max_entries = 1024
@@ -177,6 +183,8 @@ connections_per_second = 5
   want.xdp.interfaces = {"eth0", "ens3"};
   want.xdp.mode = XdpMode::kGeneric;
   want.xdp.pin_path = "";
+  want.xdp.attach = XdpAttach::kDispatcher;
+  want.xdp.run_priority = 60;
   want.peers.max_entries = 1024;
   want.peers.ipv4_prefix_length = 24;
   want.peers.ipv6_prefix_length = 48;
@@ -384,6 +392,11 @@ TEST(ConfigTest, RejectsBadFilesWithExactError) {
       {"[xdp]\npin_path = \"bpf/synwatch\"\n",
        "t.toml:2: xdp.pin_path: bad path \"bpf/synwatch\": must be \"\" (no "
        "pinning) or an absolute path"},
+      {"[xdp]\nattach = \"libxdp\"\n",
+       "t.toml:2: xdp.attach: unknown attach \"libxdp\" (want direct or "
+       "dispatcher)"},
+      {"[xdp]\nrun_priority = 1001\n",
+       "t.toml:2: xdp.run_priority: 1001 is out of range (0..1000)"},
       // Whatever a value holds, the error stays on one line.
       {"[xdp]\nmode = \"a\\nb\"\n",
        "t.toml:2: xdp.mode: unknown mode \"a\\x0ab\" (want auto, native or "

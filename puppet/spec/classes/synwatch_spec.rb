@@ -18,6 +18,8 @@ DEFAULT_TOML = <<~TOML
   interfaces = ["auto"]
   mode = "auto"
   pin_path = "/sys/fs/bpf/synwatch"
+  attach = "direct"
+  run_priority = 10
 
   [peers]
   max_entries = 65536
@@ -53,6 +55,8 @@ RESTART_SETTINGS = <<~TEXT
   web.metrics_path = "/metrics"
   web.config_file = ""
   xdp.pin_path = "/sys/fs/bpf/synwatch"
+  xdp.attach = "direct"
+  xdp.run_priority = 10
   peers.max_entries = 65536
   port_scan.max_tracked_peers = 8192
   port_scan.max_blocked_peers = 16384
@@ -79,6 +83,8 @@ ALL_PARAMS = {
   'xdp_interfaces' => ['lo'],
   'xdp_mode' => 'generic',
   'xdp_pin_path' => '',
+  'xdp_attach' => 'dispatcher',
+  'xdp_run_priority' => 60,
   'peers_max_entries' => 4096,
   'peers_ipv4_prefix_length' => 24,
   'peers_ipv6_prefix_length' => 48,
@@ -117,6 +123,8 @@ ALL_PARAMS_TOML = <<~TOML
   interfaces = ["lo"]
   mode = "generic"
   pin_path = ""
+  attach = "dispatcher"
+  run_priority = 60
 
   [peers]
   max_entries = 4096
@@ -188,7 +196,10 @@ describe 'synwatch' do
         it 'renders TOML whose values are the built-in defaults of image/synwatch.toml' do
           expect(Tomlrb.parse(SynwatchSpec.rendered_config(catalogue))).to eq(
             'web' => { 'listen_address' => ':9632', 'metrics_path' => '/metrics', 'config_file' => '' },
-            'xdp' => { 'interfaces' => ['auto'], 'mode' => 'auto', 'pin_path' => '/sys/fs/bpf/synwatch' },
+            'xdp' => {
+              'interfaces' => ['auto'], 'mode' => 'auto', 'pin_path' => '/sys/fs/bpf/synwatch',
+              'attach' => 'direct', 'run_priority' => 10
+            },
             'peers' => {
               'max_entries' => 65_536, 'ipv4_prefix_length' => 32, 'ipv6_prefix_length' => 64,
               'flood_new_peers_per_second' => 25_000
@@ -504,6 +515,8 @@ describe 'synwatch' do
           ['xdp_interfaces', ['eth0', 'eth0'], %r{synwatch: xdp_interfaces: duplicate entries}],
           ['xdp_mode', 'skb', %r{parameter 'xdp_mode' expects a match for Synwatch::XdpMode}],
           ['xdp_pin_path', 'relative/path', %r{parameter 'xdp_pin_path' expects}],
+          ['xdp_attach', 'libxdp', %r{parameter 'xdp_attach' expects a match for Synwatch::XdpAttach}],
+          ['xdp_run_priority', 1001, %r{parameter 'xdp_run_priority' expects}],
           ['peers_max_entries', 0, %r{parameter 'peers_max_entries' expects an Integer\[1, 16777216\] value, got Integer\[0, 0\]}],
           ['peers_max_entries', 16_777_217, %r{parameter 'peers_max_entries' expects an Integer\[1, 16777216\] value}],
           ['peers_ipv4_prefix_length', 33, %r{parameter 'peers_ipv4_prefix_length' expects an Integer\[0, 32\] value}],
