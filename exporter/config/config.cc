@@ -594,7 +594,7 @@ class Parser {
           cs.scopes.push_back(text);
         }
       }
-      if (cs.scopes.empty()) {
+      if (list->empty()) {
         Report(s->at("scopes"), Path(n, "scopes"), "must name a scope");
       }
     }

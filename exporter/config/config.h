@@ -95,7 +95,7 @@ struct LogConfig {
 inline constexpr uint32_t kMaxDecisionEntries = 1u << 24;
 struct CrowdsecConfig {
   bool enabled = false;
-  std::string lapi_url;  // "http://127.0.0.1:8080/"
+  std::string lapi_url = "http://127.0.0.1:8080/";
   // The bouncer's API key (X-Api-Key), inline or read from a file at start;
   // or TLS client authentication with cert_file and key_file.
   std::string api_key;

@@ -29,9 +29,10 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kMapNames[][16] = {
-    "config",     "if_stats",   "rules",        "verdicts",   "verdict_blocks",
-    "peers",      "peer_admit", "scan_track",   "scan_admit", "blocked",
-    "block_hint", "conn_rate",  "scan_scratch", "events",     "flood"};
+    "config",         "if_stats", "rules",      "verdicts",
+    "verdict_blocks", "peers",    "peer_admit", "scan_track",
+    "scan_admit",     "blocked",  "block_hint", "conn_rate",
+    "scan_scratch",   "events",   "flood",      "decisions"};
 
 class PinningTest : public ::testing::Test {
  protected:
