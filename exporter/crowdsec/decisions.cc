@@ -183,7 +183,19 @@ std::vector<KernelChange> DecisionStore::Apply(const StreamDelta& delta,
     for (int64_t id : gone) Remove(id, &touched);
   }
   // Deleted first: an answer that deletes and re-adds one id keeps it.
-  for (const Decision& d : delta.deleted) Remove(d.id, &touched);
+  for (const Decision& d : delta.deleted) {
+    if (by_id_.count(d.id) != 0) {
+      Remove(d.id, &touched);
+      continue;
+    }
+    // An id never sent: the LAPI (1.4) streams one decision per value, the
+    // longest, and reports a value deleted only once no decision remains on
+    // it (the fix of crowdsec#1244). So the value is clear.
+    auto p = by_prefix_.find(d.prefix);
+    if (p == by_prefix_.end()) continue;
+    const std::set<int64_t> ids = p->second;
+    for (int64_t id : ids) Remove(id, &touched);
+  }
   for (const Decision& d : delta.added) {
     if (d.duration.count() <= 0) continue;  // already over
     Remove(d.id, &touched);  // sent again: the new one replaces it

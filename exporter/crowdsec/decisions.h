@@ -59,7 +59,10 @@ struct KernelChange {
 
 class DecisionStore {
  public:
-  // Applies a stream answer at now_ns (CLOCK_MONOTONIC). startup: the answer
+  // Applies a stream answer at now_ns (CLOCK_MONOTONIC). A deleted record
+  // removes its own decision; one whose id was never sent (the LAPI sends
+  // one decision per value and reports a value deleted once none remains)
+  // clears its prefix. startup: the answer
   // is the whole set, so decisions it lacks go (the kernel keeps enforcing
   // through the switch: only the difference is written). Expired decisions
   // go too. Returns the changes of the kernel's view, in prefix order.

@@ -188,6 +188,23 @@ TEST(DecisionStoreTest, StartupReplacesTheSetWithoutDeletingWhatStays) {
   EXPECT_FALSE(c[1].expires_ns.has_value());
 }
 
+TEST(DecisionStoreTest, ADeleteOfAnIdNeverSentClearsItsPrefix) {
+  // LAPI 1.4.6: two decisions on 203.0.113.9 stream as the longest (id 2);
+  // deleting id 2 sends nothing while id 1 holds; deleting id 1 then sends
+  // "deleted" id 1, once no decision remains on the address.
+  DecisionStore store;
+  store.Apply(Added({D(2, "203.0.113.9", 7200), D(3, "192.0.2.0/24", 60)}), 0,
+              true);
+  const auto c = store.Apply(Deleted({D(1, "203.0.113.9", 0)}), kSec, false);
+  ASSERT_EQ(c.size(), 1U);
+  EXPECT_EQ(c[0].prefix, P("203.0.113.9"));
+  EXPECT_FALSE(c[0].expires_ns.has_value());
+  EXPECT_EQ(store.decisions(), 1U);
+  // Unknown id and prefix: nothing to do.
+  EXPECT_TRUE(
+      store.Apply(Deleted({D(9, "198.51.100.1", 0)}), kSec, false).empty());
+}
+
 TEST(DecisionStoreTest, CountsByOriginScopeAndFamily) {
   DecisionStore store;
   store.Apply(
