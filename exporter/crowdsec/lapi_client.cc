@@ -79,13 +79,14 @@ const Curl& LoadCurl() {
 
 struct Body {
   std::string* out;
+  size_t max;
   bool too_big = false;
 };
 
 size_t Write(char* data, size_t size, size_t n, void* user) {
   auto* body = static_cast<Body*>(user);
   const size_t len = size * n;
-  if (body->out->size() + len > kMaxLapiBody) {
+  if (body->out->size() + len > body->max) {
     body->too_big = true;
     return 0;  // aborts the transfer
   }
@@ -109,10 +110,13 @@ struct LapiClient::Impl {
   std::string user_agent;
   std::string key_header;  // "X-Api-Key: ...": never logged
   CURL* handle = nullptr;
+  size_t max_body = kMaxLapiBody;
 };
 
-LapiClient::LapiClient(const CrowdsecConfig& config, std::string user_agent)
-    : impl_(new Impl{LoadCurl(), config, std::move(user_agent), {}, nullptr}) {
+LapiClient::LapiClient(const CrowdsecConfig& config, std::string user_agent,
+                       size_t max_body)
+    : impl_(new Impl{
+          LoadCurl(), config, std::move(user_agent), {}, nullptr, max_body}) {
   std::string key = config.api_key;
   if (!config.api_key_file.empty()) {
     std::string error;
@@ -170,7 +174,7 @@ LapiAnswer LapiClient::Stream(bool startup, std::chrono::seconds timeout) {
   CURL* h = impl_->handle;
   const CrowdsecConfig& cfg = impl_->config;
   LapiAnswer answer;
-  Body body{&answer.body};
+  Body body{&answer.body, impl_->max_body};
   char error[CURL_ERROR_SIZE] = {};
   curl_slist* headers = nullptr;
   if (!impl_->key_header.empty()) {
@@ -201,9 +205,8 @@ LapiAnswer LapiClient::Stream(bool startup, std::chrono::seconds timeout) {
   c.easy_setopt(h, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));
   c.easy_setopt(h, CURLOPT_ERRORBUFFER, static_cast<char*>(nullptr));
   if (rc != CURLE_OK) {
-    answer.error = body.too_big
-                       ? "answer larger than " +
-                             std::to_string(kMaxLapiBody >> 20) + " MiB"
+    answer.error = body.too_big ? "answer larger than " +
+                                      std::to_string(impl_->max_body) + " bytes"
                    : error[0] != '\0' ? std::string(error)
                                       : std::string(c.easy_strerror(rc));
     return answer;

@@ -14,7 +14,7 @@ namespace synwatch {
 
 struct LapiAnswer {
   long status = 0;    // HTTP status, 0 when no answer came
-  std::string body;   // at most kMaxLapiBody bytes
+  std::string body;   // at most max_body bytes (kMaxLapiBody)
   std::string error;  // transport error ("Connection refused"), "" if none
 };
 
@@ -25,7 +25,9 @@ class LapiClient {
  public:
   // Loads libcurl and reads the API key file; throws std::runtime_error
   // with context ("crowdsec: load libcurl.so.4: ...").
-  LapiClient(const CrowdsecConfig& config, std::string user_agent);
+  // max_body: a longer answer fails (tests lower it).
+  LapiClient(const CrowdsecConfig& config, std::string user_agent,
+             size_t max_body = kMaxLapiBody);
   ~LapiClient();
   LapiClient(const LapiClient&) = delete;
   LapiClient& operator=(const LapiClient&) = delete;
