@@ -6,6 +6,8 @@
 #include <linux/if_ether.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <map>
 #include <string>
 #include <thread>
@@ -135,6 +137,40 @@ TEST_F(CrowdsecTest, ABannedScannerIsNotTracked) {
   const auto c = Counters();
   EXPECT_EQ(c.count("port_scans"), 0U);
   EXPECT_EQ(c.count("scan_track_inserts"), 0U);
+}
+
+// A community blocklist's size: 100,000 decisions load into the default
+// table and are enforced (IPv6 /128s inside 2001:db8::/32, as map data).
+TEST_F(CrowdsecTest, AHundredThousandDecisionsLoadAndBan) {
+  Apply({.decisions = true});
+  const uint64_t until = MonotonicNs() + kHour;
+  const int fd = prog_.DecisionsFd();
+  const auto start = std::chrono::steady_clock::now();
+  sw_decision_key key{};
+  key.prefixlen = 32 + 128;
+  key.family = SW_FAMILY_IPV6;
+  key.addr[0] = 0x20;
+  key.addr[1] = 0x01;
+  key.addr[2] = 0x0d;
+  key.addr[3] = 0xb8;
+  const sw_decision value{until};
+  for (uint32_t i = 1; i <= 100000; ++i) {
+    key.addr[13] = static_cast<uint8_t>(i >> 16);
+    key.addr[14] = static_cast<uint8_t>(i >> 8);
+    key.addr[15] = static_cast<uint8_t>(i);
+    ASSERT_EQ(bpf_map_update_elem(fd, &key, &value, BPF_ANY), 0)
+        << i << ": " << std::strerror(errno);
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  std::printf("100000 decisions written in %lld ms\n",
+              static_cast<long long>(ms));
+  EXPECT_EQ(Syn("2001:db8::1"), XDP_DROP);
+  EXPECT_EQ(Syn("2001:db8::1:86a0"), XDP_DROP);  // the 100,000th
+  EXPECT_EQ(Syn("2001:db8::1:86a1"), XDP_PASS);
+  EXPECT_EQ(Syn("2001:db8::ffff:0"), XDP_PASS);
+  EXPECT_EQ(Counters().at("syn.banned.drop"), 2U);
 }
 
 }  // namespace

@@ -465,6 +465,7 @@ class XdpProgram {
     ASSERT_EQ(bpf_map_delete_elem(Fd(skel_->maps.decisions), &key), 0)
         << cidr << ": " << std::strerror(errno);
   }
+  int DecisionsFd() const { return Fd(skel_->maps.decisions); }
   static sw_decision_key DecisionKey(const std::string& cidr) {
     const Cidr c = ParseAll({cidr}).at(0);
     sw_decision_key key{};

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "crowdsec/decisions.h"
 
 namespace synwatch {
@@ -216,6 +218,33 @@ TEST(DecisionStoreTest, CountsByOriginScopeAndFamily) {
   EXPECT_EQ(counts.at({"cscli", "range", "ipv4"}), 1U);
   EXPECT_EQ(counts.at({"CAPI", "range", "ipv6"}), 1U);
   EXPECT_EQ(store.kernel().size(), 3U);
+}
+
+// A community blocklist's size in one startup answer: every decision is
+// read and becomes one prefix (IPv6 /128s inside 2001:db8::/32).
+TEST(DecisionStoreTest, AHundredThousandDecisionsInOneAnswer) {
+  std::string json = R"({"deleted":null,"new":[)";
+  char value[64];
+  for (int i = 1; i <= 100000; ++i) {
+    std::snprintf(value, sizeof(value), "2001:db8::%x:%x", i >> 16, i & 0xffff);
+    if (i > 1) json += ',';
+    json +=
+        R"({"duration":"23h59m59.5s","id":)" + std::to_string(i) +
+        R"(,"origin":"lists","scenario":"l","scope":"Ip","type":"ban","value":")" +
+        value + "\"}";
+  }
+  json += "]}";
+  std::string error;
+  const StreamDelta d = ParseStream(json, DecisionFilter{}, &error);
+  ASSERT_EQ(d.added.size(), 100000U) << error;
+  DecisionStore store;
+  const auto changes = store.Apply(d, kSec, true);
+  EXPECT_EQ(changes.size(), 100000U);
+  EXPECT_EQ(store.kernel().size(), 100000U);
+  EXPECT_EQ(store.Counts().at({"lists", "ip", "ipv6"}), 100000U);
+  // The next full answer with the same set rewrites the ends, deletes none.
+  EXPECT_EQ(store.Apply(d, 2 * kSec, true).size(), 100000U);
+  EXPECT_EQ(store.kernel().size(), 100000U);
 }
 
 }  // namespace
