@@ -468,7 +468,8 @@ int Run(const Options& options) {
         [client, timeout](bool startup) {
           return client->Stream(startup, timeout);
         },
-        decision_table.get());
+        decision_table.get(), Bouncer::MonotonicNs,
+        [client] { client->Cancel(); });
     spdlog::info("CrowdSec bouncer: polling {} every {}",
                  client->StreamUrl(false),
                  FormatDuration(config.crowdsec.update_interval));

@@ -86,12 +86,14 @@ uint64_t Bouncer::MonotonicNs() {
 }
 
 Bouncer::Bouncer(const CrowdsecConfig& config, Fetch fetch,
-                 DecisionTable* table, Clock clock)
+                 DecisionTable* table, Clock clock,
+                 std::function<void()> cancel)
     : config_(config),
       filter_{config.origins, config.scopes},
       fetch_(std::move(fetch)),
       table_(table),
-      clock_(std::move(clock)) {
+      clock_(std::move(clock)),
+      cancel_(std::move(cancel)) {
   // Entries a previous synwatch left pinned keep being enforced until the
   // first full answer says which of them still hold.
   inherited_ = table_->List();
@@ -190,7 +192,10 @@ void Bouncer::Stop() {
     stop_ = true;
   }
   stop_cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    if (cancel_) cancel_();
+    thread_.join();
+  }
 }
 
 void Bouncer::Run() {

@@ -60,8 +60,10 @@ class Bouncer {
   // CLOCK_MONOTONIC in ns (the kernel's bpf_ktime_get_coarse_ns clock).
   using Clock = std::function<uint64_t()>;
 
+  // cancel, if given, ends a fetch under way (Stop() calls it, so that
+  // shutting down never waits for a slow LAPI).
   Bouncer(const CrowdsecConfig& config, Fetch fetch, DecisionTable* table,
-          Clock clock = MonotonicNs);
+          Clock clock = MonotonicNs, std::function<void()> cancel = {});
   ~Bouncer();  // stops the thread
   Bouncer(const Bouncer&) = delete;
   Bouncer& operator=(const Bouncer&) = delete;
@@ -86,6 +88,7 @@ class Bouncer {
   Fetch fetch_;
   DecisionTable* table_;
   Clock clock_;
+  std::function<void()> cancel_;
 
   mutable std::mutex mu_;  // guards everything below but the stop flag
   DecisionStore store_;

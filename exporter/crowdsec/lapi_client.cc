@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 
 #include "base/file.h"
@@ -29,6 +30,11 @@ struct Curl {
   char* (*easy_escape)(CURL*, const char*, int);
   void (*free)(void*);
 };
+
+// CURLOPT_XFERINFOFUNCTION: a non-zero return aborts the transfer.
+int Progress(void* cancelled, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<std::atomic<bool>*>(cancelled)->load() ? 1 : 0;
+}
 
 const Curl& LoadCurl() {
   static const Curl curl = [] {
@@ -111,6 +117,7 @@ struct LapiClient::Impl {
   std::string key_header;  // "X-Api-Key: ...": never logged
   CURL* handle = nullptr;
   size_t max_body = kMaxLapiBody;
+  std::atomic<bool> cancelled{false};
 };
 
 LapiClient::LapiClient(const CrowdsecConfig& config, std::string user_agent,
@@ -139,6 +146,8 @@ LapiClient::LapiClient(const CrowdsecConfig& config, std::string user_agent,
     throw std::runtime_error("crowdsec: curl_easy_init failed");
   }
 }
+
+void LapiClient::Cancel() { impl_->cancelled = true; }
 
 LapiClient::~LapiClient() {
   if (impl_->handle != nullptr) impl_->curl.easy_cleanup(impl_->handle);
@@ -194,6 +203,9 @@ LapiAnswer LapiClient::Stream(bool startup, std::chrono::seconds timeout) {
   c.easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");  // gzip when offered
   c.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   c.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  c.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  c.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &Progress);
+  c.easy_setopt(h, CURLOPT_XFERINFODATA, &impl_->cancelled);
   if (!cfg.cert_file.empty()) {
     c.easy_setopt(h, CURLOPT_SSLCERT, cfg.cert_file.c_str());
     c.easy_setopt(h, CURLOPT_SSLKEY, cfg.key_file.c_str());

@@ -36,6 +36,10 @@ class LapiClient {
   // throws; timeout bounds the whole request.
   LapiAnswer Stream(bool startup, std::chrono::seconds timeout);
 
+  // Ends a request under way in another thread at once (it fails), and
+  // every later one: for shutting down without waiting out a timeout.
+  void Cancel();
+
   // The request's URL (no secret in it), for logs.
   std::string StreamUrl(bool startup) const;
 

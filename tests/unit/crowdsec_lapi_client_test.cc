@@ -143,6 +143,21 @@ TEST(LapiClientTest, ReportsStatusesAndBrokenAnswers) {
   }
 }
 
+TEST(LapiClientTest, CancelEndsARequestUnderWay) {
+  FakeLapi lapi(Http(200, "{}"), std::chrono::milliseconds(3000));
+  LapiClient client(Config(lapi.url()), "ua");
+  std::thread canceller([&client] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    client.Cancel();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const LapiAnswer a = client.Stream(false, std::chrono::seconds(30));
+  canceller.join();
+  EXPECT_NE(a.error, "");
+  EXPECT_LT(std::chrono::steady_clock::now() - start,
+            std::chrono::milliseconds(2500));
+}
+
 TEST(LapiClientTest, ReadsTheKeyFileAndRefusesAnEmptyOne) {
   char path[] = "/tmp/synwatch-lapi-key.XXXXXX";
   const int fd = mkstemp(path);
