@@ -55,6 +55,16 @@ struct {
 	__type(value, struct sw_rule_value);
 } rules SEC(".maps");
 
+/* Fleet decisions (struct sw_decision), written by the CrowdSec bouncer in
+ * user space; sized from crowdsec.max_decisions before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SW_DEFAULT_DECISION_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sw_decision_key);
+	__type(value, struct sw_decision);
+} decisions SEC(".maps");
+
 /* Per-CPU: filled on a miss by the CPU that missed, so no line bounces. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -713,7 +723,11 @@ static __always_inline int map_update(void *map, const void *key, const void *va
 /* A SYN in the totals that no peer series counts (see sw_if_stats). */
 static __always_inline void count_no_peer(struct sw_if_stats *stats, const struct sw_peer_key *key)
 {
-	stats->syn_no_peer[key->outcome & (SW_OUTCOME_COUNT - 1)][key->action & 1]++;
+	__u8 outcome = key->outcome;
+
+	/* Read back from memory: bounded again for the verifier. */
+	if (outcome < SW_OUTCOME_COUNT)
+		stats->syn_no_peer[outcome][key->action & 1]++;
 }
 
 /*
@@ -1452,7 +1466,10 @@ static __always_inline void log_connection(struct xdp_md *ctx, struct sw_if_stat
 
 /* --- Decision ------------------------------------------------------------ */
 
-_Static_assert((SW_OUTCOME_COUNT & (SW_OUTCOME_COUNT - 1)) == 0,
+_Static_assert(SW_OUTCOME_ALLOWED <= SW_OUTCOME_CACHE_MASK &&
+		   SW_OUTCOME_DENIED <= SW_OUTCOME_CACHE_MASK &&
+		   SW_OUTCOME_UNMATCHED <= SW_OUTCOME_CACHE_MASK &&
+		   SW_OUTCOME_CACHE_MASK < SW_OUTCOME_COUNT,
 	       "a cached outcome is masked into range");
 
 /* Verdict cache slot of a key: multiply-xorshift over the source's 128 bits
@@ -1542,7 +1559,7 @@ static __always_inline __u8 rules_outcome(const struct syn_source *src, __u32 ge
 	block = block_entry(src, slot);
 	if (block &&
 	    verdict_hit(block, src, version, block_mask0(READ_ONCE(src->family)), BLOCK_MASK1, 0)) {
-		outcome = block->outcome & (SW_OUTCOME_COUNT - 1);
+		outcome = block->outcome & SW_OUTCOME_CACHE_MASK;
 		goto source;
 	}
 
@@ -1581,6 +1598,22 @@ source:
 	if (cached)
 		verdict_store(cached, src, version, ~0U, ~0U, ~0U, outcome);
 	return outcome;
+}
+
+/* Whether a fleet decision bans src now: the longest prefix of "decisions"
+ * that contains it, unexpired. An expired entry bans nothing, so a decision
+ * ends here on time whether or not user space is running. key is room on
+ * the stack. */
+static __always_inline int decision_bans(const struct syn_source *src, struct sw_decision_key *key)
+{
+	struct sw_decision *d;
+
+	key->prefixlen = src->family == SW_FAMILY_IPV4 ? 32 + 32 : 32 + 128;
+	/* family and pad in one store: the rule key left other bytes there. */
+	*(__u32 *)&key->family = u8_quad(src->family, 0, 0, 0);
+	__builtin_memcpy(key->addr, src->saddr, sizeof(key->addr));
+	d = bpf_map_lookup_elem(&decisions, key);
+	return d && bpf_ktime_get_coarse_ns() < READ_ONCE(d->expires_ns);
 }
 
 /* --- Memo of port-scan tracking (enum sw_memo) ------------------------- */
@@ -1651,6 +1684,7 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	 * Linux 6.1 allows (it rounds every frame up to 32 bytes). */
 	union {
 		struct sw_rule_key rule;
+		struct sw_decision_key decision;
 		struct scan_peer scan;
 		__u32 verdict_slot;
 		__u32 scan_head; /* the scan key's family, prefix_len and pad */
@@ -1683,11 +1717,17 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	if (cached && verdict_hit(cached, src, version, ~0U, ~0U, ~0U)) {
 		/* Only ALLOWED, DENIED or UNMATCHED are written; the mask keeps
 		 * the counter index in range whatever the map holds. */
-		outcome = cached->outcome & (SW_OUTCOME_COUNT - 1);
+		outcome = cached->outcome & SW_OUTCOME_CACHE_MASK;
 		repeat = 1;
 	} else {
 		outcome = rules_outcome(src, gen, version, cached, rkey);
 	}
+	/* Fleet decisions come after both static lists: an allowed source is
+	 * never banned, a denied one stays denied. Looked up apart from the
+	 * verdict caches, so a poll that changes decisions invalidates none of
+	 * the rules' verdicts. */
+	if (outcome == SW_OUTCOME_UNMATCHED && params->decisions && decision_bans(src, &k.decision))
+		outcome = SW_OUTCOME_BANNED;
 
 	if (src->family == SW_FAMILY_IPV4) {
 		plen = params->ipv4_prefix_len;
@@ -1741,7 +1781,8 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 		}
 	}
 
-	if (outcome == SW_OUTCOME_DENIED || outcome == SW_OUTCOME_BLOCKED)
+	if (outcome == SW_OUTCOME_DENIED || outcome == SW_OUTCOME_BLOCKED ||
+	    outcome == SW_OUTCOME_BANNED)
 		action = SW_ACTION_DROP;
 	else if (outcome == SW_OUTCOME_UNMATCHED && params->default_drop)
 		action = SW_ACTION_DROP;

@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define SW_ABI_VERSION 4
+#define SW_ABI_VERSION 5
 
 /* Interfaces: ifindex -> slot through an open-addressed table in the config
  * value (sw_config.if_slots). Slot SW_IF_UNKNOWN counts packets seen on an
@@ -80,8 +80,13 @@ enum sw_outcome {
 	SW_OUTCOME_DENIED,
 	SW_OUTCOME_BLOCKED,
 	SW_OUTCOME_UNMATCHED,
+	SW_OUTCOME_BANNED, /* a fleet decision ("decisions" trie), no static rule matched */
 	SW_OUTCOME_COUNT,
 };
+
+/* Outcomes the verdict caches hold (ALLOWED, DENIED, UNMATCHED) fit this
+ * mask, which keeps a cached outcome a counter index in range. */
+#define SW_OUTCOME_CACHE_MASK 3
 
 enum sw_action {
 	SW_ACTION_PASS = 0,
@@ -112,7 +117,8 @@ struct sw_params {
 	__u8 ipv6_prefix_len; /* peer key mask, 0..128 */
 	__u8 scan_enabled;    /* port-scan tracking on */
 	__u8 log_connections; /* 1: send a connection event per SYN (rate-limited) */
-	__u8 pad0[2];
+	__u8 decisions;	      /* 1: unmatched sources are looked up in "decisions" */
+	__u8 pad0;
 	__u32 scan_max_ports; /* more distinct ports than this is a scan, 1..SW_SCAN_MAX_PORTS */
 	__u32 connections_per_second; /* connection events per second and CPU, at most */
 	__u32 rules_version;   /* new for every rule set written, never 0: tags cached verdicts */
@@ -236,6 +242,30 @@ struct sw_peer_key {
 	__u8 action;	 /* enum sw_action */
 	__u8 addr[16];	 /* network byte order, masked; IPv4 in addr[0..3] */
 };
+
+/* --- Fleet decisions (CrowdSec) ---------------------------------------- */
+
+/* LPM key of the "decisions" trie: prefixlen counts the 32 bits of family
+ * and pad plus the address bits, so one trie serves both families and a
+ * range stays one entry. */
+struct sw_decision_key {
+	__u32 prefixlen;
+	__u8 family;   /* enum sw_family */
+	__u8 pad[3];   /* zero */
+	__u8 addr[16]; /* network byte order, host bits zero; IPv4 in addr[0..3] */
+};
+
+/* Value of "decisions": SYNs from the prefix are banned until expires_ns
+ * (bpf_ktime_get_coarse_ns(), CLOCK_MONOTONIC, as sw_block). User space
+ * keeps every decision on a prefix and writes the latest expiry of those in
+ * force; an expired entry bans nothing, and user space deletes it when its
+ * last decision goes. Not cached in the verdict caches: a poll that changes
+ * decisions leaves the rules' cached verdicts alone. */
+struct sw_decision {
+	__u64 expires_ns;
+};
+
+#define SW_DEFAULT_DECISION_ENTRIES 131072
 
 /* --- Port-scan detection and blocking --------------------------------- */
 

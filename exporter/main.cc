@@ -28,6 +28,8 @@
 
 #include "base/logging.h"
 #include "config/config.h"
+#include "crowdsec/bouncer.h"
+#include "crowdsec/lapi_client.h"
 #include "metrics/collector.h"
 #include "metrics/process_collector.h"
 #include "metrics/recent_scans.h"
@@ -290,6 +292,10 @@ bool Reload(const Options& options, BpfProgram& program,
     state.last_reload_ok = false;
     return false;
   }
+  if (next.crowdsec != running.crowdsec) {
+    spdlog::warn("Reload: [crowdsec] takes effect at the next restart");
+    next.crowdsec = running.crowdsec;
+  }
   if (next.peers.max_entries != running.peers.max_entries ||
       next.port_scan.max_tracked_peers != running.port_scan.max_tracked_peers ||
       next.port_scan.max_blocked_peers != running.port_scan.max_blocked_peers ||
@@ -463,10 +469,38 @@ int Run(const Options& options) {
   auto collector = std::make_shared<SynwatchCollector>(
       rows, state, BuildInfo{kVersion, kRevision, LibbpfVersion()});
   auto process = std::make_shared<ProcessCollector>();
+  // The CrowdSec bouncer: its thread starts after the signals are blocked.
+  std::unique_ptr<LapiClient> lapi;
+  std::unique_ptr<KernelDecisionTable> decision_table;
+  std::unique_ptr<Bouncer> bouncer;
+  if (config.crowdsec.enabled) {
+    lapi = std::make_unique<LapiClient>(
+        config.crowdsec, std::string("crowdsec-synwatch-bouncer/v") + kVersion);
+    decision_table =
+        std::make_unique<KernelDecisionTable>(program.decisions_fd());
+    LapiClient* client = lapi.get();
+    const auto timeout = std::chrono::seconds(
+        std::max<int64_t>(30, std::chrono::duration_cast<std::chrono::seconds>(
+                                  config.crowdsec.update_interval)
+                                  .count()));
+    bouncer = std::make_unique<Bouncer>(
+        config.crowdsec,
+        [client, timeout](bool startup) {
+          return client->Stream(startup, timeout);
+        },
+        decision_table.get(), Bouncer::MonotonicNs,
+        [client] { client->Cancel(); });
+    spdlog::info("CrowdSec bouncer: polling {} every {}",
+                 client->StreamUrl(false),
+                 FormatDuration(config.crowdsec.update_interval));
+    bouncer->Start();
+  }
+  const Bouncer* fleet = bouncer.get();
   HttpStats http_stats;
-  Gatherer gather = [collector, process, &http_stats](ExpositionFormat format,
-                                                      std::string& out) {
+  Gatherer gather = [collector, process, &http_stats, fleet](
+                        ExpositionFormat format, std::string& out) {
     collector->Write(format, out);
+    if (fleet != nullptr) AppendFamilies(fleet->Collect(), format, out);
     AppendFamilies(process->Collect(), format, out);
     AppendFamilies(CollectHttpStats(http_stats), format, out);
     AppendEnd(format, out);

@@ -52,6 +52,10 @@ static_assert(sizeof(sw_scan_key) == 20);
 static_assert(SW_SCAN_ADMIT_SLOTS == 65536);  // README, "Port scans"
 static_assert(sizeof(sw_scan_state) == 8 * SW_SCAN_SLOTS);
 static_assert(sizeof(sw_block) == 16);
+static_assert(sizeof(sw_decision_key) == 24);
+static_assert(offsetof(sw_decision_key, addr) == 8);
+static_assert(sizeof(sw_decision) == 8);
+static_assert(offsetof(sw_params, decisions) == 6);
 static_assert(offsetof(sw_event, src) == 8);
 static_assert(offsetof(sw_event, sport) == 40);
 static_assert(offsetof(sw_event, block_ns) == 48);

@@ -24,6 +24,7 @@ struct Cidr {
   uint8_t prefix_len = 32;
 
   bool operator==(const Cidr&) const = default;
+  auto operator<=>(const Cidr&) const = default;
   // True when every address of other is inside this prefix.
   bool Contains(const Cidr& other) const;
 };

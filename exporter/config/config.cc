@@ -156,7 +156,7 @@ bool LooksLike(std::string_view typo, std::string_view known) {
 // "Configuration"): what is not here is unknown.
 struct Section {
   std::string_view name;
-  std::array<std::string_view, 6> keys;  // unused slots are ""
+  std::array<std::string_view, 12> keys;  // unused slots are ""
 };
 
 constexpr Section kSchema[] = {
@@ -170,6 +170,9 @@ constexpr Section kSchema[] = {
      {"enabled", "max_ports", "window", "block_duration", "max_tracked_peers",
       "max_blocked_peers"}},
     {"log", {"level", "format", "connections", "connections_per_second"}},
+    {"crowdsec",
+     {"enabled", "lapi_url", "api_key", "api_key_file", "cert_file", "key_file",
+      "ca_file", "update_interval", "origins", "scopes", "max_decisions"}},
 };
 
 const Section* FindSection(std::string_view name) {
@@ -293,7 +296,8 @@ class Parser {
       } else if (value.is_table()) {
         Report(value, TomlKeyText(key),
                "unknown section (want " +
-                   OneOf({"web", "xdp", "peers", "rules", "port_scan", "log"}) +
+                   OneOf({"web", "xdp", "peers", "rules", "port_scan", "log",
+                          "crowdsec"}) +
                    ")");
       } else {
         Report(value, TomlKeyText(key), "unknown key" + Suggest(nullptr, key));
@@ -305,6 +309,7 @@ class Parser {
     ParseRules(SectionOf(root, "rules"), c.rules);
     ParsePortScan(SectionOf(root, "port_scan"), c.port_scan);
     ParseLog(SectionOf(root, "log"), c.log);
+    ParseCrowdsec(SectionOf(root, "crowdsec"), c.crowdsec);
 
     if (!problems_.empty()) {
       const auto first = std::min_element(
@@ -558,6 +563,69 @@ class Parser {
     GetBool(s, "log", "connections", &log.connections);
     GetInteger(s, "log", "connections_per_second", 1, kMaxConnectionsPerSecond,
                &log.connections_per_second);
+  }
+
+  void ParseCrowdsec(const toml::value* s, CrowdsecConfig& cs) {
+    const std::string_view n = "crowdsec";
+    GetBool(s, n, "enabled", &cs.enabled);
+    for (auto [key, out] : {std::pair{"lapi_url", &cs.lapi_url},
+                            {"api_key", &cs.api_key},
+                            {"api_key_file", &cs.api_key_file},
+                            {"cert_file", &cs.cert_file},
+                            {"key_file", &cs.key_file},
+                            {"ca_file", &cs.ca_file}}) {
+      if (const std::string* text = GetString(s, n, key)) *out = *text;
+    }
+    GetDuration(s, n, "update_interval", true, &cs.update_interval);
+    if (auto list = GetStrings(s, n, "origins")) {
+      cs.origins.clear();
+      for (const auto& [text, at] : *list) {
+        if (text.empty()) {
+          Report(*at, Path(n, "origins"), "empty origin");
+        } else {
+          cs.origins.push_back(text);
+        }
+      }
+    }
+    if (auto list = GetStrings(s, n, "scopes")) {
+      cs.scopes.clear();
+      for (const auto& [text, at] : *list) {
+        if (text != "ip" && text != "range") {
+          Report(*at, Path(n, "scopes"),
+                 "unknown scope " + QuoteValue(text) + " (want " +
+                     OneOf({"ip", "range"}) + ")");
+        } else {
+          cs.scopes.push_back(text);
+        }
+      }
+      if (list->empty()) {
+        Report(s->at("scopes"), Path(n, "scopes"), "must name a scope");
+      }
+    }
+    GetInteger(s, n, "max_decisions", 1, kMaxDecisionEntries,
+               &cs.max_decisions);
+    if (s == nullptr || !cs.enabled) return;
+    // What makes a bouncer that can log in: checked only when it is on, so
+    // a section prepared but off still loads.
+    const toml::value& at = *s;
+    if (cs.lapi_url.rfind("http://", 0) != 0 &&
+        cs.lapi_url.rfind("https://", 0) != 0) {
+      Report(s->contains("lapi_url") ? s->at("lapi_url") : at,
+             Path(n, "lapi_url"), "want an http:// or https:// URL");
+    }
+    const bool key = !cs.api_key.empty() || !cs.api_key_file.empty();
+    const bool cert = !cs.cert_file.empty() || !cs.key_file.empty();
+    if (!cs.api_key.empty() && !cs.api_key_file.empty()) {
+      Report(s->at("api_key_file"), Path(n, "api_key_file"),
+             "set api_key or api_key_file, not both");
+    } else if (key == cert) {
+      Report(at, "crowdsec",
+             key ? "set an API key or a client certificate, not both"
+                 : "enabled without credentials: set api_key, api_key_file "
+                   "or cert_file and key_file");
+    } else if (cert && (cs.cert_file.empty() || cs.key_file.empty())) {
+      Report(at, "crowdsec", "cert_file and key_file go together");
+    }
   }
 
   // The value as written: toml11 clamps an integer too large for int64, so

@@ -95,6 +95,26 @@ struct LogConfig {
   bool operator==(const LogConfig&) const = default;
 };
 
+// The CrowdSec remediation component (bouncer): fleet decisions from a
+// CrowdSec Local API, enforced in XDP as the outcome "banned".
+inline constexpr uint32_t kMaxDecisionEntries = 1u << 24;
+struct CrowdsecConfig {
+  bool enabled = false;
+  std::string lapi_url = "http://127.0.0.1:8080/";
+  // The bouncer's API key (X-Api-Key), inline or read from a file at start;
+  // or TLS client authentication with cert_file and key_file.
+  std::string api_key;
+  std::string api_key_file;
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;  // "" = the system's CAs
+  std::chrono::nanoseconds update_interval = std::chrono::seconds(10);
+  std::vector<std::string> origins;  // empty = every origin
+  std::vector<std::string> scopes = {"ip", "range"};
+  uint32_t max_decisions = 131072;  // prefixes in the kernel's table
+  bool operator==(const CrowdsecConfig&) const = default;
+};
+
 struct Config {
   WebConfig web;
   XdpConfig xdp;
@@ -102,6 +122,7 @@ struct Config {
   RulesConfig rules;
   PortScanConfig port_scan;
   LogConfig log;
+  CrowdsecConfig crowdsec;
 
   bool operator==(const Config&) const = default;
 };

@@ -24,7 +24,7 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 
 constexpr std::array<std::string_view, SW_OUTCOME_COUNT> kOutcomeNames = {
-    "allowed", "denied", "blocked", "unmatched"};
+    "allowed", "denied", "blocked", "unmatched", "banned"};
 constexpr std::array<std::string_view, SW_ACTION_COUNT> kActionNames = {"pass",
                                                                         "drop"};
 constexpr std::array<std::string_view, SW_CLASS_COUNT> kClassNames = {

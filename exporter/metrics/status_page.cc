@@ -17,7 +17,7 @@ namespace synwatch {
 namespace {
 
 constexpr std::array<std::string_view, SW_OUTCOME_COUNT> kOutcomes = {
-    "allowed", "denied", "blocked", "unmatched"};
+    "allowed", "denied", "blocked", "unmatched", "banned"};
 constexpr std::array<std::string_view, SW_ACTION_COUNT> kActions = {"pass",
                                                                     "drop"};
 

@@ -133,7 +133,8 @@ std::string_view ToString(AttachedMode mode) {
 }
 
 Policy PolicyFromConfig(const Config& config) {
-  return Policy{config.rules, config.peers, config.port_scan, config.log};
+  return Policy{config.rules, config.peers, config.port_scan, config.log,
+                config.crowdsec.enabled};
 }
 
 static_assert(PeersConfig{}.flood_new_peers_per_second ==
@@ -152,6 +153,7 @@ sw_params ParamsFromPolicy(const Policy& policy) {
   p.block_ns = static_cast<uint64_t>(policy.port_scan.block_duration.count());
   p.log_connections = policy.log.connections ? 1 : 0;
   p.connections_per_second = policy.log.connections_per_second;
+  p.decisions = policy.decisions ? 1 : 0;
   return p;
 }
 
@@ -165,7 +167,8 @@ void BpfProgram::XdpProgramDeleter::operator()(::xdp_program* prog) const {
 
 MapSizes MapSizesFromConfig(const Config& config) {
   return MapSizes{config.peers.max_entries, config.port_scan.max_tracked_peers,
-                  config.port_scan.max_blocked_peers};
+                  config.port_scan.max_blocked_peers,
+                  config.crowdsec.max_decisions};
 }
 
 BpfProgram::BpfProgram(const MapSizes& sizes, PinDir pins)
@@ -181,6 +184,7 @@ BpfProgram::BpfProgram(const MapSizes& sizes, PinDir pins)
       {skel_->maps.peers, sizes.peers},
       {skel_->maps.scan_track, sizes.scan_track},
       {skel_->maps.blocked, sizes.blocked},
+      {skel_->maps.decisions, sizes.decisions},
   };
   for (const auto& [map, entries] : sized) {
     if (bpf_map__set_max_entries(map, entries) != 0) {
@@ -623,6 +627,9 @@ int BpfProgram::scan_track_fd() const {
   return bpf_map__fd(skel_->maps.scan_track);
 }
 int BpfProgram::blocked_fd() const { return bpf_map__fd(skel_->maps.blocked); }
+int BpfProgram::decisions_fd() const {
+  return bpf_map__fd(skel_->maps.decisions);
+}
 int BpfProgram::flood_fd() const { return bpf_map__fd(skel_->maps.flood); }
 int BpfProgram::events_fd() const { return bpf_map__fd(skel_->maps.events); }
 int BpfProgram::active_fd() const { return bpf_map__fd(skel_->maps.active); }

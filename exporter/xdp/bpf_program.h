@@ -32,6 +32,7 @@ struct Policy {
   PeersConfig peers;
   PortScanConfig port_scan;
   LogConfig log;
+  bool decisions = false;  // crowdsec.enabled: look sources up in "decisions"
 };
 Policy PolicyFromConfig(const Config& config);
 sw_params ParamsFromPolicy(const Policy& policy);
@@ -41,6 +42,7 @@ struct MapSizes {
   uint32_t peers = SW_DEFAULT_PEER_ENTRIES;
   uint32_t scan_track = SW_DEFAULT_SCAN_TRACK_ENTRIES;
   uint32_t blocked = SW_DEFAULT_BLOCK_ENTRIES;
+  uint32_t decisions = SW_DEFAULT_DECISION_ENTRIES;
 };
 MapSizes MapSizesFromConfig(const Config& config);
 
@@ -128,6 +130,7 @@ class BpfProgram {
   int rules_fd() const;
   int scan_track_fd() const;
   int blocked_fd() const;
+  int decisions_fd() const;
   int flood_fd() const;
   int events_fd() const;
   int active_fd() const;  // the token in charge (dispatcher attach)

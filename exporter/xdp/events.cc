@@ -21,7 +21,7 @@ namespace synwatch {
 namespace {
 
 constexpr const char* kOutcomes[] = {"allowed", "denied", "blocked",
-                                     "unmatched"};
+                                     "unmatched", "banned"};
 constexpr const char* kActions[] = {"pass", "drop"};
 
 Family ToFamily(uint8_t family) {

@@ -197,13 +197,13 @@
             'SynwatchDryRunWouldDrop',
             'info',
             |||
-              sum by (job, %s) (increase(synwatch_syn_packets_total{%s, outcome=~"denied|blocked", action="pass"}[15m])) > 0
+              sum by (job, %s) (increase(synwatch_syn_packets_total{%s, outcome=~"denied|banned|blocked", action="pass"}[15m])) > 0
                 and on (job, %s)
               synwatch_dry_run{%s} == 1
             ||| % [h, c.selector, h, c.selector],
             null,
             'synwatch on {{ $labels.%s }} is in dry run and would have dropped SYNs' % h,
-            '{{ $value | printf "%.0f" }} SYNs from denied or blocked sources passed in the last 15 minutes because rules.dry_run is on.',
+            '{{ $value | printf "%.0f" }} SYNs from denied, banned or blocked sources passed in the last 15 minutes because rules.dry_run is on.',
           ),
           alert(
             'SynwatchVersionSkew',

@@ -29,10 +29,10 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kMapNames[][16] = {
-    "config",         "if_stats", "rules",      "verdicts",
-    "verdict_blocks", "peers",    "peer_admit", "scan_track",
-    "scan_admit",     "blocked",  "block_hint", "conn_rate",
-    "scan_scratch",   "events",   "flood",      "active"};
+    "config",     "if_stats",   "rules",        "verdicts",   "verdict_blocks",
+    "peers",      "peer_admit", "scan_track",   "scan_admit", "blocked",
+    "block_hint", "conn_rate",  "scan_scratch", "events",     "flood",
+    "active",     "decisions"};
 
 class PinningTest : public ::testing::Test {
  protected:

@@ -61,6 +61,8 @@ struct TestPolicy {
   uint64_t block_ns = 600'000'000'000;
   bool log_connections = false;
   uint32_t connections_per_second = 100;
+  // [crowdsec] enabled: unmatched sources are looked up in "decisions".
+  bool decisions = false;
 };
 
 inline const char* OutcomeName(unsigned outcome) {
@@ -73,6 +75,8 @@ inline const char* OutcomeName(unsigned outcome) {
       return "blocked";
     case SW_OUTCOME_UNMATCHED:
       return "unmatched";
+    case SW_OUTCOME_BANNED:
+      return "banned";
   }
   return "?";
 }
@@ -229,6 +233,7 @@ class XdpProgram {
     params.block_ns = policy.block_ns;
     params.log_connections = policy.log_connections;
     params.connections_per_second = policy.connections_per_second;
+    params.decisions = policy.decisions ? 1 : 0;
     WriteConfig(cfg);
 
     const std::vector<RuleEntry> entries =
@@ -443,6 +448,31 @@ class XdpProgram {
       return std::nullopt;
     }
     return block;
+  }
+
+  // Writes a fleet decision on cidr ("203.0.113.0/24") ending at
+  // expires_ns (CLOCK_MONOTONIC), as the bouncer does; and removes it.
+  void WriteDecision(const std::string& cidr, uint64_t expires_ns) const {
+    const sw_decision_key key = DecisionKey(cidr);
+    const sw_decision value{expires_ns};
+    ASSERT_EQ(
+        bpf_map_update_elem(Fd(skel_->maps.decisions), &key, &value, BPF_ANY),
+        0)
+        << cidr << ": " << std::strerror(errno);
+  }
+  void DeleteDecision(const std::string& cidr) const {
+    const sw_decision_key key = DecisionKey(cidr);
+    ASSERT_EQ(bpf_map_delete_elem(Fd(skel_->maps.decisions), &key), 0)
+        << cidr << ": " << std::strerror(errno);
+  }
+  int DecisionsFd() const { return Fd(skel_->maps.decisions); }
+  static sw_decision_key DecisionKey(const std::string& cidr) {
+    const Cidr c = ParseAll({cidr}).at(0);
+    sw_decision_key key{};
+    key.prefixlen = 32 + c.prefix_len;
+    key.family = static_cast<uint8_t>(c.family);
+    std::memcpy(key.addr, c.addr.data(), sizeof(key.addr));
+    return key;
   }
 
   // Removes a peer's "blocked" entry behind the program's back.

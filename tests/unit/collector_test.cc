@@ -115,7 +115,7 @@ TEST(CollectorTest, SplitFragmentsAndProbesByPartOutcomeAndAction) {
   const auto* split = Find(families, "synwatch_split_tcp_fragments_total");
   ASSERT_NE(split, nullptr);
   EXPECT_EQ(split->type, prometheus::MetricType::Counter);
-  EXPECT_EQ(split->metric.size(), 16u);  // 2 parts x 4 outcomes x 2 actions
+  EXPECT_EQ(split->metric.size(), 20u);  // 2 parts x 5 outcomes x 2 actions
   EXPECT_EQ(Value(split, {{"interface", "eth0"},
                           {"fragment", "first"},
                           {"outcome", "denied"},
@@ -131,7 +131,7 @@ TEST(CollectorTest, SplitFragmentsAndProbesByPartOutcomeAndAction) {
       0);
   const auto* probes = Find(families, "synwatch_stealth_probes_total");
   ASSERT_NE(probes, nullptr);
-  EXPECT_EQ(probes->metric.size(), 8u);
+  EXPECT_EQ(probes->metric.size(), 10u);
   EXPECT_EQ(Value(probes, {{"interface", "eth0"},
                            {"outcome", "unmatched"},
                            {"action", "drop"}}),
@@ -150,7 +150,11 @@ TEST(CollectorTest, InterfaceTotalsByOutcomeActionAndClass) {
   EXPECT_EQ(syn->type, prometheus::MetricType::Counter);
   // Every outcome x action combination is present, zeros included, so that
   // rate() works from the first increment.
-  EXPECT_EQ(syn->metric.size(), 8u);
+  EXPECT_EQ(syn->metric.size(), 10u);  // 5 outcomes x 2 actions
+  EXPECT_EQ(
+      Value(syn,
+            {{"interface", "eth0"}, {"outcome", "banned"}, {"action", "drop"}}),
+      0);
   EXPECT_EQ(Value(syn, {{"interface", "eth0"},
                         {"outcome", "unmatched"},
                         {"action", "pass"}}),
@@ -227,7 +231,7 @@ TEST(CollectorTest, PeerGapEvictionsAndFloodAdmission) {
   const auto* gap = Find(families, "synwatch_syn_packets_without_peer_total");
   ASSERT_NE(gap, nullptr);
   EXPECT_EQ(gap->type, prometheus::MetricType::Counter);
-  EXPECT_EQ(gap->metric.size(), 8u);
+  EXPECT_EQ(gap->metric.size(), 10u);
   EXPECT_EQ(
       Value(gap,
             {{"interface", "eth0"}, {"outcome", "denied"}, {"action", "drop"}}),

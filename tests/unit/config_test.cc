@@ -92,11 +92,34 @@ TEST(ConfigTest, DefaultConfigTextHasEveryKey) {
       "\nformat = ",
       "\nconnections = ",
       "\nconnections_per_second = ",
+      "[crowdsec]",
+      "\nenabled = ",
+      "\nlapi_url = ",
+      "# api_key = ",
+      "# api_key_file = ",
+      "# cert_file = ",
+      "# key_file = ",
+      "# ca_file = ",
+      "\nupdate_interval = ",
+      "\norigins = ",
+      "\nscopes = ",
+      "\nmax_decisions = ",
   };
+  // A key is looked for in its section (the text from the section's header
+  // to the next one), once.
+  size_t section = 0;
+  size_t end = text.size();
   for (const char* key : keys) {
-    const size_t at = text.find(key);
-    EXPECT_NE(at, std::string::npos) << key;
-    EXPECT_EQ(text.find(key, at + 1), std::string::npos) << key;
+    if (key[0] == '[') {
+      section = text.find(key);
+      ASSERT_NE(section, std::string::npos) << key;
+      end = std::min(text.find("\n[", section + 1), text.size());
+      EXPECT_EQ(text.find(key, section + 1), std::string::npos) << key;
+      continue;
+    }
+    const size_t at = text.find(key, section);
+    EXPECT_LT(at, end) << key;
+    EXPECT_GE(text.find(key, at + 1), end) << key;
   }
   // CMake substitutes @VAR@ when it embeds the file.
   EXPECT_EQ(text.find('@'), std::string::npos);
@@ -235,7 +258,7 @@ TEST(ConfigTest, RejectsBadFilesWithExactError) {
       // Unknown sections and keys, with a hint when one is near.
       {"[foo]\n",
        "t.toml:1: foo: unknown section (want web, xdp, peers, rules, "
-       "port_scan or log)"},
+       "port_scan, log or crowdsec)"},
       {"\n[prot_scan]\nenabled = true\n",
        "t.toml:2: prot_scan: unknown section (did you mean port_scan?)"},
       {"listen_address = \":1\"\n",
@@ -711,6 +734,62 @@ TEST(ConfigTest, RejectsBadListenAddresses) {
     std::string error;
     EXPECT_FALSE(ParseListenAddress(c.text, &got, &error)) << c.text;
     EXPECT_EQ(error, c.error) << c.text;
+  }
+}
+
+TEST(ConfigTest, CrowdsecSection) {
+  const Config c = ParseConfig(
+      "[crowdsec]\nenabled = true\nlapi_url = \"http://192.0.2.1:8080\"\n"
+      "api_key_file = \"/etc/k\"\nupdate_interval = \"30s\"\n"
+      "origins = [\"cscli\", \"crowdsec\"]\nscopes = [\"ip\"]\n"
+      "max_decisions = 1000\n",
+      "t.toml");
+  EXPECT_TRUE(c.crowdsec.enabled);
+  EXPECT_EQ(c.crowdsec.lapi_url, "http://192.0.2.1:8080");
+  EXPECT_EQ(c.crowdsec.api_key_file, "/etc/k");
+  EXPECT_EQ(c.crowdsec.update_interval, std::chrono::seconds(30));
+  EXPECT_EQ(c.crowdsec.origins,
+            (std::vector<std::string>{"cscli", "crowdsec"}));
+  EXPECT_EQ(c.crowdsec.scopes, std::vector<std::string>{"ip"});
+  EXPECT_EQ(c.crowdsec.max_decisions, 1000U);
+  // Off by default, and a section prepared but off needs no credentials.
+  EXPECT_FALSE(Config{}.crowdsec.enabled);
+  EXPECT_FALSE(
+      ParseConfig("[crowdsec]\nlapi_url = \"x\"\n", "t.toml").crowdsec.enabled);
+}
+
+TEST(ConfigTest, CrowdsecRejectsWhatCannotLogIn) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"[crowdsec]\nenabled = true\n",
+       "t.toml:1: crowdsec: enabled without credentials: set api_key, "
+       "api_key_file or cert_file and key_file"},
+      {"[crowdsec]\nenabled = true\napi_key = \"k\"\ncert_file = \"c\"\n"
+       "key_file = \"k\"\n",
+       "t.toml:1: crowdsec: set an API key or a client certificate, not both"},
+      {"[crowdsec]\nenabled = true\ncert_file = \"c\"\n",
+       "t.toml:1: crowdsec: cert_file and key_file go together"},
+      {"[crowdsec]\nenabled = true\napi_key = \"k\"\nlapi_url = \"ftp://x\"\n",
+       "t.toml:4: crowdsec.lapi_url: want an http:// or https:// URL"},
+      {"[crowdsec]\nscopes = [\"country\"]\n",
+       "t.toml:2: crowdsec.scopes: unknown scope \"country\" (want ip or "
+       "range)"},
+      {"[crowdsec]\nupdate_interval = \"0s\"\n",
+       "t.toml:2: crowdsec.update_interval: must be more than 0s"},
+      {"[crowdsec]\nmax_decisions = 0\n",
+       "t.toml:2: crowdsec.max_decisions: 0 is out of range (1..16777216)"},
+      {"[crowdsec]\napi_keys = \"k\"\n",
+       "t.toml:2: crowdsec.api_keys: unknown key (did you mean "
+       "crowdsec.api_key?)"},
+      {"[crowdsec]\nscopes = []\n",
+       "t.toml:2: crowdsec.scopes: must name a scope"},
+  };
+  for (const auto& [text, error] : cases) {
+    try {
+      ParseConfig(text, "t.toml");
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(std::string(e.what()), error) << text;
+    }
   }
 }
 

@@ -271,7 +271,7 @@ local fleetInput =
       series('synwatch_syn_packets_total', { instance: 'b', interface: 'eth0', outcome: 'blocked', action: 'pass' }, '0 0 4x40'),
       series('synwatch_dry_run', { instance: 'b' }, '0x40'),
     ], [
-      at('15m', 'SynwatchDryRunWouldDrop', [fires('SynwatchDryRunWouldDrop', { instance: 'a' }, 'synwatch on a is in dry run and would have dropped SYNs', '4 SYNs from denied or blocked sources passed in the last 15 minutes because rules.dry_run is on.')]),
+      at('15m', 'SynwatchDryRunWouldDrop', [fires('SynwatchDryRunWouldDrop', { instance: 'a' }, 'synwatch on a is in dry run and would have dropped SYNs', '4 SYNs from denied, banned or blocked sources passed in the last 15 minutes because rules.dry_run is on.')]),
       at('40m', 'SynwatchDryRunWouldDrop', []),
     ], [
       value('15m', 'job:synwatch_dry_run:sum', [[job, 1]]),

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "crowdsec/bouncer.h"
+
+#include <bpf/bpf.h>
+#include <spdlog/spdlog.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "base/abi.h"
+#include "metrics/family.h"
+
+namespace synwatch {
+namespace {
+
+constexpr uint32_t kKeyHeaderBits = 32;  // family and pad of sw_decision_key
+
+sw_decision_key KeyOf(const Cidr& prefix) {
+  sw_decision_key key{};
+  key.prefixlen = kKeyHeaderBits + prefix.prefix_len;
+  key.family = static_cast<uint8_t>(prefix.family);
+  std::memcpy(key.addr, prefix.addr.data(), sizeof(key.addr));
+  return key;
+}
+
+std::string_view ResultName(PollResult r) {
+  switch (r) {
+    case PollResult::kOk:
+      return "ok";
+    case PollResult::kTransportError:
+      return "transport_error";
+    case PollResult::kHttpError:
+      return "http_error";
+    case PollResult::kBadAnswer:
+      return "bad_answer";
+  }
+  return "unknown";
+}
+
+double UnixNow() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+}  // namespace
+
+bool KernelDecisionTable::Write(const Cidr& prefix, uint64_t expires_ns) {
+  const sw_decision_key key = KeyOf(prefix);
+  const sw_decision value{expires_ns};
+  return bpf_map_update_elem(fd_, &key, &value, BPF_ANY) == 0;
+}
+
+bool KernelDecisionTable::Erase(const Cidr& prefix) {
+  const sw_decision_key key = KeyOf(prefix);
+  return bpf_map_delete_elem(fd_, &key) == 0 || errno == ENOENT;
+}
+
+std::vector<Cidr> KernelDecisionTable::List() const {
+  std::vector<Cidr> out;
+  sw_decision_key key{};
+  sw_decision_key next{};
+  void* prev = nullptr;
+  while (bpf_map_get_next_key(fd_, prev, &next) == 0) {
+    if (next.family == SW_FAMILY_IPV4 || next.family == SW_FAMILY_IPV6) {
+      Cidr c;
+      c.family = next.family == SW_FAMILY_IPV4 ? Family::kIpv4 : Family::kIpv6;
+      c.prefix_len = static_cast<uint8_t>(next.prefixlen - kKeyHeaderBits);
+      std::memcpy(c.addr.data(), next.addr, sizeof(next.addr));
+      out.push_back(c);
+    }
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+uint64_t Bouncer::MonotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL +
+         static_cast<uint64_t>(ts.tv_nsec);
+}
+
+Bouncer::Bouncer(const CrowdsecConfig& config, Fetch fetch,
+                 DecisionTable* table, Clock clock,
+                 std::function<void()> cancel)
+    : config_(config),
+      filter_{config.origins, config.scopes},
+      fetch_(std::move(fetch)),
+      table_(table),
+      clock_(std::move(clock)),
+      cancel_(std::move(cancel)) {
+  // Entries a previous synwatch left pinned keep being enforced until the
+  // first full answer says which of them still hold.
+  inherited_ = table_->List();
+}
+
+Bouncer::~Bouncer() { Stop(); }
+
+PollResult Bouncer::PollOnce() {
+  bool startup = false;
+  {
+    std::lock_guard lock(mu_);
+    startup = !synced_;
+  }
+  const LapiAnswer answer = fetch_(startup);
+  std::lock_guard lock(mu_);
+  auto fail = [this](PollResult r, const std::string& why) {
+    ++polls_[r];
+    // Once per run of failures at warn, then at debug: a LAPI down for an
+    // hour is one line, not 360.
+    if (failures_in_row_++ == 0) {
+      spdlog::warn("CrowdSec: {} (decisions in force stay enforced)", why);
+    } else {
+      spdlog::debug("CrowdSec: {}", why);
+    }
+    return r;
+  };
+  if (!answer.error.empty()) {
+    return fail(PollResult::kTransportError,
+                "decision stream request failed: " + answer.error);
+  }
+  if (answer.status != 200) {
+    std::string why = "LAPI answered HTTP " + std::to_string(answer.status);
+    if (answer.status == 401 || answer.status == 403) {
+      why += " (check the bouncer's API key or certificate)";
+    }
+    return fail(PollResult::kHttpError, why);
+  }
+  StreamDelta delta;
+  std::string record_error;
+  try {
+    delta = ParseStream(answer.body, filter_, &record_error);
+  } catch (const std::exception& e) {
+    return fail(PollResult::kBadAnswer,
+                std::string("decision stream answer is ") + e.what());
+  }
+  if (delta.malformed != 0) {
+    spdlog::warn("CrowdSec: skipped {} unreadable decision(s), first: {}",
+                 delta.malformed, record_error);
+  }
+  ignored_ += delta.ignored;
+  malformed_ += delta.malformed;
+
+  const std::vector<KernelChange> changes =
+      store_.Apply(delta, clock_(), startup);
+  uint64_t failed = 0;
+  for (const KernelChange& c : changes) {
+    const bool ok = c.expires_ns ? table_->Write(c.prefix, *c.expires_ns)
+                                 : table_->Erase(c.prefix);
+    if (!ok && failed++ == 0) {
+      spdlog::warn("CrowdSec: {} {} in the kernel's table: {}",
+                   c.expires_ns ? "cannot write" : "cannot delete",
+                   FormatCidr(c.prefix), std::strerror(errno));
+    }
+  }
+  write_failures_ += failed;
+  if (startup) {
+    // The full set is in: what was inherited and is not in it goes.
+    for (const Cidr& p : inherited_) {
+      if (store_.kernel().count(p) == 0) table_->Erase(p);
+    }
+    inherited_.clear();
+    synced_ = true;
+    spdlog::info("CrowdSec: {} decision(s) on {} prefix(es) in force",
+                 store_.decisions(), store_.kernel().size());
+  } else if (!delta.added.empty() || !delta.deleted.empty()) {
+    spdlog::debug("CrowdSec: +{} -{} decision(s), {} in force",
+                  delta.added.size(), delta.deleted.size(), store_.decisions());
+  }
+  if (failures_in_row_ != 0) {
+    spdlog::info("CrowdSec: decision stream back after {} failed poll(s)",
+                 failures_in_row_);
+  }
+  failures_in_row_ = 0;
+  ++polls_[PollResult::kOk];
+  last_success_ = UnixNow();
+  return PollResult::kOk;
+}
+
+void Bouncer::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Bouncer::Stop() {
+  {
+    std::lock_guard lock(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (thread_.joinable()) {
+    if (cancel_) cancel_();
+    thread_.join();
+  }
+}
+
+void Bouncer::Run() {
+  std::mt19937_64 rng(std::random_device{}());
+  const auto interval = config_.update_interval;
+  // Up to a tenth of the interval at random, so hosts started together
+  // spread their polls.
+  std::uniform_int_distribution<int64_t> jitter(0, interval.count() / 10);
+  std::chrono::nanoseconds wait{0};
+  for (;;) {
+    {
+      std::unique_lock lock(stop_mu_);
+      if (stop_cv_.wait_for(lock, wait, [this] { return stop_; })) return;
+    }
+    const bool ok = PollOnce() == PollResult::kOk;
+    unsigned failures = 0;
+    {
+      std::lock_guard lock(mu_);
+      failures = failures_in_row_;
+    }
+    // Errors back off: doubling up to 32 intervals (5 min at 10 s).
+    const unsigned shift = ok ? 0 : std::min(failures, 5U);
+    wait = interval * (1LL << shift) + std::chrono::nanoseconds(jitter(rng));
+  }
+}
+
+std::vector<prometheus::MetricFamily> Bouncer::Collect() const {
+  using prometheus::MetricType;
+  std::vector<prometheus::MetricFamily> out;
+  std::lock_guard lock(mu_);
+  auto decisions = MakeFamily(
+      "synwatch_crowdsec_decisions",
+      "CrowdSec ban decisions in force, by origin, scope and family.",
+      MetricType::Gauge);
+  for (const auto& [key, n] : store_.Counts()) {
+    const auto& [origin, scope, family] = key;
+    AddSample(decisions, static_cast<double>(n),
+              {{"origin", origin}, {"scope", scope}, {"family", family}});
+  }
+  out.push_back(std::move(decisions));
+  out.push_back(SingleSampleFamily(
+      "synwatch_crowdsec_prefixes",
+      "Prefixes in the kernel's decision table (several decisions on one "
+      "prefix are one entry).",
+      MetricType::Gauge, static_cast<double>(store_.kernel().size())));
+  out.push_back(SingleSampleFamily(
+      "synwatch_crowdsec_prefixes_capacity",
+      "Size of the kernel's decision table (crowdsec.max_decisions).",
+      MetricType::Gauge, static_cast<double>(config_.max_decisions)));
+  auto polls = MakeFamily("synwatch_crowdsec_polls_total",
+                          "Decision stream requests to the LAPI, by result.",
+                          MetricType::Counter);
+  for (PollResult r : {PollResult::kOk, PollResult::kTransportError,
+                       PollResult::kHttpError, PollResult::kBadAnswer}) {
+    auto it = polls_.find(r);
+    AddSample(polls, it == polls_.end() ? 0.0 : static_cast<double>(it->second),
+              {{"result", std::string(ResultName(r))}});
+  }
+  out.push_back(std::move(polls));
+  out.push_back(SingleSampleFamily(
+      "synwatch_crowdsec_last_success_timestamp_seconds",
+      "When the last decision stream request succeeded (0: never).",
+      MetricType::Gauge, last_success_));
+  out.push_back(SingleSampleFamily(
+      "synwatch_crowdsec_decisions_ignored_total",
+      "Decisions left alone: not a ban, or a scope or origin not enforced.",
+      MetricType::Counter, static_cast<double>(ignored_)));
+  out.push_back(SingleSampleFamily(
+      "synwatch_crowdsec_decisions_malformed_total",
+      "Decision records that could not be read (bad value, prefix with host "
+      "bits set, IPv4-mapped IPv6, bad duration).",
+      MetricType::Counter, static_cast<double>(malformed_)));
+  out.push_back(SingleSampleFamily(
+      "synwatch_crowdsec_table_write_failures_total",
+      "Writes to the kernel's decision table that failed (full: raise "
+      "crowdsec.max_decisions).",
+      MetricType::Counter, static_cast<double>(write_failures_)));
+  return out;
+}
+
+}  // namespace synwatch

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: Apache-2.0
+// Fleet decisions (the CrowdSec bouncer's "decisions" trie) in the XDP
+// program: outcome "banned" after the allow and deny lists, IPv4 and IPv6
+// prefixes, expiry in the kernel without user space, dry run, and the
+// verdict cache left alone by decision changes.
+#include <linux/if_ether.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "packet_builder.h"
+#include "xdp_fixture.h"
+
+namespace synwatch {
+namespace {
+
+constexpr uint64_t kMs = 1000000;
+constexpr uint64_t kHour = 3600ULL * 1000 * kMs;
+
+std::vector<uint8_t> SynFrom(const std::string& source) {
+  PacketBuilder b;
+  if (source.find(':') == std::string::npos) {
+    b.Eth(ETH_P_IP).Ipv4({.src = source});
+  } else {
+    b.Eth(ETH_P_IPV6).Ipv6({.src = source});
+  }
+  return b.Tcp(kTcpSyn).Build();
+}
+
+class CrowdsecTest : public XdpTest {
+ protected:
+  uint32_t Syn(const std::string& source) {
+    const RunResult r = prog_.Run(SynFrom(source), kLoIfindex);
+    EXPECT_EQ(r.err, 0);
+    return r.verdict;
+  }
+  std::map<std::string, uint64_t> Counters() const {
+    return prog_.SlotCounters(Slot());
+  }
+};
+
+TEST_F(CrowdsecTest, BannedAddressAndRangesOfBothFamiliesAreDropped) {
+  Apply({.decisions = true});
+  const uint64_t until = MonotonicNs() + kHour;
+  prog_.WriteDecision("203.0.113.9/32", until);
+  prog_.WriteDecision("198.51.100.0/24", until);
+  prog_.WriteDecision("2001:db8:66::/48", until);
+  prog_.WriteDecision("2001:db8::7/128", until);
+
+  EXPECT_EQ(Syn("203.0.113.9"), XDP_DROP);
+  EXPECT_EQ(Syn("203.0.113.10"), XDP_PASS);
+  EXPECT_EQ(Syn("198.51.100.77"), XDP_DROP);
+  EXPECT_EQ(Syn("2001:db8:66:1::5"), XDP_DROP);
+  EXPECT_EQ(Syn("2001:db8:67::5"), XDP_PASS);
+  EXPECT_EQ(Syn("2001:db8::7"), XDP_DROP);
+  const auto c = Counters();
+  EXPECT_EQ(c.at("syn.banned.drop"), 4U);
+  EXPECT_EQ(c.at("syn.unmatched.pass"), 2U);
+  const auto peers = prog_.Peers();
+  EXPECT_EQ(peers.at(ExpectedPeer("203.0.113.9/32", SW_OUTCOME_BANNED,
+                                  SW_ACTION_DROP)),
+            1U);
+  EXPECT_EQ(peers.at(ExpectedPeer("2001:db8:66:1::5/128", SW_OUTCOME_BANNED,
+                                  SW_ACTION_DROP)),
+            1U);
+}
+
+TEST_F(CrowdsecTest, AllowWinsAndDenyComesFirst) {
+  Apply({.allow = {"203.0.113.0/28"},
+         .deny = {"198.51.100.0/24"},
+         .decisions = true});
+  const uint64_t until = MonotonicNs() + kHour;
+  prog_.WriteDecision("203.0.113.0/24", until);
+  prog_.WriteDecision("198.51.100.9/32", until);
+
+  EXPECT_EQ(Syn("203.0.113.5"), XDP_PASS);    // allowed, ban or not
+  EXPECT_EQ(Syn("203.0.113.200"), XDP_DROP);  // banned
+  EXPECT_EQ(Syn("198.51.100.9"), XDP_DROP);   // denied, not banned
+  const auto c = Counters();
+  EXPECT_EQ(c.at("syn.allowed.pass"), 1U);
+  EXPECT_EQ(c.at("syn.banned.drop"), 1U);
+  EXPECT_EQ(c.at("syn.denied.drop"), 1U);
+}
+
+TEST_F(CrowdsecTest, ADecisionEndsInTheKernelAtItsExpiry) {
+  Apply({.decisions = true});
+  constexpr uint64_t kBanMs = 200;
+  const uint64_t until = MonotonicNs() + kBanMs * kMs;
+  prog_.WriteDecision("192.0.2.0/24", until);
+  EXPECT_EQ(Syn("192.0.2.1"), XDP_DROP);
+  if (MonotonicNs() >= until) GTEST_SKIP() << "test too slow";
+  std::this_thread::sleep_for(std::chrono::milliseconds(kBanMs + 50));
+  ASSERT_GT(MonotonicNs(), until);
+  // The entry is still there: nothing in user space removed it.
+  EXPECT_EQ(Syn("192.0.2.1"), XDP_PASS);
+  const auto c = Counters();
+  EXPECT_EQ(c.at("syn.banned.drop"), 1U);
+  EXPECT_EQ(c.at("syn.unmatched.pass"), 1U);
+}
+
+TEST_F(CrowdsecTest, DecisionChangesNeedNoNewRulesVersion) {
+  Apply({.decisions = true});
+  const uint32_t version = prog_.ReadConfig().params[0].rules_version;
+  // Cached as unmatched first.
+  EXPECT_EQ(Syn("192.0.2.50"), XDP_PASS);
+  EXPECT_EQ(Syn("192.0.2.50"), XDP_PASS);
+  prog_.WriteDecision("192.0.2.50/32", MonotonicNs() + kHour);
+  EXPECT_EQ(Syn("192.0.2.50"), XDP_DROP);
+  prog_.DeleteDecision("192.0.2.50/32");
+  EXPECT_EQ(Syn("192.0.2.50"), XDP_PASS);
+  // The rules' verdicts stayed valid throughout.
+  EXPECT_EQ(prog_.ReadConfig().params[0].rules_version, version);
+}
+
+TEST_F(CrowdsecTest, DryRunCountsButPasses) {
+  Apply({.dry_run = true, .decisions = true});
+  prog_.WriteDecision("192.0.2.7/32", MonotonicNs() + kHour);
+  EXPECT_EQ(Syn("192.0.2.7"), XDP_PASS);
+  EXPECT_EQ(Counters().at("syn.banned.pass"), 1U);
+}
+
+TEST_F(CrowdsecTest, OffMeansNoLookup) {
+  Apply({});
+  prog_.WriteDecision("192.0.2.7/32", MonotonicNs() + kHour);
+  EXPECT_EQ(Syn("192.0.2.7"), XDP_PASS);
+  EXPECT_EQ(Counters().at("syn.unmatched.pass"), 1U);
+}
+
+TEST_F(CrowdsecTest, ABannedScannerIsNotTracked) {
+  Apply({.scan_enabled = true, .decisions = true});
+  prog_.WriteDecision("192.0.2.8/32", MonotonicNs() + kHour);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(Syn("192.0.2.8"), XDP_DROP);
+  const auto c = Counters();
+  EXPECT_EQ(c.count("port_scans"), 0U);
+  EXPECT_EQ(c.count("scan_track_inserts"), 0U);
+}
+
+// A community blocklist's size: 100,000 decisions load into the default
+// table and are enforced (IPv6 /128s inside 2001:db8::/32, as map data).
+TEST_F(CrowdsecTest, AHundredThousandDecisionsLoadAndBan) {
+  Apply({.decisions = true});
+  const uint64_t until = MonotonicNs() + kHour;
+  const int fd = prog_.DecisionsFd();
+  const auto start = std::chrono::steady_clock::now();
+  sw_decision_key key{};
+  key.prefixlen = 32 + 128;
+  key.family = SW_FAMILY_IPV6;
+  key.addr[0] = 0x20;
+  key.addr[1] = 0x01;
+  key.addr[2] = 0x0d;
+  key.addr[3] = 0xb8;
+  const sw_decision value{until};
+  for (uint32_t i = 1; i <= 100000; ++i) {
+    key.addr[13] = static_cast<uint8_t>(i >> 16);
+    key.addr[14] = static_cast<uint8_t>(i >> 8);
+    key.addr[15] = static_cast<uint8_t>(i);
+    ASSERT_EQ(bpf_map_update_elem(fd, &key, &value, BPF_ANY), 0)
+        << i << ": " << std::strerror(errno);
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  std::printf("100000 decisions written in %lld ms\n",
+              static_cast<long long>(ms));
+  EXPECT_EQ(Syn("2001:db8::1"), XDP_DROP);
+  EXPECT_EQ(Syn("2001:db8::1:86a0"), XDP_DROP);  // the 100,000th
+  EXPECT_EQ(Syn("2001:db8::1:86a1"), XDP_PASS);
+  EXPECT_EQ(Syn("2001:db8::ffff:0"), XDP_PASS);
+  EXPECT_EQ(Counters().at("syn.banned.drop"), 2U);
+}
+
+}  // namespace
+}  // namespace synwatch

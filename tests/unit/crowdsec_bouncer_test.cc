@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "crowdsec/bouncer.h"
+
+namespace synwatch {
+namespace {
+
+constexpr uint64_t kSec = 1000000000ULL;
+
+Cidr P(const char* text) {
+  std::string error;
+  return ParseCidr(text, &error).value_or(Cidr{});
+}
+
+class FakeTable final : public DecisionTable {
+ public:
+  bool Write(const Cidr& p, uint64_t e) override {
+    if (full && entries.count(p) == 0) {
+      errno = E2BIG;
+      return false;
+    }
+    entries[p] = e;
+    return true;
+  }
+  bool Erase(const Cidr& p) override {
+    entries.erase(p);
+    return true;
+  }
+  std::vector<Cidr> List() const override {
+    std::vector<Cidr> out;
+    for (const auto& [p, e] : entries) out.push_back(p);
+    return out;
+  }
+  std::map<Cidr, uint64_t> entries;
+  bool full = false;
+};
+
+std::string Ban(int id, const char* scope, const char* value,
+                const char* duration = "1h") {
+  return std::string(R"({"duration":")") + duration + R"(","id":)" +
+         std::to_string(id) + R"(,"origin":"cscli","scope":")" + scope +
+         R"(","type":"ban","value":")" + value + "\"}";
+}
+
+struct Lapi {
+  std::vector<LapiAnswer> answers;
+  std::vector<bool> asked_startup;
+  Bouncer::Fetch Fetch() {
+    return [this](bool startup) {
+      asked_startup.push_back(startup);
+      LapiAnswer a = answers.front();
+      answers.erase(answers.begin());
+      return a;
+    };
+  }
+};
+
+LapiAnswer Ok(const std::string& body) { return {200, body, ""}; }
+
+double Sample(const std::vector<prometheus::MetricFamily>& families,
+              const std::string& name, const std::string& label = "",
+              const std::string& value = "") {
+  for (const auto& f : families) {
+    if (f.name != name) continue;
+    for (const auto& m : f.metric) {
+      bool match = label.empty();
+      for (const auto& l : m.label)
+        match = match || (l.name == label && l.value == value);
+      if (match) {
+        return f.type == prometheus::MetricType::Counter ? m.counter.value
+                                                         : m.gauge.value;
+      }
+    }
+  }
+  return -1;
+}
+
+TEST(BouncerTest, StartsWithTheFullSetThenFollowsDeltas) {
+  FakeTable table;
+  Lapi lapi;
+  lapi.answers = {
+      Ok(R"({"new":[)" + Ban(1, "Ip", "203.0.113.9") + "," +
+         Ban(2, "Range", "2001:db8:66::/48") + "," +
+         Ban(3, "Ip", "203.0.113.9", "2h") + R"(],"deleted":null})"),
+      Ok(R"({"new":null,"deleted":[)" + Ban(3, "Ip", "203.0.113.9") + "]}"),
+      Ok(R"({"new":null,"deleted":[)" + Ban(1, "Ip", "203.0.113.9") + "]}"),
+  };
+  uint64_t now = 100 * kSec;
+  CrowdsecConfig config;
+  Bouncer b(config, lapi.Fetch(), &table, [&now] { return now; });
+  EXPECT_EQ(b.PollOnce(), PollResult::kOk);
+  EXPECT_EQ(table.entries.at(P("203.0.113.9")), now + 7200 * kSec);
+  EXPECT_EQ(table.entries.at(P("2001:db8:66::/48")), now + 3600 * kSec);
+  EXPECT_EQ(b.PollOnce(), PollResult::kOk);
+  // One of two decisions on the address deleted: still banned.
+  EXPECT_EQ(table.entries.at(P("203.0.113.9")), now + 3600 * kSec);
+  EXPECT_EQ(b.PollOnce(), PollResult::kOk);
+  EXPECT_EQ(table.entries.count(P("203.0.113.9")), 0U);
+  EXPECT_EQ(lapi.asked_startup, (std::vector<bool>{true, false, false}));
+  const auto f = b.Collect();
+  EXPECT_EQ(Sample(f, "synwatch_crowdsec_polls_total", "result", "ok"), 3);
+  EXPECT_EQ(Sample(f, "synwatch_crowdsec_decisions", "family", "ipv6"), 1);
+  EXPECT_EQ(Sample(f, "synwatch_crowdsec_prefixes"), 1);
+  EXPECT_GT(Sample(f, "synwatch_crowdsec_last_success_timestamp_seconds"), 0);
+}
+
+TEST(BouncerTest, ErrorsKeepWhatIsEnforcedAndRetryWithStartup) {
+  FakeTable table;
+  table.entries[P("198.51.100.0/24")] = 500 * kSec;  // pinned by a predecessor
+  table.entries[P("192.0.2.1")] = 500 * kSec;
+  Lapi lapi;
+  lapi.answers = {
+      {0, "", "Connection refused"},
+      {403, R"({"message":"access forbidden"})", ""},
+      Ok("{\"new\": ["),
+      Ok(R"({"new":[)" + Ban(1, "Ip", "192.0.2.1") + "]}"),
+  };
+  CrowdsecConfig config;
+  Bouncer b(config, lapi.Fetch(), &table, [] { return 100 * kSec; });
+  EXPECT_EQ(b.PollOnce(), PollResult::kTransportError);
+  EXPECT_EQ(b.PollOnce(), PollResult::kHttpError);
+  EXPECT_EQ(b.PollOnce(), PollResult::kBadAnswer);
+  // Nothing lost while the LAPI failed.
+  EXPECT_EQ(table.entries.size(), 2U);
+  EXPECT_EQ(b.PollOnce(), PollResult::kOk);
+  // The first full answer: the inherited entry it lacks goes, the one it
+  // has is rewritten.
+  EXPECT_EQ(table.entries.size(), 1U);
+  EXPECT_EQ(table.entries.at(P("192.0.2.1")), 3700 * kSec);
+  EXPECT_EQ(lapi.asked_startup, (std::vector<bool>{true, true, true, true}));
+  const auto f = b.Collect();
+  EXPECT_EQ(Sample(f, "synwatch_crowdsec_polls_total", "result", "http_error"),
+            1);
+  EXPECT_EQ(
+      Sample(f, "synwatch_crowdsec_polls_total", "result", "transport_error"),
+      1);
+  EXPECT_EQ(Sample(f, "synwatch_crowdsec_polls_total", "result", "bad_answer"),
+            1);
+}
+
+TEST(BouncerTest, CountsTableWriteFailures) {
+  FakeTable table;
+  table.full = true;
+  Lapi lapi;
+  lapi.answers = {Ok(R"({"new":[)" + Ban(1, "Ip", "192.0.2.1") + "," +
+                     Ban(2, "Ip", "192.0.2.2") + "]}")};
+  CrowdsecConfig config;
+  Bouncer b(config, lapi.Fetch(), &table, [] { return kSec; });
+  EXPECT_EQ(b.PollOnce(), PollResult::kOk);
+  EXPECT_EQ(Sample(b.Collect(), "synwatch_crowdsec_table_write_failures_total"),
+            2);
+}
+
+TEST(BouncerTest, TheThreadPollsUntilStopped) {
+  FakeTable table;
+  std::atomic<int> calls{0};
+  CrowdsecConfig config;
+  config.update_interval = std::chrono::milliseconds(10);
+  Bouncer b(
+      config,
+      [&calls](bool) {
+        ++calls;
+        return LapiAnswer{200, R"({"new":null,"deleted":null})", ""};
+      },
+      &table);
+  b.Start();
+  for (int i = 0; i < 500 && calls < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  b.Stop();
+  const int seen = calls;
+  EXPECT_GE(seen, 3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(calls, seen);
+}
+
+}  // namespace
+}  // namespace synwatch

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+// LapiClient against a fake LAPI on 127.0.0.1: what it sends (path, query,
+// X-Api-Key, User-Agent) and how each kind of bad answer comes back.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "crowdsec/lapi_client.h"
+
+namespace synwatch {
+namespace {
+
+// Answers one connection with a fixed reply (after delay), then closes.
+class FakeLapi {
+ public:
+  FakeLapi(std::string reply, std::chrono::milliseconds delay = {})
+      : reply_(std::move(reply)), delay_(delay) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    socklen_t len = sizeof(a);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    EXPECT_EQ(listen(fd_, 4), 0);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~FakeLapi() {
+    shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    close(fd_);
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/";
+  }
+  const std::string& request() const { return request_; }
+
+ private:
+  void Serve() {
+    const int c = accept(fd_, nullptr, nullptr);
+    if (c < 0) return;
+    char buf[4096];
+    while (request_.find("\r\n\r\n") == std::string::npos) {
+      const ssize_t n = read(c, buf, sizeof(buf));
+      if (n <= 0) break;
+      request_.append(buf, static_cast<size_t>(n));
+    }
+    std::this_thread::sleep_for(delay_);
+    size_t off = 0;
+    while (off < reply_.size()) {
+      const ssize_t n = write(c, reply_.data() + off, reply_.size() - off);
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    close(c);
+  }
+
+  std::string reply_;
+  std::chrono::milliseconds delay_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::string request_;
+  std::thread thread_;
+};
+
+std::string Http(int status, const std::string& body) {
+  return "HTTP/1.1 " + std::to_string(status) +
+         " X\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+}
+
+CrowdsecConfig Config(const std::string& url) {
+  CrowdsecConfig c;
+  c.enabled = true;
+  c.lapi_url = url;
+  c.api_key = "k3y-0f-the-b0uncer";
+  c.origins = {"cscli", "crowdsec"};
+  return c;
+}
+
+TEST(LapiClientTest, SendsKeyAgentAndQuery) {
+  FakeLapi lapi(Http(200, R"({"new":null,"deleted":null})"));
+  LapiClient client(Config(lapi.url()), "crowdsec-synwatch-bouncer/v9");
+  const LapiAnswer a = client.Stream(true, std::chrono::seconds(5));
+  EXPECT_EQ(a.error, "");
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(a.body, R"({"new":null,"deleted":null})");
+  const std::string& r = lapi.request();
+  EXPECT_EQ(r.rfind("GET /v1/decisions/stream?startup=true&scopes=ip,range&"
+                    "origins=cscli,crowdsec HTTP/1.1\r\n",
+                    0),
+            0U)
+      << r;
+  EXPECT_NE(r.find("\r\nX-Api-Key: k3y-0f-the-b0uncer\r\n"), std::string::npos);
+  EXPECT_NE(r.find("\r\nUser-Agent: crowdsec-synwatch-bouncer/v9\r\n"),
+            std::string::npos);
+  EXPECT_EQ(client.StreamUrl(false).find("k3y"), std::string::npos);
+}
+
+TEST(LapiClientTest, ReportsStatusesAndBrokenAnswers) {
+  {
+    FakeLapi lapi(Http(403, R"({"message":"access forbidden"})"));
+    LapiClient client(Config(lapi.url()), "ua");
+    const LapiAnswer a = client.Stream(false, std::chrono::seconds(5));
+    EXPECT_EQ(a.status, 403);
+    EXPECT_EQ(a.error, "");
+  }
+  {
+    FakeLapi lapi(Http(500, "oops"));
+    LapiClient client(Config(lapi.url()), "ua");
+    EXPECT_EQ(client.Stream(false, std::chrono::seconds(5)).status, 500);
+  }
+  {
+    // Truncated: the connection closes before Content-Length bytes.
+    std::string reply = Http(200, R"({"new":[{"id":1}]})");
+    reply.resize(reply.size() - 5);
+    FakeLapi lapi(reply);
+    LapiClient client(Config(lapi.url()), "ua");
+    const LapiAnswer a = client.Stream(false, std::chrono::seconds(5));
+    EXPECT_NE(a.error, "");
+  }
+  {
+    FakeLapi lapi(Http(200, std::string(4096, ' ')));
+    LapiClient client(Config(lapi.url()), "ua", 1024);
+    const LapiAnswer a = client.Stream(false, std::chrono::seconds(5));
+    EXPECT_EQ(a.error, "answer larger than 1024 bytes");
+  }
+  {
+    FakeLapi lapi(Http(200, "{}"), std::chrono::milliseconds(2500));
+    LapiClient client(Config(lapi.url()), "ua");
+    const auto start = std::chrono::steady_clock::now();
+    const LapiAnswer a = client.Stream(false, std::chrono::seconds(1));
+    EXPECT_NE(a.error, "");
+    EXPECT_LT(std::chrono::steady_clock::now() - start,
+              std::chrono::milliseconds(2400));
+  }
+}
+
+TEST(LapiClientTest, CancelEndsARequestUnderWay) {
+  FakeLapi lapi(Http(200, "{}"), std::chrono::milliseconds(3000));
+  LapiClient client(Config(lapi.url()), "ua");
+  std::thread canceller([&client] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    client.Cancel();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const LapiAnswer a = client.Stream(false, std::chrono::seconds(30));
+  canceller.join();
+  EXPECT_NE(a.error, "");
+  EXPECT_LT(std::chrono::steady_clock::now() - start,
+            std::chrono::milliseconds(2500));
+}
+
+TEST(LapiClientTest, ReadsTheKeyFileAndRefusesAnEmptyOne) {
+  char path[] = "/tmp/synwatch-lapi-key.XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "from-file\n", 10), 10);
+  close(fd);
+  FakeLapi lapi(Http(200, "{}"));
+  CrowdsecConfig c = Config(lapi.url());
+  c.api_key.clear();
+  c.api_key_file = path;
+  LapiClient client(c, "ua");
+  EXPECT_EQ(client.Stream(true, std::chrono::seconds(5)).status, 200);
+  EXPECT_NE(lapi.request().find("\r\nX-Api-Key: from-file\r\n"),
+            std::string::npos);
+  ASSERT_EQ(truncate(path, 0), 0);
+  EXPECT_THROW(LapiClient(c, "ua"), std::runtime_error);
+  unlink(path);
+}
+
+}  // namespace
+}  // namespace synwatch
