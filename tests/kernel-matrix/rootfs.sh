@@ -75,7 +75,7 @@ lib_packages() {
 base_packages=(
   kmod initramfs-tools
   iproute2 iputils-ping procps ncat nmap curl prometheus ca-certificates
-  xdp-tools
+  xdp-tools bpftool
 )
 mapfile -t libs < <(lib_packages)
 packages=("${base_packages[@]}" "${libs[@]}")
