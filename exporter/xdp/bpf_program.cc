@@ -522,7 +522,8 @@ AttachedMode BpfProgram::AttachToDispatcher(const std::string& where,
     opts.prog_name = kProgramName;
     XdpProgramPtr prog(xdp_program__create(&opts));
     if (const long e = libxdp_get_error(prog.get()); e != 0 || !prog) {
-      prog.release();
+      // An error is encoded in the pointer: nothing to close.
+      static_cast<void>(prog.release());
       FailXdp(where + ": libxdp program",
               e != 0 ? static_cast<int>(e) : -EINVAL);
     }
