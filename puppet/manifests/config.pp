@@ -9,6 +9,12 @@ class synwatch::config {
   # The package's unit reads this path; it is not a parameter on purpose.
   $config_dir = '/etc/synwatch'
   $config_file = "${config_dir}/synwatch.toml"
+  # The CrowdSec bouncer's key, out of synwatch.toml (which may be readable).
+  $crowdsec_key_path = "${config_dir}/crowdsec.key"
+  $crowdsec_api_key_file = $synwatch::crowdsec_api_key ? {
+    undef   => undef,
+    default => $crowdsec_key_path,
+  }
 
   $validate_cmd = $synwatch::config_validate_cmd ? {
     false   => undef,
@@ -21,6 +27,22 @@ class synwatch::config {
       owner  => 'root',
       group  => 'root',
       mode   => '0755',
+    }
+
+    if $synwatch::crowdsec_api_key =~ NotUndef {
+      file { $crowdsec_key_path:
+        ensure    => file,
+        owner     => 'root',
+        group     => 'root',
+        mode      => '0600',
+        show_diff => false,
+        content   => $synwatch::crowdsec_api_key,
+        before    => File[$config_file],
+      }
+    } else {
+      file { $crowdsec_key_path:
+        ensure => absent,
+      }
     }
 
     file { $config_file:
@@ -56,6 +78,16 @@ class synwatch::config {
           'log_format'                       => $synwatch::log_format,
           'log_connections'                  => $synwatch::log_connections,
           'log_connections_per_second'       => $synwatch::log_connections_per_second,
+          'crowdsec_enabled'                 => $synwatch::crowdsec_enabled,
+          'crowdsec_lapi_url'                => $synwatch::crowdsec_lapi_url,
+          'crowdsec_api_key_file'            => $crowdsec_api_key_file,
+          'crowdsec_cert_file'               => $synwatch::crowdsec_cert_file,
+          'crowdsec_key_file'                => $synwatch::crowdsec_key_file,
+          'crowdsec_ca_file'                 => $synwatch::crowdsec_ca_file,
+          'crowdsec_update_interval'         => $synwatch::crowdsec_update_interval,
+          'crowdsec_origins'                 => $synwatch::crowdsec_origins,
+          'crowdsec_scopes'                  => $synwatch::crowdsec_scopes,
+          'crowdsec_max_decisions'           => $synwatch::crowdsec_max_decisions,
       }),
     }
 
@@ -73,7 +105,18 @@ class synwatch::config {
       'port_scan.max_tracked_peers' => $synwatch::port_scan_max_tracked_peers,
       'port_scan.max_blocked_peers' => $synwatch::port_scan_max_blocked_peers,
       'log.format'                  => $synwatch::log_format,
-    }
+      'crowdsec.enabled'            => $synwatch::crowdsec_enabled,
+      'crowdsec.lapi_url'           => $synwatch::crowdsec_lapi_url,
+      'crowdsec.update_interval'    => $synwatch::crowdsec_update_interval,
+      'crowdsec.origins'            => $synwatch::crowdsec_origins,
+      'crowdsec.scopes'             => $synwatch::crowdsec_scopes,
+      'crowdsec.max_decisions'      => $synwatch::crowdsec_max_decisions,
+    } + ({
+        'crowdsec.api_key_file' => $crowdsec_api_key_file,
+        'crowdsec.cert_file'    => $synwatch::crowdsec_cert_file,
+        'crowdsec.key_file'     => $synwatch::crowdsec_key_file,
+        'crowdsec.ca_file'      => $synwatch::crowdsec_ca_file,
+    }.filter |$key, $value| { $value =~ NotUndef })
     file { "${config_dir}/.restart-settings":
       ensure  => file,
       owner   => 'root',

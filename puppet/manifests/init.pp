@@ -133,6 +133,32 @@
 #   `log.connections`: log every connection attempt (rate-limited).
 # @param log_connections_per_second
 #   `log.connections_per_second`: the rate limit of those logs.
+# @param crowdsec_enabled
+#   `crowdsec.enabled`: enforce a CrowdSec Local API's ban decisions in XDP
+#   (outcome `banned`). Needs `crowdsec_api_key`, or `crowdsec_cert_file`
+#   and `crowdsec_key_file`. Applied at restart, as are all `crowdsec_*`.
+# @param crowdsec_lapi_url
+#   `crowdsec.lapi_url`: the LAPI's `http://` or `https://` URL.
+# @param crowdsec_update_interval
+#   `crowdsec.update_interval`: how often to poll the decision stream.
+# @param crowdsec_origins
+#   `crowdsec.origins`: only decisions of these origins; `[]` for all.
+# @param crowdsec_scopes
+#   `crowdsec.scopes`: `ip` and/or `range`.
+# @param crowdsec_max_decisions
+#   `crowdsec.max_decisions`: size of the kernel's decision table.
+# @param crowdsec_api_key
+#   The bouncer's API key (`cscli bouncers add`). Written to
+#   /etc/synwatch/crowdsec.key (root, 0600, never shown in a diff) and named
+#   by `crowdsec.api_key_file`; it never enters synwatch.toml.
+# @param crowdsec_cert_file
+#   `crowdsec.cert_file`: a client certificate instead of a key (the LAPI
+#   knows bouncers by its OU). With `crowdsec_key_file`.
+# @param crowdsec_key_file
+#   `crowdsec.key_file`: the client certificate's private key.
+# @param crowdsec_ca_file
+#   `crowdsec.ca_file`: the CA of the LAPI's certificate (unset: the
+#   system's CAs).
 # @param export_scrape_job
 #   Export a `prometheus::scrape_job` (voxpupuli/puppet-prometheus) for this
 #   node, for a Prometheus server that collects job `scrape_job_name`. Needs
@@ -186,15 +212,34 @@ class synwatch (
   Synwatch::LogFormat $log_format,
   Boolean $log_connections,
   Integer[1, 1000000] $log_connections_per_second,
+  Boolean $crowdsec_enabled,
+  Pattern[/\Ahttps?:\/\/\S+\z/] $crowdsec_lapi_url,
+  Synwatch::Duration $crowdsec_update_interval,
+  Array[String[1]] $crowdsec_origins,
+  Array[Enum['ip', 'range'], 1, 2] $crowdsec_scopes,
+  Integer[1, 16777216] $crowdsec_max_decisions,
   Boolean $export_scrape_job,
   String[1] $scrape_job_name,
   Hash[String[1], String[1]] $scrape_job_labels,
   Optional[Pattern[/\A\/\S+\.deb\z/]] $package_file = undef,
   Optional[String[1]] $scrape_host = undef,
   Optional[Integer[1, 65535]] $scrape_port = undef,
+  Optional[Sensitive[String[1]]] $crowdsec_api_key = undef,
+  Optional[Synwatch::AbsolutePath] $crowdsec_cert_file = undef,
+  Optional[Synwatch::AbsolutePath] $crowdsec_key_file = undef,
+  Optional[Synwatch::AbsolutePath] $crowdsec_ca_file = undef,
 ) {
   # What the types cannot say, checked here so that a bad value fails the
   # catalog with the parameter named, not `--check-config` on every node.
+  if $crowdsec_api_key =~ NotUndef and ($crowdsec_cert_file =~ NotUndef or $crowdsec_key_file =~ NotUndef) {
+    fail('synwatch: set crowdsec_api_key or crowdsec_cert_file and crowdsec_key_file, not both')
+  }
+  if ($crowdsec_cert_file =~ NotUndef) != ($crowdsec_key_file =~ NotUndef) {
+    fail('synwatch: crowdsec_cert_file and crowdsec_key_file go together')
+  }
+  if $crowdsec_enabled and $crowdsec_api_key =~ Undef and $crowdsec_cert_file =~ Undef {
+    fail('synwatch: crowdsec_enabled needs crowdsec_api_key, or crowdsec_cert_file and crowdsec_key_file')
+  }
   if 'auto' in $xdp_interfaces and $xdp_interfaces.length > 1 {
     fail("synwatch: xdp_interfaces: 'auto' must be the only entry, got ${xdp_interfaces}")
   }

@@ -7,7 +7,8 @@ require 'ipaddr'
 
 DEFAULT_TOML = <<~TOML
   # Managed by Puppet (module synwatch): local changes are overwritten.
-  # Every key is written out; synwatch --print-default-config explains them.
+  # Every key is written out (CrowdSec's credentials only when set);
+  # synwatch --print-default-config explains them.
 
   [web]
   listen_address = ":9632"
@@ -46,6 +47,17 @@ DEFAULT_TOML = <<~TOML
   format = "text"
   connections = false
   connections_per_second = 100
+
+  [crowdsec]
+  enabled = false
+  lapi_url = "http://127.0.0.1:8080/"
+  update_interval = "10s"
+  origins = []
+  scopes = [
+    "ip",
+    "range",
+  ]
+  max_decisions = 131072
 TOML
 
 RESTART_SETTINGS = <<~TEXT
@@ -61,6 +73,15 @@ RESTART_SETTINGS = <<~TEXT
   port_scan.max_tracked_peers = 8192
   port_scan.max_blocked_peers = 16384
   log.format = "text"
+  crowdsec.enabled = false
+  crowdsec.lapi_url = "http://127.0.0.1:8080/"
+  crowdsec.update_interval = "10s"
+  crowdsec.origins = []
+  crowdsec.scopes = [
+    "ip",
+    "range",
+  ]
+  crowdsec.max_decisions = 131072
 TEXT
 
 # Every parameter of class synwatch, none at its default.
@@ -103,6 +124,15 @@ ALL_PARAMS = {
   'log_format' => 'json',
   'log_connections' => true,
   'log_connections_per_second' => 5,
+  'crowdsec_enabled' => true,
+  'crowdsec_lapi_url' => 'https://lapi.example.com:8080/',
+  'crowdsec_update_interval' => '30s',
+  'crowdsec_origins' => ['crowdsec', 'cscli'],
+  'crowdsec_scopes' => ['ip'],
+  'crowdsec_max_decisions' => 200_000,
+  'crowdsec_cert_file' => '/etc/synwatch/bouncer.pem',
+  'crowdsec_key_file' => '/etc/synwatch/bouncer-key.pem',
+  'crowdsec_ca_file' => '/etc/synwatch/lapi-ca.pem',
   'export_scrape_job' => true,
   'scrape_job_name' => 'synwatch-edge',
   'scrape_host' => 'edge01.example.com',
@@ -112,7 +142,8 @@ ALL_PARAMS = {
 
 ALL_PARAMS_TOML = <<~TOML
   # Managed by Puppet (module synwatch): local changes are overwritten.
-  # Every key is written out; synwatch --print-default-config explains them.
+  # Every key is written out (CrowdSec's credentials only when set);
+  # synwatch --print-default-config explains them.
 
   [web]
   listen_address = "127.0.0.1:19632"
@@ -158,6 +189,20 @@ ALL_PARAMS_TOML = <<~TOML
   format = "json"
   connections = true
   connections_per_second = 5
+
+  [crowdsec]
+  enabled = true
+  lapi_url = "https://lapi.example.com:8080/"
+  cert_file = "/etc/synwatch/bouncer.pem"
+  key_file = "/etc/synwatch/bouncer-key.pem"
+  ca_file = "/etc/synwatch/lapi-ca.pem"
+  update_interval = "30s"
+  origins = [
+    "crowdsec",
+    "cscli",
+  ]
+  scopes = ["ip"]
+  max_decisions = 200000
 TOML
 
 describe 'synwatch' do
@@ -210,6 +255,10 @@ describe 'synwatch' do
               'max_tracked_peers' => 8192, 'max_blocked_peers' => 16_384
             },
             'log' => { 'level' => 'info', 'format' => 'text', 'connections' => false, 'connections_per_second' => 100 },
+            'crowdsec' => {
+              'enabled' => false, 'lapi_url' => 'http://127.0.0.1:8080/', 'update_interval' => '10s',
+              'origins' => [], 'scopes' => ['ip', 'range'], 'max_decisions' => 131_072
+            },
           )
         end
 
@@ -248,6 +297,40 @@ describe 'synwatch' do
         it_behaves_like 'a config synwatch accepts'
       end
 
+      context 'with a CrowdSec API key' do
+        let(:params) { { 'crowdsec_enabled' => true, 'crowdsec_api_key' => sensitive('0123456789abcdef') } }
+
+        it { is_expected.to compile.with_all_deps }
+
+        it 'writes the key to a file of its own, root only, before the config' do
+          is_expected.to contain_file('/etc/synwatch/crowdsec.key').with(
+            ensure: 'file', owner: 'root', group: 'root', mode: '0600', show_diff: false,
+          ).that_comes_before('File[/etc/synwatch/synwatch.toml]')
+        end
+
+        it 'names the file in the config and keeps the key out of it' do
+          config = SynwatchSpec.rendered_config(catalogue)
+          expect(Tomlrb.parse(config)['crowdsec']).to include(
+            'enabled' => true, 'api_key_file' => '/etc/synwatch/crowdsec.key',
+          )
+          expect(config).not_to include('0123456789abcdef')
+        end
+
+        it 'restarts synwatch when the key file moves or the section changes' do
+          is_expected.to contain_file('/etc/synwatch/.restart-settings').with_content(
+            %r{^crowdsec\.enabled = true$}
+          ).with_content(%r{^crowdsec\.api_key_file = "/etc/synwatch/crowdsec\.key"$})
+        end
+      end
+
+      context 'with a CrowdSec API key and a client certificate' do
+        let(:params) do
+          { 'crowdsec_api_key' => sensitive('k'), 'crowdsec_cert_file' => '/c.pem', 'crowdsec_key_file' => '/k.pem' }
+        end
+
+        it { is_expected.to compile.and_raise_error(%r{crowdsec_api_key or crowdsec_cert_file}) }
+      end
+
       context 'with every parameter set' do
         let(:params) { ALL_PARAMS }
 
@@ -262,6 +345,10 @@ describe 'synwatch' do
 
         it 'renders the config exactly' do
           expect(SynwatchSpec.rendered_config(catalogue)).to eq(ALL_PARAMS_TOML)
+        end
+
+        it 'writes no CrowdSec key file with a client certificate' do
+          is_expected.to contain_file('/etc/synwatch/crowdsec.key').with(ensure: 'absent')
         end
 
         it 'installs the local .deb with apt' do
