@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <stdexcept>
+#include <type_traits>
 
 #include "base/file.h"
 
@@ -52,27 +53,20 @@ const Curl& LoadCurl() {
       return p;
     };
     Curl c{};
-    c.global_init =
-        reinterpret_cast<decltype(c.global_init)>(sym("curl_global_init"));
-    c.easy_init =
-        reinterpret_cast<decltype(c.easy_init)>(sym("curl_easy_init"));
-    c.easy_setopt =
-        reinterpret_cast<decltype(c.easy_setopt)>(sym("curl_easy_setopt"));
-    c.easy_perform =
-        reinterpret_cast<decltype(c.easy_perform)>(sym("curl_easy_perform"));
-    c.easy_getinfo =
-        reinterpret_cast<decltype(c.easy_getinfo)>(sym("curl_easy_getinfo"));
-    c.easy_cleanup =
-        reinterpret_cast<decltype(c.easy_cleanup)>(sym("curl_easy_cleanup"));
-    c.easy_strerror =
-        reinterpret_cast<decltype(c.easy_strerror)>(sym("curl_easy_strerror"));
-    c.slist_append =
-        reinterpret_cast<decltype(c.slist_append)>(sym("curl_slist_append"));
-    c.slist_free_all = reinterpret_cast<decltype(c.slist_free_all)>(
-        sym("curl_slist_free_all"));
-    c.easy_escape =
-        reinterpret_cast<decltype(c.easy_escape)>(sym("curl_easy_escape"));
-    c.free = reinterpret_cast<decltype(c.free)>(sym("curl_free"));
+    const auto load = [&sym](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(sym(name));
+    };
+    load(c.global_init, "curl_global_init");
+    load(c.easy_init, "curl_easy_init");
+    load(c.easy_setopt, "curl_easy_setopt");
+    load(c.easy_perform, "curl_easy_perform");
+    load(c.easy_getinfo, "curl_easy_getinfo");
+    load(c.easy_cleanup, "curl_easy_cleanup");
+    load(c.easy_strerror, "curl_easy_strerror");
+    load(c.slist_append, "curl_slist_append");
+    load(c.slist_free_all, "curl_slist_free_all");
+    load(c.easy_escape, "curl_easy_escape");
+    load(c.free, "curl_free");
     // Before any thread uses libcurl; not thread-safe itself, but this
     // initialiser runs once.
     if (c.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

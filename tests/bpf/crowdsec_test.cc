@@ -21,20 +21,10 @@ namespace {
 constexpr uint64_t kMs = 1000000;
 constexpr uint64_t kHour = 3600ULL * 1000 * kMs;
 
-std::vector<uint8_t> SynFrom(const std::string& source) {
-  PacketBuilder b;
-  if (source.find(':') == std::string::npos) {
-    b.Eth(ETH_P_IP).Ipv4({.src = source});
-  } else {
-    b.Eth(ETH_P_IPV6).Ipv6({.src = source});
-  }
-  return b.Tcp(kTcpSyn).Build();
-}
-
 class CrowdsecTest : public XdpTest {
  protected:
   uint32_t Syn(const std::string& source) {
-    const RunResult r = prog_.Run(SynFrom(source), kLoIfindex);
+    const RunResult r = prog_.Run(SynFrame(source), kLoIfindex);
     EXPECT_EQ(r.err, 0);
     return r.verdict;
   }

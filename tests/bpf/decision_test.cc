@@ -31,16 +31,6 @@ struct DecisionCase {
   std::string peer;  // masked source as "address/len"
 };
 
-std::vector<uint8_t> SynFrom(const std::string& source) {
-  PacketBuilder b;
-  if (source.find(':') == std::string::npos) {
-    b.Eth(ETH_P_IP).Ipv4({.src = source});
-  } else {
-    b.Eth(ETH_P_IPV6).Ipv6({.src = source});
-  }
-  return b.Tcp(kTcpSyn).Build();
-}
-
 std::vector<DecisionCase> DecisionCases() {
   constexpr auto kAllowed = SW_OUTCOME_ALLOWED;
   constexpr auto kDenied = SW_OUTCOME_DENIED;
@@ -316,7 +306,7 @@ TEST_P(DecisionTest, OutcomeActionAndPeer) {
   const DecisionCase& row = GetParam();
   Apply(row.policy);
 
-  const RunResult run = prog_.Run(SynFrom(row.source), kLoIfindex, kSends);
+  const RunResult run = prog_.Run(SynFrame(row.source), kLoIfindex, kSends);
   ASSERT_EQ(run.err, 0) << std::strerror(run.err);
 
   EXPECT_EQ(run.verdict, row.verdict);
@@ -342,8 +332,8 @@ INSTANTIATE_TEST_SUITE_P(Policies, DecisionTest,
 TEST_F(XdpTest, GenerationFlipSwitchesParamsAndRules) {
   prog_.WritePolicy(0, {.deny = {"192.0.2.0/24"}, .ipv4_prefix_len = 24});
   prog_.WritePolicy(1, {.allow = {"192.0.2.0/24"}, .default_drop = true});
-  const std::vector<uint8_t> from_doc = SynFrom("192.0.2.56");
-  const std::vector<uint8_t> from_other = SynFrom("203.0.113.1");
+  const std::vector<uint8_t> from_doc = SynFrame("192.0.2.56");
+  const std::vector<uint8_t> from_other = SynFrame("203.0.113.1");
 
   prog_.SetGen(0);
   EXPECT_EQ(prog_.Run(from_doc, kLoIfindex, kSends).verdict, XDP_DROP);
@@ -375,12 +365,12 @@ TEST_F(XdpTest, GenerationFlipSwitchesParamsAndRules) {
 TEST_F(XdpTest, PeersAreKeyedBySourceOutcomeAndAction) {
   Apply({.deny = {"198.51.100.0/24"}, .ipv4_prefix_len = 24});
   for (const char* source : {"192.0.2.1", "192.0.2.2"}) {
-    ASSERT_EQ(prog_.Run(SynFrom(source), kLoIfindex).err, 0);
+    ASSERT_EQ(prog_.Run(SynFrame(source), kLoIfindex).err, 0);
   }
-  ASSERT_EQ(prog_.Run(SynFrom("198.51.100.3"), kLoIfindex, kSends).err, 0);
+  ASSERT_EQ(prog_.Run(SynFrame("198.51.100.3"), kLoIfindex, kSends).err, 0);
   prog_.WritePolicy(1, {.ipv4_prefix_len = 24});
   prog_.SetGen(1);
-  ASSERT_EQ(prog_.Run(SynFrom("198.51.100.4"), kLoIfindex, kSends).err, 0);
+  ASSERT_EQ(prog_.Run(SynFrame("198.51.100.4"), kLoIfindex, kSends).err, 0);
 
   const std::map<std::string, uint64_t> peers = {
       {ExpectedPeer("192.0.2.0/24", SW_OUTCOME_UNMATCHED, SW_ACTION_PASS), 2},
@@ -401,7 +391,7 @@ constexpr int kCpu = 0;
 TEST_F(XdpTest, VerdictCacheFollowsEveryRuleChange) {
   const CpuPin pin(kCpu);
   ASSERT_TRUE(pin.ok());
-  const std::vector<uint8_t> syn = SynFrom("192.0.2.56");
+  const std::vector<uint8_t> syn = SynFrame("192.0.2.56");
   Apply({.deny = {"192.0.2.56/32"}});
   EXPECT_EQ(prog_.Run(syn, kLoIfindex, kSends).verdict, XDP_DROP);
   const uint32_t first = prog_.RulesVersion();
@@ -437,7 +427,7 @@ TEST_F(XdpTest, VerdictCacheFollowsEveryRuleChange) {
 TEST_F(XdpTest, CachedVerdictAnswersForItsSourceOnly) {
   const CpuPin pin(kCpu);
   ASSERT_TRUE(pin.ok());
-  const std::vector<uint8_t> syn = SynFrom("192.0.2.56");
+  const std::vector<uint8_t> syn = SynFrame("192.0.2.56");
   // Longer than a verdict block: cached for the source alone.
   Apply({.deny = {"192.0.2.0/25"}});
   ASSERT_EQ(prog_.Run(syn, kLoIfindex).verdict, XDP_DROP);
@@ -505,7 +495,7 @@ TEST_F(XdpTest, BlockVerdictAnswersForEverySourceOfTheBlock) {
   uint64_t dropped = 0, passed = 0;
   for (const Case& c : cases) {
     SCOPED_TRACE(c.first);
-    ASSERT_EQ(prog_.Run(SynFrom(c.first), kLoIfindex).verdict, XDP_DROP);
+    ASSERT_EQ(prog_.Run(SynFrame(c.first), kLoIfindex).verdict, XDP_DROP);
     ++dropped;
     const auto own = prog_.CachedVerdict(c.first, kCpu);
     ASSERT_TRUE(own.has_value());
@@ -519,14 +509,14 @@ TEST_F(XdpTest, BlockVerdictAnswersForEverySourceOfTheBlock) {
     prog_.WriteVerdict(
         block->first, XdpProgram::Verdict(c.block, version, SW_OUTCOME_ALLOWED),
         VerdictTable::kBlocks);
-    EXPECT_EQ(prog_.Run(SynFrom(c.other), kLoIfindex).verdict, XDP_PASS);
+    EXPECT_EQ(prog_.Run(SynFrame(c.other), kLoIfindex).verdict, XDP_PASS);
     ++passed;
     // The block's answer is the source's own from now on.
     const auto other = prog_.CachedVerdict(c.other, kCpu);
     ASSERT_TRUE(other.has_value());
     EXPECT_EQ(other->second.outcome, SW_OUTCOME_ALLOWED);
     if (c.apart != nullptr) {
-      EXPECT_EQ(prog_.Run(SynFrom(c.apart), kLoIfindex).verdict, XDP_DROP);
+      EXPECT_EQ(prog_.Run(SynFrame(c.apart), kLoIfindex).verdict, XDP_DROP);
       ++dropped;
     }
     // Any other entry in the block's slot is not the block's: the trie
@@ -539,7 +529,7 @@ TEST_F(XdpTest, BlockVerdictAnswersForEverySourceOfTheBlock) {
     };
     for (size_t i = 0; i < std::size(others); ++i) {
       prog_.WriteVerdict(block->first, others[i], VerdictTable::kBlocks);
-      EXPECT_EQ(prog_.Run(SynFrom(c.fresh[i]), kLoIfindex).verdict, XDP_DROP)
+      EXPECT_EQ(prog_.Run(SynFrame(c.fresh[i]), kLoIfindex).verdict, XDP_DROP)
           << c.fresh[i];
       ++dropped;
       const auto again =
@@ -572,8 +562,8 @@ TEST_F(XdpTest, ALongerRuleInsideKeepsVerdictsPerSource) {
   for (int round = 0; round < 2; ++round) {
     for (const auto& [denied, allowed] : pairs) {
       SCOPED_TRACE(denied);
-      EXPECT_EQ(prog_.Run(SynFrom(denied), kLoIfindex).verdict, XDP_DROP);
-      EXPECT_EQ(prog_.Run(SynFrom(allowed), kLoIfindex).verdict, XDP_PASS);
+      EXPECT_EQ(prog_.Run(SynFrame(denied), kLoIfindex).verdict, XDP_DROP);
+      EXPECT_EQ(prog_.Run(SynFrame(allowed), kLoIfindex).verdict, XDP_PASS);
       const auto d = prog_.CachedVerdict(denied, kCpu);
       const auto a = prog_.CachedVerdict(allowed, kCpu);
       ASSERT_TRUE(d.has_value());
@@ -596,7 +586,7 @@ TEST_F(XdpTest, DeniedSourceCountsForItsPeerFromItsFirstSyn) {
   const CpuPin pin(kCpu);
   ASSERT_TRUE(pin.ok());
   Apply({.deny = {"198.51.100.0/24"}});
-  const std::vector<uint8_t> frame = SynFrom("198.51.100.7");
+  const std::vector<uint8_t> frame = SynFrame("198.51.100.7");
   const std::string peer =
       ExpectedPeer("198.51.100.7/32", SW_OUTCOME_DENIED, SW_ACTION_DROP);
   ASSERT_EQ(prog_.Run(frame, kLoIfindex).verdict, XDP_DROP);
@@ -625,7 +615,7 @@ TEST_F(XdpTest, NewPeersUnderTheFloodLimitAreAllCounted) {
   Apply({.deny = {"198.51.100.0/25"}, .flood_new_peers = kSources});
   for (int i = 0; i < kSources; ++i) {
     const std::string src = "198.51.100." + std::to_string(i + 1);
-    ASSERT_EQ(prog_.Run(SynFrom(src), kLoIfindex).err, 0) << src;
+    ASSERT_EQ(prog_.Run(SynFrame(src), kLoIfindex).err, 0) << src;
   }
   EXPECT_EQ(prog_.Peers().size(), size_t{kSources});
   EXPECT_EQ(prog_.PeerInserts(Slot()), uint64_t{kSources});
@@ -651,12 +641,12 @@ TEST_F(XdpTest, FloodAdmissionStartsAboveTheLimitAndEndsByItself) {
   // kLimit new peers: inserted. The next starts flood admission.
   for (int i = 0; i < kLimit; ++i) {
     ASSERT_EQ(
-        prog_.Run(SynFrom("192.0.2." + std::to_string(i + 1)), kLoIfindex).err,
+        prog_.Run(SynFrame("192.0.2." + std::to_string(i + 1)), kLoIfindex).err,
         0);
   }
   EXPECT_EQ(prog_.PeerInserts(Slot()), uint64_t{kLimit});
   EXPECT_EQ(prog_.Flood(kCpu).periods, 0u);
-  const std::vector<uint8_t> unmatched = SynFrom("203.0.113.9");
+  const std::vector<uint8_t> unmatched = SynFrame("203.0.113.9");
   ASSERT_EQ(prog_.Run(unmatched, kLoIfindex).verdict, XDP_PASS);
   EXPECT_EQ(prog_.Flood(kCpu).periods, 1u);
   EXPECT_EQ(prog_.NoPeerCounters(Slot()),
@@ -667,14 +657,14 @@ TEST_F(XdpTest, FloodAdmissionStartsAboveTheLimitAndEndsByItself) {
                                        SW_ACTION_PASS)],
             1u);
   // A known peer counts on.
-  ASSERT_EQ(prog_.Run(SynFrom("192.0.2.1"), kLoIfindex, 2).err, 0);
+  ASSERT_EQ(prog_.Run(SynFrame("192.0.2.1"), kLoIfindex, 2).err, 0);
   EXPECT_EQ(prog_.Peers()[ExpectedPeer("192.0.2.1/32", SW_OUTCOME_UNMATCHED,
                                        SW_ACTION_PASS)],
             3u);
   // Denied sources, each new: dropped, in the totals, not in the table.
   for (int i = 0; i < 20; ++i) {
     ASSERT_EQ(
-        prog_.Run(SynFrom("198.51.100." + std::to_string(i + 1)), kLoIfindex)
+        prog_.Run(SynFrame("198.51.100." + std::to_string(i + 1)), kLoIfindex)
             .verdict,
         XDP_DROP);
   }
@@ -691,11 +681,12 @@ TEST_F(XdpTest, FloodAdmissionStartsAboveTheLimitAndEndsByItself) {
   EXPECT_GT(before.until_ns, 0u);
   std::this_thread::sleep_for(std::chrono::nanoseconds(SW_FLOOD_HOLD_NS) +
                               std::chrono::milliseconds(100));
-  ASSERT_EQ(prog_.Run(SynFrom("203.0.113.77"), kLoIfindex).verdict, XDP_PASS);
+  ASSERT_EQ(prog_.Run(SynFrame("203.0.113.77"), kLoIfindex).verdict, XDP_PASS);
   EXPECT_EQ(prog_.Peers()[ExpectedPeer("203.0.113.77/32", SW_OUTCOME_UNMATCHED,
                                        SW_ACTION_PASS)],
             1u);
-  ASSERT_EQ(prog_.Run(SynFrom("198.51.100.200"), kLoIfindex).verdict, XDP_DROP);
+  ASSERT_EQ(prog_.Run(SynFrame("198.51.100.200"), kLoIfindex).verdict,
+            XDP_DROP);
   EXPECT_EQ(prog_.Peers()[ExpectedPeer("198.51.100.200/32", SW_OUTCOME_DENIED,
                                        SW_ACTION_DROP)],
             1u);
@@ -715,7 +706,7 @@ TEST_F(XdpTest, FloodAdmissionOffCountsEveryNewPeer) {
   for (int i = 0; i < kSources; ++i) {
     char src[64];
     std::snprintf(src, sizeof(src), "2001:db8:e00%d:%x::1", i % 2, 0x100 + i);
-    ASSERT_EQ(prog_.Run(SynFrom(src), kLoIfindex).verdict, XDP_DROP) << src;
+    ASSERT_EQ(prog_.Run(SynFrame(src), kLoIfindex).verdict, XDP_DROP) << src;
   }
   EXPECT_EQ(prog_.Peers().size(), size_t{kSources});
   EXPECT_TRUE(prog_.NoPeerCounters(Slot()).empty());
@@ -739,7 +730,7 @@ TEST_F(XdpTest, FloodFromADeniedRangeWalksTheTrieOncePerBlock) {
   for (int i = 0; i < kSources; ++i) {
     char src[64];
     std::snprintf(src, sizeof(src), "2001:db8:e00%d:%x::1", i % 2, 0x100 + i);
-    ASSERT_EQ(prog_.Run(SynFrom(src), kLoIfindex, 2).verdict, XDP_DROP) << src;
+    ASSERT_EQ(prog_.Run(SynFrame(src), kLoIfindex, 2).verdict, XDP_DROP) << src;
     if (i == 1) prog_.DeleteRuleBehindTheCache("2001:db8:e000::/47", 0);
   }
   for (const char* block : {"2001:db8:e000::", "2001:db8:e001::"}) {
@@ -763,7 +754,7 @@ TEST_F(XdpTest, FloodFromADeniedRangeWalksTheTrieOncePerBlock) {
   // so at once.
   prog_.WritePolicy(1, {.ipv6_prefix_len = 64});
   prog_.SetGen(1);
-  EXPECT_EQ(prog_.Run(SynFrom("2001:db8:e000:ff::1"), kLoIfindex).verdict,
+  EXPECT_EQ(prog_.Run(SynFrame("2001:db8:e000:ff::1"), kLoIfindex).verdict,
             XDP_PASS);
 }
 
@@ -773,12 +764,12 @@ TEST_F(XdpTest, BlockVerdictFollowsRuleChanges) {
   const CpuPin pin(kCpu);
   ASSERT_TRUE(pin.ok());
   Apply({.deny = {"198.51.100.0/24"}});
-  EXPECT_EQ(prog_.Run(SynFrom("198.51.100.1"), kLoIfindex).verdict, XDP_DROP);
+  EXPECT_EQ(prog_.Run(SynFrame("198.51.100.1"), kLoIfindex).verdict, XDP_DROP);
   ASSERT_TRUE(prog_.CachedVerdict("198.51.100.0", kCpu, VerdictTable::kBlocks)
                   .has_value());
   prog_.WritePolicy(1, {.allow = {"198.51.100.0/24"}, .default_drop = true});
   prog_.SetGen(1);
-  EXPECT_EQ(prog_.Run(SynFrom("198.51.100.2"), kLoIfindex).verdict, XDP_PASS);
+  EXPECT_EQ(prog_.Run(SynFrame("198.51.100.2"), kLoIfindex).verdict, XDP_PASS);
   const auto b =
       prog_.CachedVerdict("198.51.100.0", kCpu, VerdictTable::kBlocks);
   ASSERT_TRUE(b.has_value());
@@ -799,7 +790,7 @@ TEST_F(XdpTest, UnversionedRulesAreNotCached) {
     cfg.gen = 0;
     prog_.WriteConfig(cfg);
   };
-  const std::vector<uint8_t> syn = SynFrom("192.0.2.56");
+  const std::vector<uint8_t> syn = SynFrame("192.0.2.56");
   unversioned({.deny = {"192.0.2.56/32"}});
   EXPECT_EQ(prog_.Run(syn, kLoIfindex, kSends).verdict, XDP_DROP);
   EXPECT_FALSE(prog_.CachedVerdict("192.0.2.56", kCpu).has_value());
