@@ -68,12 +68,8 @@ void HttpServer::Impl::Dispatch(Connection& conn, HttpRequest request) {
         verify_queue.Push(conn.source, conn.id)) {
       conn.user = std::move(user);
       conn.password = std::move(password);
-      conn.pending = std::move(request);
-      conn.security = std::move(security);
-      conn.state = Connection::State::kAuthenticating;
-      conn.since = Clock::now();
-      conn.deadline = conn.since + kRequestTimeout;
-      SetInterest(conn, 0);
+      Park(conn, Connection::State::kAuthenticating, std::move(request),
+           std::move(security));
       StartNextVerify();
       return;
     }
@@ -90,6 +86,20 @@ void HttpServer::Impl::Dispatch(Connection& conn, HttpRequest request) {
     }
   }
   Admit(conn, std::move(request), std::move(security));
+}
+
+// A request that waits (for its password check or a scrape slot) holds its
+// parsed request and security, and no event wakes its connection until its
+// turn comes or its deadline passes.
+void HttpServer::Impl::Park(Connection& conn, Connection::State state,
+                            HttpRequest request,
+                            std::shared_ptr<const Security> security) {
+  conn.pending = std::move(request);
+  conn.security = std::move(security);
+  conn.state = state;
+  conn.since = Clock::now();
+  conn.deadline = conn.since + kRequestTimeout;
+  SetInterest(conn, 0);
 }
 
 // A scrape takes one of kMaxScrapeResponses slots, or waits its turn for
@@ -112,12 +122,8 @@ void HttpServer::Impl::Admit(Connection& conn, HttpRequest request,
            {{"Retry-After", "1"}}, *security);
     return;
   }
-  conn.pending = std::move(request);
-  conn.security = std::move(security);
-  conn.state = Connection::State::kQueued;
-  conn.since = Clock::now();
-  conn.deadline = conn.since + kRequestTimeout;
-  SetInterest(conn, 0);
+  Park(conn, Connection::State::kQueued, std::move(request),
+       std::move(security));
   // A held response that has stalled gives way (and its slot goes to
   // whose turn it is).
   if (scrapes >= kMaxScrapeResponses) EvictStalledScrape();

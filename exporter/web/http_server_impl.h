@@ -208,6 +208,8 @@ struct HttpServer::Impl {
   void Admit(Connection& conn, HttpRequest request,
              std::shared_ptr<const Security> security);
   void AdmitWaiting();
+  void Park(Connection& conn, Connection::State state, HttpRequest request,
+            std::shared_ptr<const Security> security);
   void Submit(Connection& conn, HttpRequest request,
               std::shared_ptr<const Security> security);
   void StartNextVerify();
