@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -15,6 +16,20 @@ extern "C" {
 }
 
 namespace synwatch {
+
+// The label values of the kernel's outcome and action numbers, for metrics,
+// log lines and the status page alike: one list, indexed by SW_OUTCOME_* and
+// SW_ACTION_*.
+inline constexpr std::array<const char*, SW_OUTCOME_COUNT> kOutcomeNames = {
+    "allowed", "denied", "blocked", "unmatched", "banned"};
+inline constexpr std::array<const char*, SW_ACTION_COUNT> kActionNames = {
+    "pass", "drop"};
+inline const char* OutcomeName(unsigned outcome) {
+  return outcome < kOutcomeNames.size() ? kOutcomeNames[outcome] : "unknown";
+}
+inline const char* ActionName(unsigned action) {
+  return action < kActionNames.size() ? kActionNames[action] : "unknown";
+}
 
 static_assert(sizeof(sw_params) == 40);
 static_assert(offsetof(sw_params, scan_max_ports) == 8);

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "base/abi.h"
 #include "base/interface_view.h"
 #include "base/net.h"
 #include "metrics/family.h"
@@ -23,18 +24,10 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-constexpr std::array<std::string_view, SW_OUTCOME_COUNT> kOutcomeNames = {
-    "allowed", "denied", "blocked", "unmatched", "banned"};
-constexpr std::array<std::string_view, SW_ACTION_COUNT> kActionNames = {"pass",
-                                                                        "drop"};
 constexpr std::array<std::string_view, SW_CLASS_COUNT> kClassNames = {
     "syn", "tcp_other", "other_ip", "non_ip", "malformed"};
 constexpr std::array<std::string_view, SW_SPLIT_COUNT> kSplitNames = {"first",
                                                                       "later"};
-
-std::string_view Name(std::string_view const* names, size_t count, unsigned i) {
-  return i < count ? names[i] : std::string_view("unknown");
-}
 
 }  // namespace
 
@@ -233,11 +226,9 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
     sample.label[1].name = "peer";
     sample.label[1].value = FormatPeer(family, k.addr, k.prefix_len);
     sample.label[2].name = "outcome";
-    sample.label[2].value =
-        Name(kOutcomeNames.data(), kOutcomeNames.size(), k.outcome);
+    sample.label[2].value = OutcomeName(k.outcome);
     sample.label[3].name = "action";
-    sample.label[3].value =
-        Name(kActionNames.data(), kActionNames.size(), k.action);
+    sample.label[3].value = ActionName(k.action);
     sample.counter.value = static_cast<double>((*rows)[i].packets);
   };
   out.push_back(std::move(attached));

@@ -10,21 +10,12 @@
 #include <utility>
 #include <vector>
 
+#include "base/abi.h"
 #include "base/net.h"
 #include "base/text.h"
 
 namespace synwatch {
 namespace {
-
-constexpr std::array<std::string_view, SW_OUTCOME_COUNT> kOutcomes = {
-    "allowed", "denied", "blocked", "unmatched", "banned"};
-constexpr std::array<std::string_view, SW_ACTION_COUNT> kActions = {"pass",
-                                                                    "drop"};
-
-std::string_view Named(const std::string_view* names, std::size_t n,
-                       unsigned i) {
-  return i < n ? names[i] : std::string_view("unknown");
-}
 
 std::string Percent(double part, double whole) {
   char buf[32];
@@ -203,8 +194,7 @@ std::string StatusPage::Render() const {
                     k.addr, k.prefix_len),
          it != names.end() ? std::string_view(it->second)
                            : std::string_view("?"),
-         Named(kOutcomes.data(), kOutcomes.size(), k.outcome),
-         Named(kActions.data(), kActions.size(), k.action),
+         OutcomeName(k.outcome), ActionName(k.action),
          std::to_string(p.packets)});
   }
   if (peers.empty()) out += "<tr><td colspan=\"5\">no peer yet</td></tr>\n";

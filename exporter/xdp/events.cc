@@ -20,10 +20,6 @@
 namespace synwatch {
 namespace {
 
-constexpr const char* kOutcomes[] = {"allowed", "denied", "blocked",
-                                     "unmatched", "banned"};
-constexpr const char* kActions[] = {"pass", "drop"};
-
 Family ToFamily(uint8_t family) {
   return family == SW_FAMILY_IPV6 ? Family::kIpv6 : Family::kIpv4;
 }
@@ -32,13 +28,6 @@ std::string Endpoint(const sw_event& e, const uint8_t* addr, uint16_t port) {
   const std::string a = FormatAddress(ToFamily(e.family), addr);
   if (e.family == SW_FAMILY_IPV6) return "[" + a + "]:" + std::to_string(port);
   return a + ":" + std::to_string(port);
-}
-
-const char* OutcomeName(uint8_t o) {
-  return o < SW_OUTCOME_COUNT ? kOutcomes[o] : "unknown";
-}
-const char* ActionName(uint8_t a) {
-  return a < SW_ACTION_COUNT ? kActions[a] : "unknown";
 }
 
 }  // namespace

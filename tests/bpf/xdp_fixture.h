@@ -65,26 +65,6 @@ struct TestPolicy {
   bool decisions = false;
 };
 
-inline const char* OutcomeName(unsigned outcome) {
-  switch (outcome) {
-    case SW_OUTCOME_ALLOWED:
-      return "allowed";
-    case SW_OUTCOME_DENIED:
-      return "denied";
-    case SW_OUTCOME_BLOCKED:
-      return "blocked";
-    case SW_OUTCOME_UNMATCHED:
-      return "unmatched";
-    case SW_OUTCOME_BANNED:
-      return "banned";
-  }
-  return "?";
-}
-
-inline const char* ActionName(unsigned action) {
-  return action == SW_ACTION_DROP ? "drop" : "pass";
-}
-
 inline const char* ClassName(unsigned cls) {
   switch (cls) {
     case SW_CLASS_SYN:
