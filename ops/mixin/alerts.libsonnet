@@ -206,6 +206,26 @@
             '{{ $value | printf "%.0f" }} SYNs from denied, banned or blocked sources passed in the last 15 minutes because rules.dry_run is on.',
           ),
           alert(
+            'SynwatchCrowdsecStale',
+            'warning',
+            |||
+              time() - synwatch_crowdsec_last_success_timestamp_seconds{%s} > %d
+            ||| % [c.selector, c.crowdsecStaleSeconds],
+            c.crowdsecStaleFor,
+            'synwatch on {{ $labels.%s }} gets no CrowdSec decisions' % h,
+            'The last successful decision poll of the CrowdSec LAPI was {{ $value | humanizeDuration }} ago: bans already in the kernel stay enforced and end on time, but new fleet decisions do not arrive and deleted ones are not lifted.',
+          ),
+          alert(
+            'SynwatchCrowdsecWriteFailures',
+            'warning',
+            |||
+              increase(synwatch_crowdsec_table_write_failures_total{%s}[10m]) > 0
+            ||| % c.selector,
+            null,
+            'synwatch on {{ $labels.%s }} cannot enforce every CrowdSec decision' % h,
+            '{{ $value | printf "%.0f" }} writes to the kernel decision table failed in the last 10 minutes (a full table: crowdsec.max_decisions): those bans are not enforced on this host.',
+          ),
+          alert(
             'SynwatchVersionSkew',
             'warning',
             |||

@@ -52,5 +52,11 @@
 
     // Version skew: more than one synwatch version in a job for this long.
     versionSkewFor: '1h',
+
+    // CrowdSec ([crowdsec] on): no successful decision poll for this many
+    // seconds (the poll backs off to 32 update intervals, 320 s at the
+    // default, while the LAPI is down), for crowdsecStaleFor.
+    crowdsecStaleSeconds: 600,
+    crowdsecStaleFor: '5m',
   },
 }

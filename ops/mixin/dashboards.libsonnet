@@ -124,13 +124,17 @@
         table('Top peers by SYNs', 'The 10 peers with the most SYNs per second (5 minutes).', [target('topk(10, sum by (peer, outcome) (rate(synwatch_peer_syn_packets_total{%s}[5m])))' % host, '{{peer}} {{outcome}}', instant=true)]),
         table('Blocks in force', 'Seconds until each block ends (the 64 most recently detected blocks).', [target('synwatch_port_scan_block_expiry_timestamp_seconds{%s} - time()' % host, '{{peer}}', instant=true)]),
         table('Peers under the scan threshold', 'Tracked peers and the distinct ports they sent SYNs to within port_scan.window.', [target('topk(10, synwatch_port_scan_tracked_peer_ports{%s})' % host, '{{peer}}', instant=true)]),
-        ts('Table fill', 'Per-peer table, port-scan track table, blocks in force.', [target('%s_table:synwatch_table_fill:ratio{%s}' % [h, host], '{{table}}')], 'percentunit'),
+        ts('Table fill', 'Per-peer table, port-scan track table, blocks in force, CrowdSec decisions (with [crowdsec] on).', [target('%s_table:synwatch_table_fill:ratio{%s}' % [h, host], '{{table}}')], 'percentunit'),
         ts('Table evictions', 'Entries pushed out of full tables.', [target('%s_table:synwatch_table_evictions:rate5m{%s}' % [h, host], '{{table}}')], 'ops'),
         ts('Port scans detected', 'Scans per hour, by interface.', [target('sum by (interface) (increase(synwatch_port_scans_detected_total{%s}[1h]))' % host, '{{interface}}')]),
         ts('Evasion attempts', 'Stealth probes and split TCP headers, by outcome.', [
           target('sum by (outcome) (rate(synwatch_stealth_probes_total{%s}[5m]))' % host, 'stealth {{outcome}}'),
           target('sum by (fragment, outcome) (rate(synwatch_split_tcp_fragments_total{%s}[5m]))' % host, 'split {{fragment}} {{outcome}}'),
         ], 'pps'),
+        ts('CrowdSec decisions', 'Ban decisions in force by origin and scope, and the decision polls of the LAPI by result (with [crowdsec] on).', [
+          target('sum by (origin, scope) (synwatch_crowdsec_decisions{%s})' % host, '{{origin}} {{scope}}'),
+          target('sum by (result) (rate(synwatch_crowdsec_polls_total{%s}[5m])) * 60' % host, 'polls/min {{result}}'),
+        ]),
         ts('Events not logged', 'ring_full: lost; rate_limit: over log.connections_per_second.', [target('%s_reason:synwatch_events_dropped:rate5m{%s}' % [h, host], '{{reason}}')], 'ops'),
         ts('Scrape', "synwatch's map read and Prometheus's whole scrape.", [
           target('synwatch_scrape_duration_seconds{%s}' % host, 'map read'),
@@ -169,6 +173,7 @@
         table('Ports across hosts', 'Per peer, the distinct ports it sent SYNs to within the port-scan window, summed over the hosts that track it: a scan spread over hosts, each under its threshold.', [target('topk(20, job_peer:synwatch_port_scan_tracked_peer_ports:sum{%s})' % fleet, '{{peer}}', instant=true)]),
         ts('Top hosts by SYN rate', 'The 10 hosts with the most SYNs per second.', [target('topk(10, %s:synwatch_syn_packets:rate5m{%s})' % [h, fleet], '{{%s}}' % h)], 'pps'),
         ts('Port scans by host', 'Scans detected per host, per second (5 minutes).', [target('%s:synwatch_port_scans_detected:rate5m{%s}' % [h, fleet], '{{%s}}' % h)], 'ops'),
+        ts('CrowdSec decision age', 'Seconds since each host last got the decision stream from the LAPI: the 5 stalest hosts (SynwatchCrowdsecStale fires above %d s).' % c.crowdsecStaleSeconds, [target('topk(5, time() - synwatch_crowdsec_last_success_timestamp_seconds{%s})' % fleet, '{{%s}}' % h)], 's'),
         ts('Fullest tables', 'The highest fill of each table over all hosts.', [target('max by (table) (%s_table:synwatch_table_fill:ratio{%s})' % [h, fleet], '{{table}}')], 'percentunit'),
         ts('Interfaces by XDP mode', 'Attached interfaces, native and generic.', [target('job_mode:synwatch_xdp_attached:sum{%s}' % fleet, '{{mode}}')]),
         ts('Slowest scrapes', 'The 5 hosts with the slowest map reads.', [target('topk(5, synwatch_scrape_duration_seconds{%s})' % fleet, '{{%s}}' % h)], 's'),

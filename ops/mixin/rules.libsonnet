@@ -71,6 +71,15 @@
                 / on (job, %s) sum without (table) (synwatch_port_scan_table_capacity{%s, table="block"})
             ||| % [c.selector, h, c.selector],
           },
+          // The CrowdSec decision table (prefixes, several decisions on one
+          // prefix being one entry), on hosts with [crowdsec] on.
+          {
+            record: '%s_table:synwatch_table_fill:ratio' % h,
+            labels: { table: 'decisions' },
+            expr: |||
+              synwatch_crowdsec_prefixes{%s} / synwatch_crowdsec_prefixes_capacity{%s}
+            ||| % [c.selector, c.selector],
+          },
           {
             record: '%s_table:synwatch_table_evictions:rate5m' % h,
             labels: { table: 'peer' },

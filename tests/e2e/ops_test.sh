@@ -27,7 +27,43 @@ done
 
 sandbox_up
 start_listener 8080
-cat >"$SW_TMP/synwatch.toml" <<'TOML'
+
+# A stand-in for a CrowdSec LAPI (the real one is tested in crowdsec_test.sh):
+# the decision stream with two bans (one of them on 192.0.2.18, which then
+# connects), nothing new after that, 403 for a wrong key.
+LAPI_PORT=18089
+KEY="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+printf '%s\n' "$KEY" >"$SW_TMP/crowdsec.key"
+chmod 600 "$SW_TMP/crowdsec.key"
+cat >"$SW_TMP/fake_lapi.py" <<'PY'
+import http.server, json, sys
+key = open(sys.argv[2]).read().strip()
+full = {"new": [
+    {"id": 1, "origin": "cscli", "type": "ban", "scope": "Ip", "value": "192.0.2.18",
+     "duration": "3h59m", "scenario": "ops test"},
+    {"id": 2, "origin": "lists", "type": "ban", "scope": "Range", "value": "2001:db8:66::/48",
+     "duration": "23h", "scenario": "ops test list"}], "deleted": []}
+class Lapi(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.headers.get("X-Api-Key") != key:
+            self.send_response(403)
+            self.end_headers()
+            return
+        body = json.dumps(full if "startup=true" in self.path else {"new": None, "deleted": None}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Lapi).serve_forever()
+PY
+start_bg "$SW_SRV" "$SW_TMP/fake_lapi.log" python3 "$SW_TMP/fake_lapi.py" "$LAPI_PORT" "$SW_TMP/crowdsec.key"
+check "the stand-in LAPI answers" wait_until 10 srv curl -fsS -o /dev/null \
+  -H "X-Api-Key: $KEY" "http://127.0.0.1:$LAPI_PORT/v1/decisions/stream?startup=true"
+
+cat >"$SW_TMP/synwatch.toml" <<TOML
 [xdp]
 interfaces = ["sw-srv"]
 pin_path = ""
@@ -40,6 +76,11 @@ block_duration = "60s"
 [log]
 connections = true
 connections_per_second = 5
+[crowdsec]
+enabled = true
+lapi_url = "http://127.0.0.1:$LAPI_PORT/"
+api_key_file = "$SW_TMP/crowdsec.key"
+update_interval = "1s"
 TOML
 start_synwatch "$BIN" "$SW_TMP/synwatch.toml" || { finish; exit 1; }
 
@@ -87,6 +128,7 @@ for _ in 1 2 3; do
   connect_from 192.0.2.13 192.0.2.1 8080
 done
 connect_from 192.0.2.66 192.0.2.1 8080 # denied (dry run: passes)
+connect_from 192.0.2.18 192.0.2.1 8080 # banned by the LAPI (dry run: passes)
 # Three ports, under port_scan.max_ports: tracked, not detected.
 for port in 8080 8081 8082; do connect_from 192.0.2.17 192.0.2.1 "$port"; done
 cli timeout 30 nmap -sS -Pn -n -p 20-29 --max-retries 0 --host-timeout 20s \
@@ -110,6 +152,7 @@ for i in range(20):
 PY
 text="$(scrape)"
 check "the traffic was counted: a scan detected" test "$(metric "$text" synwatch_port_scans_detected_total 'interface="sw-srv"')" -ge 1
+check "the traffic was counted: a banned SYN" test "$(metric "$text" synwatch_syn_packets_total 'interface="sw-srv",outcome="banned",action="pass"')" -ge 1
 check "the traffic was counted: malformed packets" test "$(metric "$text" synwatch_packets_total 'interface="sw-srv",class="malformed"')" -ge 20
 
 # Let the rules see the traffic: rates over at least two scrapes after it.
@@ -183,8 +226,12 @@ firing() {
 }
 check "SynwatchPortScanDetected fires for the three hosts" wait_until 10 firing SynwatchPortScanDetected
 check "SynwatchDryRunWouldDrop fires for the three hosts" wait_until 10 firing SynwatchDryRunWouldDrop
-check_eq "no SynwatchDown or SynwatchInterfaceDetached" \
-  "$(api alerts | jq '[.data.alerts[] | select(.labels.alertname == "SynwatchDown" or .labels.alertname == "SynwatchInterfaceDetached")] | length')" 0
+check_eq "no SynwatchDown, SynwatchInterfaceDetached or SynwatchCrowdsecStale" \
+  "$(api alerts | jq '[.data.alerts[] | select(.labels.alertname | IN("SynwatchDown", "SynwatchInterfaceDetached", "SynwatchCrowdsecStale"))] | length')" 0
+check_eq "the decision table's fill is recorded: 2 prefixes of 131072" \
+  "$(value 'instance_table:synwatch_table_fill:ratio{instance="host-a", table="decisions"} * 131072')" 2
+check_eq "the recorded banned rate is there" \
+  "$(query 'instance_outcome:synwatch_syn_packets:rate5m{instance="host-a", outcome="banned"} > 0' | jq '.data.result | length')" 1
 
 log "evaluated $evaluated queries through Prometheus; list in $report"
 if [ "$SW_FAILURES" -gt 0 ]; then tail -n 20 "$SW_TMP/prometheus.log" >&2; fi

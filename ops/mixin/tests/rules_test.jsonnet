@@ -277,6 +277,30 @@ local fleetInput =
       value('15m', 'job:synwatch_dry_run:sum', [[job, 1]]),
     ]),
 
+    // a: the LAPI answered until 10m, then nothing (the last success stays
+    // at 600 s); b: every poll succeeds. a's write failures: 4 at 3m.
+    test('CrowdSec: stale decisions, write failures, the decision table', [
+      series('synwatch_crowdsec_last_success_timestamp_seconds', { instance: 'a' }, '0+60x10 600x30'),
+      series('synwatch_crowdsec_last_success_timestamp_seconds', { instance: 'b' }, '0+60x40'),
+      series('synwatch_crowdsec_table_write_failures_total', { instance: 'a' }, '0 0 0 4x30'),
+      series('synwatch_crowdsec_table_write_failures_total', { instance: 'b' }, '0x33'),
+      series('synwatch_crowdsec_prefixes', { instance: 'a' }, '131072x30'),
+      series('synwatch_crowdsec_prefixes_capacity', { instance: 'a' }, '131072x30'),
+      series('synwatch_crowdsec_prefixes', { instance: 'b' }, '1000x30'),
+      series('synwatch_crowdsec_prefixes_capacity', { instance: 'b' }, '131072x30'),
+    ], [
+      at('20m', 'SynwatchCrowdsecStale', []),
+      at('27m', 'SynwatchCrowdsecStale', [fires('SynwatchCrowdsecStale', { instance: 'a' }, 'synwatch on a gets no CrowdSec decisions', 'The last successful decision poll of the CrowdSec LAPI was 17m 0s ago: bans already in the kernel stay enforced and end on time, but new fleet decisions do not arrive and deleted ones are not lifted.')]),
+      at('12m', 'SynwatchCrowdsecWriteFailures', [fires('SynwatchCrowdsecWriteFailures', { instance: 'a' }, 'synwatch on a cannot enforce every CrowdSec decision', '4 writes to the kernel decision table failed in the last 10 minutes (a full table: crowdsec.max_decisions): those bans are not enforced on this host.')]),
+      at('25m', 'SynwatchCrowdsecWriteFailures', []),
+      at('25m', 'SynwatchTableNearFull', [fires('SynwatchTableNearFull', { instance: 'a', table: 'decisions' }, 'synwatch table decisions on a is 100% full', 'The decisions table is near its capacity: past it the least recently seen entries are pushed out (peer series end, tracked scanners are forgotten, or blocks in force are lost).')]),
+    ], [
+      value('20m', 'instance_table:synwatch_table_fill:ratio', [
+        [job { instance: 'a', table: 'decisions' }, 1],
+        [job { instance: 'b', table: 'decisions' }, 1000 / 131072],
+      ]),
+    ]),
+
     test('version skew', [
       series('synwatch_build_info', { instance: 'a', version: '0.1.0', revision: 'r1', libbpf_version: '1.1.0' }, '1x90'),
       series('synwatch_build_info', { instance: 'b', version: '0.2.0', revision: 'r2', libbpf_version: '1.1.0' }, '1x90'),
