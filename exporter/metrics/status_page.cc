@@ -140,7 +140,7 @@ std::string StatusPage::Render() const {
   out += "</td></tr>\n</table>\n";
 
   out += "<h2 id=\"interfaces\">Interfaces</h2>\n<table>\n";
-  Head(out, {"interface", "ifindex", "XDP mode", "attached", "SYNs",
+  Head(out, {"interface", "ifindex", "XDP mode", "attach", "attached", "SYNs",
              "SYNs dropped", "scans detected"});
   for (const InterfaceRow& row : interfaces) {
     uint64_t syns = 0;
@@ -155,6 +155,9 @@ std::string StatusPage::Render() const {
     Cell(out, row.name);
     Cell(out, std::to_string(row.ifindex));
     Cell(out, row.mode.empty() ? "-" : row.mode);
+    Cell(out, row.attach == "dispatcher"
+                  ? "dispatcher, priority " + std::to_string(row.run_priority)
+                  : row.attach);
     out += row.attached ? "<td class=\"ok\">yes</td>"
                         : "<td class=\"bad\">no</td>";
     Cell(out, row.has_stats ? std::to_string(syns) : "-");

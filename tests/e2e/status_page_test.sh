@@ -78,8 +78,8 @@ version="$("$BIN" --version | awk '{print $2}')"
 has() { grep -Eq "$1" <<<"$dom"; }
 check "title" has '<title>synwatch status</title>'
 check "version $version" has "Version <code>$version</code>"
-check "interface sw-srv, its XDP mode, attached" \
-  has '<tr><td>sw-srv</td><td>[0-9]+</td><td>(native|generic)</td><td class="ok">yes</td>'
+check "interface sw-srv, its XDP mode, direct attach, attached" \
+  has '<tr><td>sw-srv</td><td>[0-9]+</td><td>(native|generic)</td><td>direct</td><td class="ok">yes</td>'
 check "dry run on" has 'dry run</td><td class="bad">on: nothing is dropped'
 check "rules in force: 1 allow, 2 deny" \
   bash -c "grep -q '<td>allow prefixes</td><td>1</td>' <<<'$dom' && grep -q '<td>deny prefixes</td><td>2</td>' <<<'$dom'"

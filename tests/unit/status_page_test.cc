@@ -24,7 +24,12 @@ class CountingRows : public RowSource {
     row.has_stats = true;
     row.stats.syn[SW_OUTCOME_UNMATCHED][SW_ACTION_PASS] = 40;
     row.stats.syn[SW_OUTCOME_DENIED][SW_ACTION_DROP] = 2;
-    *rows = {row};
+    InterfaceRow shared = row;
+    shared.name = "eth1";
+    shared.ifindex = 8;
+    shared.attach = "dispatcher";
+    shared.run_priority = 10;
+    *rows = {row, shared};
     return true;
   }
   bool ReadPeers(std::vector<PeerRow>* rows) const override {
@@ -89,7 +94,12 @@ TEST(StatusPage, ShowsTheTopPeersMostFirstAndTheTables) {
             std::string::npos);
   EXPECT_NE(html.find("off: rules are enforced"), std::string::npos);
   // What the page shows is escaped.
-  EXPECT_NE(html.find("veth&lt;0&gt;"), std::string::npos);
+  EXPECT_NE(
+      html.find("veth&lt;0&gt;</td><td>7</td><td>native</td><td>direct</td>"),
+      std::string::npos);
+  EXPECT_NE(html.find("eth1</td><td>8</td><td>native</td><td>dispatcher, "
+                      "priority 10</td>"),
+            std::string::npos);
   EXPECT_NE(html.find("192.0.2.1 &lt;x&gt;"), std::string::npos);
   EXPECT_EQ(html.find("<x>"), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
