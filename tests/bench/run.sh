@@ -573,7 +573,7 @@ section_dispatcher() {
     SYNWATCH_KM_KERNELS="$kernel" SYNWATCH_KM_BPF_ONLY='^$' SYNWATCH_KM_E2E=bench_dispatcher \
       SYNWATCH_KM_OUT="$km" bash "$ROOT/tests/kernel-matrix/run.sh" "$BUILD" \
       >"$SW_TMP/km.out" 2>&1 || true
-    accel=$(grep -o 'boot [^ ]* ([a-z]*' "$SW_TMP/km.out" | tail -n1 | sed 's/.*(//')
+    accel=$(grep -o 'boot [^ ]* ([a-z]*' "$SW_TMP/km.out" | tail -n1 | sed 's/.*(//' || true)
     cp "$km/runs/$kernel/e2e-bench_dispatcher.log" "$SW_TMP/dispatcher.out" 2>/dev/null || true
   elif [ "$rc" -ne 0 ]; then
     log "dispatcher: failed (exit status $rc)"
@@ -589,8 +589,8 @@ section_dispatcher() {
           emulated: ($accel == "tcg")}' <<<"$line" >"$OUT/dispatcher.json"
   printf '\n== 5. Through the dispatcher vs direct attach (%s) ==\n' \
     "$(jq -r '"\(.where), kernel \(.kernel)\(if .emulated then ", TCG emulation: ratios only" else "" end)"' "$OUT/dispatcher.json")"
-  jq -r '"non-SYN (TCP ACK):  dispatcher / direct \(.ratio_non_syn * 100 | round / 100)x (\(.dispatcher_non_syn_ns * 10 | round / 10) / \(.direct_non_syn_ns * 10 | round / 10) ns)",
-      "known-peer SYN:     dispatcher / direct \(.ratio_known_syn * 100 | round / 100)x (\(.dispatcher_known_syn_ns * 10 | round / 10) / \(.direct_known_syn_ns * 10 | round / 10) ns)"' \
+  jq -r '"non-SYN (TCP ACK):  dispatcher / direct \(.ratio_non_syn * 100 | round / 100)x (\(.dispatcher_non_syn_ns * 10 | round / 10) / \(.direct_non_syn_ns * 10 | round / 10)\(if .emulated then " emulated" else "" end) ns)",
+      "known-peer SYN:     dispatcher / direct \(.ratio_known_syn * 100 | round / 100)x (\(.dispatcher_known_syn_ns * 10 | round / 10) / \(.direct_known_syn_ns * 10 | round / 10)\(if .emulated then " emulated" else "" end) ns)"' \
     "$OUT/dispatcher.json"
 }
 
