@@ -57,7 +57,8 @@ std::string DropCapabilitiesExcept(uint64_t effective,
 // again, at its end, what it raised. Other threads never see them: a scrape
 // served meanwhile runs without. Nests: an inner scope lowers only what it
 // raised. A capset that fails raises nothing (the privileged call then
-// fails with EPERM and says so).
+// fails with EPERM and says so). A thread started inside a scope would
+// inherit what it raised: start none there.
 class ScopedCapabilities {
  public:
   explicit ScopedCapabilities(uint64_t caps);

@@ -10,8 +10,8 @@
 #   tests/bench/dispatcher.sh path/to/synwatch
 #
 # Prints "dispatcher_bench: {JSON}" on stdout; exit status 77 when the kernel
-# refuses libxdp's dispatcher. Knobs: BENCH_DISPATCHER_RUNS (11; 7 in a
-# kernel matrix guest), BENCH_DISPATCHER_REPEAT (1000000; 200000 there).
+# refuses libxdp's dispatcher. Knobs: BENCH_DISPATCHER_RUNS (11),
+# BENCH_DISPATCHER_REPEAT (1000000; 200000 in a kernel matrix guest).
 set -uo pipefail
 BIN="$(realpath "${1:?usage: dispatcher.sh path/to/synwatch}")"
 HERE="$(dirname "$(realpath "$0")")"
@@ -20,7 +20,7 @@ TOOL="$(dirname "$BIN")/tests/bench/dispatcher_bench"
 source "$HERE/../e2e/lib.sh"
 
 runs=11 repeat=1000000
-if grep -q 'km\.tree=' /proc/cmdline; then runs=7 repeat=200000; fi
+if grep -q 'km\.tree=' /proc/cmdline; then repeat=200000; fi
 runs="${BENCH_DISPATCHER_RUNS:-$runs}"
 repeat="${BENCH_DISPATCHER_REPEAT:-$repeat}"
 

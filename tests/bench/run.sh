@@ -589,8 +589,8 @@ section_dispatcher() {
           emulated: ($accel == "tcg")}' <<<"$line" >"$OUT/dispatcher.json"
   printf '\n== 5. Through the dispatcher vs direct attach (%s) ==\n' \
     "$(jq -r '"\(.where), kernel \(.kernel)\(if .emulated then ", TCG emulation: ratios only" else "" end)"' "$OUT/dispatcher.json")"
-  jq -r '"non-SYN (TCP ACK):  dispatcher / direct \(.ratio_non_syn * 100 | round / 100)x (\(.dispatcher_non_syn_ns * 10 | round / 10) / \(.direct_non_syn_ns * 10 | round / 10)\(if .emulated then " emulated" else "" end) ns)",
-      "known-peer SYN:     dispatcher / direct \(.ratio_known_syn * 100 | round / 100)x (\(.dispatcher_known_syn_ns * 10 | round / 10) / \(.direct_known_syn_ns * 10 | round / 10)\(if .emulated then " emulated" else "" end) ns)"' \
+  jq -r '"non-SYN (TCP ACK):  dispatcher / direct \(.ratio_non_syn * 100 | round / 100)x (per run \(.ratio_non_syn_min)-\(.ratio_non_syn_max); \(.dispatcher_non_syn_ns * 10 | round / 10) / \(.direct_non_syn_ns * 10 | round / 10)\(if .emulated then " emulated" else "" end) ns)",
+      "known-peer SYN:     dispatcher / direct \(.ratio_known_syn * 100 | round / 100)x (per run \(.ratio_known_syn_min)-\(.ratio_known_syn_max); \(.dispatcher_known_syn_ns * 10 | round / 10) / \(.direct_known_syn_ns * 10 | round / 10)\(if .emulated then " emulated" else "" end) ns)"' \
     "$OUT/dispatcher.json"
 }
 

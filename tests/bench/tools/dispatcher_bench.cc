@@ -94,9 +94,14 @@ double TestRunFine(int prog_fd, uint32_t ifindex,
   return (b * repeat - a * small) / (repeat - small);
 }
 
-double Median(std::vector<double> v) {
+struct Spread {
+  double min = 0, median = 0, max = 0;
+};
+
+Spread Summarise(std::vector<double> v) {
   std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
+  if (v.empty()) return {};
+  return {v.front(), v[v.size() / 2], v.back()};
 }
 
 // Entries in a hash map (the peers synwatch counted).
@@ -258,24 +263,38 @@ int Run(const Options& o) {
 
   utsname u{};
   uname(&u);
-  const double floor_ns = Median(s["floor"]);
-  const double dn = Median(s["direct_non_syn"]);
-  const double pn = Median(s["dispatcher_non_syn"]);
-  const double dk = Median(s["direct_known_syn"]);
-  const double pk = Median(s["dispatcher_known_syn"]);
+  const double floor_ns = Summarise(s["floor"]).median;
+  const Spread dn = Summarise(s["direct_non_syn"]);
+  const Spread pn = Summarise(s["dispatcher_non_syn"]);
+  const Spread dk = Summarise(s["direct_known_syn"]);
+  const Spread pk = Summarise(s["dispatcher_known_syn"]);
+  // Per-run ratios too: the spread of the ratio, drift cancelled.
+  std::vector<double> rn, rk;
+  for (size_t i = 0; i < s["direct_non_syn"].size(); ++i) {
+    rn.push_back(s["dispatcher_non_syn"][i] / s["direct_non_syn"][i]);
+    rk.push_back(s["dispatcher_known_syn"][i] / s["direct_known_syn"][i]);
+  }
+  const Spread rns = Summarise(rn);
+  const Spread rks = Summarise(rk);
   std::fprintf(stderr,
-               "kernel %s\n"
+               "kernel %s (medians; min-max of the per-run ratio)\n"
                "case            direct ns  dispatcher ns  ratio\n"
-               "non-SYN (ACK)   %9.2f  %13.2f  %5.2f\n"
-               "known-peer SYN  %9.2f  %13.2f  %5.2f\n"
+               "non-SYN (ACK)   %9.2f  %13.2f  %5.3f (%.3f-%.3f)\n"
+               "known-peer SYN  %9.2f  %13.2f  %5.3f (%.3f-%.3f)\n"
                "floor (XDP_PASS only): %.2f ns\n",
-               u.release, dn, pn, pn / dn, dk, pk, pk / dk, floor_ns);
+               u.release, dn.median, pn.median, pn.median / dn.median, rns.min,
+               rns.max, dk.median, pk.median, pk.median / dk.median, rks.min,
+               rks.max, floor_ns);
   std::printf(
       "{\"kernel\":\"%s\",\"runs\":%d,\"repeat\":%u,\"floor_ns\":%.3f,"
       "\"direct_non_syn_ns\":%.3f,\"dispatcher_non_syn_ns\":%.3f,"
-      "\"ratio_non_syn\":%.3f,\"direct_known_syn_ns\":%.3f,"
-      "\"dispatcher_known_syn_ns\":%.3f,\"ratio_known_syn\":%.3f}\n",
-      u.release, o.runs, o.repeat, floor_ns, dn, pn, pn / dn, dk, pk, pk / dk);
+      "\"ratio_non_syn\":%.3f,\"ratio_non_syn_min\":%.3f,"
+      "\"ratio_non_syn_max\":%.3f,\"direct_known_syn_ns\":%.3f,"
+      "\"dispatcher_known_syn_ns\":%.3f,\"ratio_known_syn\":%.3f,"
+      "\"ratio_known_syn_min\":%.3f,\"ratio_known_syn_max\":%.3f}\n",
+      u.release, o.runs, o.repeat, floor_ns, dn.median, pn.median,
+      pn.median / dn.median, rns.min, rns.max, dk.median, pk.median,
+      pk.median / dk.median, rks.min, rks.max);
   return 0;
 }
 
