@@ -425,11 +425,17 @@ int Run(const Options& options) {
   // Loaded, pinned and attached: keep only what reloads, scrapes and
   // re-attaching use. Before any thread starts, so all of them inherit it.
   try {
+    const uint64_t libxdp = LibxdpCapabilities(config.xdp.attach);
     const std::string dropped =
-        DropCapabilitiesExcept(RuntimeCapabilities(config.xdp.attach));
+        DropCapabilitiesExcept(RuntimeCapabilities(), libxdp);
+    const CapabilitySets now = CurrentCapabilities();
     spdlog::info("Capabilities now {} (dropped: {})",
-                 CapabilityNames(CurrentCapabilities().effective),
+                 CapabilityNames(now.effective),
                  dropped.empty() ? "none" : dropped);
+    if ((now.permitted & libxdp) != 0) {
+      spdlog::info("Kept permitted, raised only around calls into libxdp: {}",
+                   CapabilityNames(now.permitted & libxdp));
+    }
   } catch (const std::exception& e) {
     // A seccomp filter without capset(2), for one: keep running, loudly.
     spdlog::warn("Could not drop capabilities, keeping {}: {}",

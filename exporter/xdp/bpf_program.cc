@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "synwatch.skel.h"
+#include "xdp/privileges.h"
 #include "xdp/rules.h"
 
 namespace synwatch {
@@ -70,8 +71,16 @@ std::string IfName(uint32_t ifindex) {
                                       : "ifindex" + std::to_string(ifindex);
 }
 
+// For the lifetime of the scope, the capabilities libxdp needs (see
+// privileges.h) in the calling thread. Every call into libxdp that reads or
+// changes a dispatcher runs inside one; between them synwatch runs without.
+ScopedCapabilities LibxdpScope() {
+  return ScopedCapabilities(LibxdpCapabilities(XdpAttach::kDispatcher));
+}
+
 // Detaches the program with id from the dispatcher on ifindex.
 int DetachById(uint32_t ifindex, uint32_t id) {
+  const ScopedCapabilities caps = LibxdpScope();
   xdp_program* prog = xdp_program__from_id(id);
   if (const long err = libxdp_get_error(prog); err != 0 || prog == nullptr) {
     return err != 0 ? static_cast<int>(err) : -ENOENT;
@@ -436,6 +445,7 @@ void BpfProgram::Activate() {
 }
 
 void BpfProgram::DetachFromDispatcher(uint32_t ifindex, Link& link) {
+  const ScopedCapabilities caps = LibxdpScope();
   const int err = xdp_program__detach(link.xdp.get(), static_cast<int>(ifindex),
                                       XDP_MODE_UNSPEC, 0);
   if (err != 0 && err != -ENOENT && err != -ENODEV) {
@@ -446,6 +456,7 @@ void BpfProgram::DetachFromDispatcher(uint32_t ifindex, Link& link) {
 
 AttachedMode BpfProgram::AttachToDispatcher(const std::string& where,
                                             uint32_t ifindex, XdpMode mode) {
+  const ScopedCapabilities caps = LibxdpScope();
   std::optional<AttachedMode> current;
   std::vector<uint32_t> earlier;  // synwatch programs already there
   if (MultiprogPtr mp = MultiprogOf(where, ifindex)) {
@@ -930,6 +941,7 @@ void BpfProgram::ReleaseUnclaimedLinks() {
 }
 
 int DetachFromDispatchers() {
+  const ScopedCapabilities caps = LibxdpScope();
   int detached = 0;
   struct if_nameindex* all = if_nameindex();
   if (all == nullptr) return 0;

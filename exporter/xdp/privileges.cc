@@ -21,6 +21,19 @@ bool GetCaps(__user_cap_data_struct data[2]) {
   return syscall(SYS_capget, &header, data) == 0;
 }
 
+// Sets this thread's capability sets.
+bool SetCaps(uint64_t effective, uint64_t permitted, uint64_t inheritable = 0) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  data[0].effective = static_cast<uint32_t>(effective);
+  data[1].effective = static_cast<uint32_t>(effective >> 32);
+  data[0].permitted = static_cast<uint32_t>(permitted);
+  data[1].permitted = static_cast<uint32_t>(permitted >> 32);
+  data[0].inheritable = static_cast<uint32_t>(inheritable);
+  data[1].inheritable = static_cast<uint32_t>(inheritable >> 32);
+  return syscall(SYS_capset, &header, data) == 0;
+}
+
 uint64_t Join(uint32_t low, uint32_t high) {
   return (static_cast<uint64_t>(high) << 32) | low;
 }
@@ -81,12 +94,14 @@ CapabilitySets CurrentCapabilities() {
   return sets;
 }
 
-uint64_t RuntimeCapabilities(XdpAttach attach) {
-  const uint64_t direct =
-      (uint64_t{1} << CAP_BPF) | (uint64_t{1} << CAP_NET_ADMIN);
-  if (attach == XdpAttach::kDirect) return direct;
-  return direct | (uint64_t{1} << CAP_SYS_ADMIN) |
-         (uint64_t{1} << CAP_PERFMON) | (uint64_t{1} << CAP_DAC_OVERRIDE);
+uint64_t RuntimeCapabilities() {
+  return (uint64_t{1} << CAP_BPF) | (uint64_t{1} << CAP_NET_ADMIN);
+}
+
+uint64_t LibxdpCapabilities(XdpAttach attach) {
+  if (attach == XdpAttach::kDirect) return 0;
+  return (uint64_t{1} << CAP_SYS_ADMIN) | (uint64_t{1} << CAP_PERFMON) |
+         (uint64_t{1} << CAP_DAC_OVERRIDE);
 }
 
 std::string CapabilityNames(uint64_t mask) {
@@ -100,7 +115,9 @@ std::string CapabilityNames(uint64_t mask) {
   return out;
 }
 
-std::string DropCapabilitiesExcept(uint64_t keep) {
+std::string DropCapabilitiesExcept(uint64_t effective,
+                                   uint64_t permitted_only) {
+  const uint64_t keep = effective | permitted_only;
   const CapabilitySets before = CurrentCapabilities();
   const uint64_t kept = before.permitted & keep;
 
@@ -122,15 +139,28 @@ std::string DropCapabilitiesExcept(uint64_t keep) {
       }
     }
   }
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2]{};
-  data[0].effective = data[0].permitted = static_cast<uint32_t>(kept);
-  data[1].effective = data[1].permitted = static_cast<uint32_t>(kept >> 32);
-  if (syscall(SYS_capset, &header, data) != 0) {
+  if (!SetCaps(kept & effective, kept)) {
     throw std::runtime_error(std::string("drop capabilities: ") +
                              std::strerror(errno));
   }
   return CapabilityNames(before.permitted & ~kept);
+}
+
+ScopedCapabilities::ScopedCapabilities(uint64_t caps) {
+  const CapabilitySets now = CurrentCapabilities();
+  const uint64_t missing = caps & now.permitted & ~now.effective;
+  if (missing != 0 &&
+      SetCaps(now.effective | missing, now.permitted, now.inheritable)) {
+    raised_ = missing;
+  }
+}
+
+ScopedCapabilities::~ScopedCapabilities() {
+  if (raised_ == 0) return;
+  const CapabilitySets now = CurrentCapabilities();
+  // Lowering the effective set is always allowed: this cannot fail short
+  // of a seccomp filter that also refused the raise.
+  SetCaps(now.effective & ~raised_, now.permitted, now.inheritable);
 }
 
 }  // namespace synwatch

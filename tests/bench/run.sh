@@ -6,10 +6,13 @@
 #           delivers them): synwatch vs nftables
 #   scrape  scrape time and RSS as the per-peer table grows; node_exporter
 #   idle    CPU used by an idle exporter over 60 s
+#   dispatcher  per-packet cost through libxdp's dispatcher vs direct attach;
+#           where this kernel refuses the dispatcher, in a kernel matrix
+#           guest (Debian's 6.12, emulated: ratios only)
 # Prints a table per section and a summary of the targets, and writes every
 # figure to BUILD_DIR/bench/results.json (keys: tests/bench/README.md).
 #
-#   tests/bench/run.sh BUILD_DIR [xdp|flood|scrape|idle ...]   (root)
+#   tests/bench/run.sh BUILD_DIR [xdp|flood|scrape|idle|dispatcher ...]   (root)
 #
 # All traffic stays inside two network namespaces this script creates and
 # removes (documentation addresses only); every loop is bounded in count and
@@ -20,7 +23,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD_ARG="${1:?usage: tests/bench/run.sh BUILD_DIR [xdp|flood|scrape|idle ...]}"
 shift
 SECTIONS=("$@")
-if [ ${#SECTIONS[@]} -eq 0 ]; then SECTIONS=(xdp flood scrape idle); fi
+if [ ${#SECTIONS[@]} -eq 0 ]; then SECTIONS=(xdp flood scrape idle dispatcher); fi
 
 # Knobs (environment), defaults sized for `make bench` in well under 15 min.
 XDP_RUNS="${BENCH_XDP_RUNS:-11}"
@@ -543,6 +546,55 @@ section_idle() {
 }
 
 # ---------------------------------------------------------------------------
+# 5. Through libxdp's dispatcher vs direct attach
+# ---------------------------------------------------------------------------
+# tests/bench/dispatcher.sh here; where this kernel refuses the dispatcher's
+# extension (freplace) programs (exit 77), in one kernel matrix guest
+# (tests/kernel-matrix: Debian's 6.12, under qemu; BENCH_DISPATCHER_KERNEL).
+# A guest under TCG emulates the CPU: its nanoseconds are not a machine's,
+# only the ratio of the two attach modes in the same run is reported.
+section_dispatcher() {
+  local rc=0 where=host accel="" line
+  log "dispatcher: direct attach against libxdp's dispatcher"
+  bash "$ROOT/tests/bench/dispatcher.sh" "$SYNWATCH" >"$SW_TMP/dispatcher.out" || rc=$?
+  if [ "$rc" -eq 77 ]; then
+    local kernel="${BENCH_DISPATCHER_KERNEL:-6.12}" km="$OUT/kernel-matrix"
+    log "dispatcher: this kernel refuses libxdp's dispatcher: in a $kernel guest"
+    where="kernel matrix guest"
+    rm -rf "$km/runs/$kernel"
+    # The matrix's root file system, when `make kernel-matrix` built one
+    # (rootfs.sh checks its stamp and rebuilds it if it is stale).
+    if [ ! -s "$km/rootfs.img" ] && [ -s "$BUILD/kernel-matrix/rootfs.img" ]; then
+      mkdir -p "$km"
+      cp -r --reflink=auto "$BUILD/kernel-matrix"/{rootfs.img,rootfs.img.stamp,kernels.txt,boot} "$km/"
+    fi
+    # The guest's verdict is about the BPF suite it does not run here: only
+    # the row's own output counts.
+    SYNWATCH_KM_KERNELS="$kernel" SYNWATCH_KM_BPF_ONLY='^$' SYNWATCH_KM_E2E=bench_dispatcher \
+      SYNWATCH_KM_OUT="$km" bash "$ROOT/tests/kernel-matrix/run.sh" "$BUILD" \
+      >"$SW_TMP/km.out" 2>&1 || true
+    accel=$(grep -o 'boot [^ ]* ([a-z]*' "$SW_TMP/km.out" | tail -n1 | sed 's/.*(//' || true)
+    cp "$km/runs/$kernel/e2e-bench_dispatcher.log" "$SW_TMP/dispatcher.out" 2>/dev/null || true
+  elif [ "$rc" -ne 0 ]; then
+    log "dispatcher: failed (exit status $rc)"
+    return 0
+  fi
+  line=$(sed -n 's/^dispatcher_bench: {/{/p' "$SW_TMP/dispatcher.out" | tail -n1)
+  if [ -z "$line" ]; then
+    log "dispatcher: no figures (see $SW_TMP/dispatcher.out, $OUT/kernel-matrix)"
+    return 0
+  fi
+  jq -c --arg where "$where" --arg accel "$accel" \
+    '. + {where: $where, accel: (if $accel == "" then null else $accel end),
+          emulated: ($accel == "tcg")}' <<<"$line" >"$OUT/dispatcher.json"
+  printf '\n== 5. Through the dispatcher vs direct attach (%s) ==\n' \
+    "$(jq -r '"\(.where), kernel \(.kernel)\(if .emulated then ", TCG emulation: ratios only" else "" end)"' "$OUT/dispatcher.json")"
+  jq -r '"non-SYN (TCP ACK):  dispatcher / direct \(.ratio_non_syn * 100 | round / 100)x (per run \(.ratio_non_syn_min)-\(.ratio_non_syn_max); \(.dispatcher_non_syn_ns * 10 | round / 10) / \(.direct_non_syn_ns * 10 | round / 10)\(if .emulated then " emulated" else "" end) ns)",
+      "known-peer SYN:     dispatcher / direct \(.ratio_known_syn * 100 | round / 100)x (per run \(.ratio_known_syn_min)-\(.ratio_known_syn_max); \(.dispatcher_known_syn_ns * 10 | round / 10) / \(.direct_known_syn_ns * 10 | round / 10)\(if .emulated then " emulated" else "" end) ns)"' \
+    "$OUT/dispatcher.json"
+}
+
+# ---------------------------------------------------------------------------
 sandbox_up
 for s in "${SECTIONS[@]}"; do
   case "$s" in
@@ -550,6 +602,7 @@ for s in "${SECTIONS[@]}"; do
     flood) section_flood ;;
     scrape) section_scrape ;;
     idle) section_idle ;;
+    dispatcher) section_dispatcher ;;
     *) echo "bench: unknown section $s" >&2; exit 2 ;;
   esac
 done
@@ -563,6 +616,8 @@ jq -n \
   --arg kernel "$(uname -r)" --argjson cpus "$(nproc)" --arg rev "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
   --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson seconds "$(elapsed)" \
   -f "$ROOT/tests/bench/results.jq" >"$OUT/results.json"
+jq --argjson d "$(slurp dispatcher)" '.dispatcher = $d' "$OUT/results.json" >"$OUT/results.json.new"
+mv "$OUT/results.json.new" "$OUT/results.json"
 
 printf '\n== Targets (issue 7) ==\n'
 jq -r '.targets[] | [.name, (if .value == null then "n/a" else (.value * 1000 | round / 1000 | tostring) end),

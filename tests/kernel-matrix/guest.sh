@@ -18,7 +18,8 @@
 #      nothing attached): "refused";
 #   3. the BPF packet suite (the gtest binary of the ctest label bpf);
 #   4. end-to-end scripts from tests/e2e (real connects, a denied source, a
-#      scan, scrapes).
+#      scan, scrapes); a name bench_NAME runs tests/bench/NAME.sh instead
+#      (tests/bench/run.sh's dispatcher row).
 set -uo pipefail
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 tree="" build="" e2e=""
@@ -150,8 +151,12 @@ say "BPF suite: $n tests in $((SECONDS - t)) s"
 # --- 4. end to end ------------------------------------------------------------
 for name in ${e2e//,/ }; do
   t=$SECONDS
+  # bench_NAME: tests/bench/NAME.sh (a benchmark row that needs this
+  # kernel), else tests/e2e/NAME.sh.
+  script="$tree/tests/e2e/$name.sh"
+  [[ "$name" == bench_* ]] && script="$tree/tests/bench/${name#bench_}.sh"
   # shellcheck disable=SC2031 # bin is set above, not in attach's subshell
-  SW_ID=ke$$ timeout -k 10 600 bash "$tree/tests/e2e/$name.sh" "$bin" >"/out/e2e-$name.log" 2>&1
+  SW_ID=ke$$ timeout -k 10 600 bash "$script" "$bin" >"/out/e2e-$name.log" 2>&1
   rc=$?
   summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "/out/e2e-$name.log" | tail -n1)
   res "e2e_$name" "status $rc: ${summary:-no summary}"
