@@ -48,9 +48,36 @@ double UnixNow() {
 
 }  // namespace
 
-bool KernelDecisionTable::Write(const Cidr& prefix, uint64_t expires_ns) {
+namespace {
+
+std::vector<std::string> ReadOriginNames(int names_fd) {
+  std::vector<std::string> names;
+  for (uint32_t slot = 0; slot < SW_ORIGIN_SLOTS; ++slot) {
+    sw_origin_name n{};
+    if (bpf_map_lookup_elem(names_fd, &slot, &n) != 0) n = {};
+    names.emplace_back(n.name, strnlen(n.name, sizeof(n.name)));
+  }
+  return names;
+}
+
+}  // namespace
+
+KernelDecisionTable::KernelDecisionTable(int fd, int names_fd)
+    : fd_(fd), names_fd_(names_fd), origins_(ReadOriginNames(names_fd)) {}
+
+bool KernelDecisionTable::Write(const Cidr& prefix, uint64_t expires_ns,
+                                const std::string& origin) {
+  bool added = false;
+  const uint32_t slot = origins_.Slot(origin, &added);
+  if (added) {
+    // The name before the first entry that counts under it.
+    const sw_origin_name name = OriginName(origin);
+    if (bpf_map_update_elem(names_fd_, &slot, &name, BPF_ANY) != 0) {
+      return false;
+    }
+  }
   const sw_decision_key key = KeyOf(prefix);
-  const sw_decision value{expires_ns};
+  const sw_decision value{expires_ns, slot, 0};
   return bpf_map_update_elem(fd_, &key, &value, BPF_ANY) == 0;
 }
 
@@ -150,8 +177,9 @@ PollResult Bouncer::PollOnce() {
       store_.Apply(delta, clock_(), startup);
   uint64_t failed = 0;
   for (const KernelChange& c : changes) {
-    const bool ok = c.expires_ns ? table_->Write(c.prefix, *c.expires_ns)
-                                 : table_->Erase(c.prefix);
+    const bool ok = c.expires_ns
+                        ? table_->Write(c.prefix, *c.expires_ns, c.origin)
+                        : table_->Erase(c.prefix);
     if (!ok && failed++ == 0) {
       spdlog::warn("CrowdSec: {} {} in the kernel's table: {}",
                    c.expires_ns ? "cannot write" : "cannot delete",
