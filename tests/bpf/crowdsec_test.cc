@@ -140,7 +140,8 @@ TEST_F(CrowdsecTest, BannedSynsAreCountedByOrigin) {
   prog_.WriteDecision("198.51.100.7/32", until, 5);
   // The origin slot is masked: a value past the table counts in range.
   prog_.WriteDecision("2001:db8:66::/48", until, SW_ORIGIN_SLOTS + 5);
-  prog_.WriteDecision("192.0.2.1/32", MonotonicNs() - 1, 3);  // expired
+  // Ended a second ago (the program's coarse clock is a tick behind).
+  prog_.WriteDecision("192.0.2.1/32", MonotonicNs() - 1000 * kMs, 3);
 
   for (int i = 0; i < 3; ++i) EXPECT_EQ(Syn("203.0.113.40"), XDP_DROP);
   EXPECT_EQ(Syn("198.51.100.7"), XDP_DROP);
