@@ -2,6 +2,7 @@
 #include "crowdsec/bouncer.h"
 
 #include <bpf/bpf.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <time.h>
 
@@ -134,7 +135,7 @@ PollResult Bouncer::PollOnce() {
     std::lock_guard lock(mu_);
     startup = !synced_;
   }
-  const LapiAnswer answer = fetch_(startup);
+  LapiAnswer answer = fetch_(startup);
   std::lock_guard lock(mu_);
   auto fail = [this](PollResult r, const std::string& why) {
     ++polls_[r];
@@ -193,6 +194,13 @@ PollResult Bouncer::PollOnce() {
       if (store_.kernel().count(p) == 0) table_->Erase(p);
     }
     inherited_.clear();
+    // A full answer is large (100,000 decisions: 16 MB of JSON, several
+    // times that as a parsed document); glibc keeps what it freed, which
+    // held the exporter's RSS at the peak (tests/bench/README.md, 5).
+    answer.body.clear();
+    answer.body.shrink_to_fit();
+    delta = StreamDelta{};
+    malloc_trim(0);
     synced_ = true;
     spdlog::info("CrowdSec: {} decision(s) on {} prefix(es) in force",
                  store_.decisions(), store_.kernel().size());

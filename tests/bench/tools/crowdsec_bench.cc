@@ -232,6 +232,9 @@ int Run(const Options& o) {
   const auto banned6 = Syn(Address(o.decisions / 2));
   const auto known4 = Syn("192.0.2.56");
   const auto known6 = Syn("2001:db8:1:2:3:4:5:6");
+  // Unmatched, but inside the decisions' /34: the trie is walked as deep
+  // as for a ban before it misses (an address beside a blocklist's).
+  const auto near6 = Syn(Address(o.decisions + 1));
   std::map<std::string, std::vector<Sample>> samples;
   const auto rec = [&](const std::string& key, Sample s) {
     samples[key].push_back(s);
@@ -249,6 +252,8 @@ int Run(const Options& o) {
         TestRunFine(sw_fd, known4, r, XDP_PASS, "unmatched4"));
     rec("syn_unmatched_v6_crowdsec",
         TestRunFine(sw_fd, known6, r, XDP_PASS, "unmatched6"));
+    rec("syn_unmatched_v6_in_range",
+        TestRunFine(sw_fd, near6, r, XDP_PASS, "near6"));
     rec("syn_banned_v4", TestRunFine(sw_fd, banned4, r, XDP_DROP, "banned4"));
     rec("syn_banned_v6", TestRunFine(sw_fd, banned6, r, XDP_DROP, "banned6"));
     std::fprintf(stderr, "  run %d/%d done\n", run + 1, o.runs);
@@ -272,6 +277,8 @@ int Run(const Options& o) {
        true},
       {"syn_unmatched_v6_crowdsec", "SYN unmatched IPv6, decisions loaded",
        true},
+      {"syn_unmatched_v6_in_range",
+       "SYN unmatched IPv6 inside the decisions' /34", true},
       {"syn_banned_v4", "SYN banned IPv4 (dropped)", true},
       {"syn_banned_v6", "SYN banned IPv6 (dropped)", true},
   };
