@@ -65,6 +65,23 @@ struct {
 	__type(value, struct sw_decision);
 } decisions SEC(".maps");
 
+/* Banned SYNs by the origin of the decision (struct sw_origin_syns). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SW_ORIGIN_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sw_origin_syns);
+} origin_syns SEC(".maps");
+
+/* The label of each origin slot (struct sw_origin_name): user space's
+ * alone, here so that it is pinned and carried over with the counters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SW_ORIGIN_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sw_origin_name);
+} origin_names SEC(".maps");
+
 /* Per-CPU: filled on a miss by the CPU that missed, so no line bounces. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -1602,10 +1619,14 @@ source:
 
 /* Whether a fleet decision bans src now: the longest prefix of "decisions"
  * that contains it, unexpired. An expired entry bans nothing, so a decision
- * ends here on time whether or not user space is running. key is room on
- * the stack. */
-static __always_inline int decision_bans(const struct syn_source *src, struct sw_decision_key *key)
+ * ends here on time whether or not user space is running. A ban is counted
+ * by its origin here, where the entry is at hand, with the action it gets
+ * (a banned SYN is dropped unless in dry run; nothing later changes that),
+ * for the kinds that sw_if_stats.syn counts. key is room on the stack. */
+static __always_inline int decision_bans(const struct syn_source *src, struct sw_decision_key *key,
+					 __u8 dry_run)
 {
+	struct sw_origin_syns *counts;
 	struct sw_decision *d;
 
 	key->prefixlen = src->family == SW_FAMILY_IPV4 ? 32 + 32 : 32 + 128;
@@ -1613,7 +1634,16 @@ static __always_inline int decision_bans(const struct syn_source *src, struct sw
 	*(__u32 *)&key->family = u8_quad(src->family, 0, 0, 0);
 	__builtin_memcpy(key->addr, src->saddr, sizeof(key->addr));
 	d = bpf_map_lookup_elem(&decisions, key);
-	return d && bpf_ktime_get_coarse_ns() < READ_ONCE(d->expires_ns);
+	if (!d || bpf_ktime_get_coarse_ns() >= READ_ONCE(d->expires_ns))
+		return 0;
+	if (src->kind == ATTEMPT_SYN || src->kind == ATTEMPT_SPLIT_FIRST) {
+		/* The key is dead: its first word keys the counter. */
+		key->prefixlen = READ_ONCE(d->origin) & (SW_ORIGIN_SLOTS - 1);
+		counts = bpf_map_lookup_elem(&origin_syns, &key->prefixlen);
+		if (counts)
+			counts->syn[dry_run ? SW_ACTION_PASS : SW_ACTION_DROP]++;
+	}
+	return 1;
 }
 
 /* --- Memo of port-scan tracking (enum sw_memo) ------------------------- */
@@ -1726,7 +1756,8 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	 * never banned, a denied one stays denied. Looked up apart from the
 	 * verdict caches, so a poll that changes decisions invalidates none of
 	 * the rules' verdicts. */
-	if (outcome == SW_OUTCOME_UNMATCHED && params->decisions && decision_bans(src, &k.decision))
+	if (outcome == SW_OUTCOME_UNMATCHED && params->decisions &&
+	    decision_bans(src, &k.decision, params->dry_run))
 		outcome = SW_OUTCOME_BANNED;
 
 	if (src->family == SW_FAMILY_IPV4) {

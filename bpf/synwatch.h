@@ -17,7 +17,7 @@
 
 #include <linux/types.h>
 
-#define SW_ABI_VERSION 5
+#define SW_ABI_VERSION 6
 
 /* Interfaces: ifindex -> slot through an open-addressed table in the config
  * value (sw_config.if_slots). Slot SW_IF_UNKNOWN counts packets seen on an
@@ -263,6 +263,32 @@ struct sw_decision_key {
  * decisions leaves the rules' cached verdicts alone. */
 struct sw_decision {
 	__u64 expires_ns;
+	__u32 origin; /* slot in "origin_syns" and "origin_names"; the program masks it */
+	__u32 pad;    /* zero */
+};
+
+/* Banned SYNs by decision origin. User space gives each origin label
+ * ("crowdsec", "cscli", "CAPI", "lists:NAME", ...) a slot in first-seen
+ * order and writes its name into the array "origin_names", where a later
+ * synwatch finds it again with the pinned counters; once the slots are
+ * taken, further origins share SW_ORIGIN_OTHER. When several decisions
+ * cover one prefix, its entry carries the origin of the one that ends
+ * last. */
+#define SW_ORIGIN_SLOTS 16 /* power of two */
+#define SW_ORIGIN_OTHER (SW_ORIGIN_SLOTS - 1)
+#define SW_ORIGIN_NAME_LEN 64
+
+/* Value of the per-CPU array "origin_syns": SYNs (as counted in
+ * sw_if_stats.syn) with outcome SW_OUTCOME_BANNED, by action (pass: dry
+ * run). */
+struct sw_origin_syns {
+	__u64 syn[SW_ACTION_COUNT];
+};
+
+/* Value of the array "origin_names", written and read by user space only:
+ * the slot's origin label, NUL-terminated, empty while the slot is free. */
+struct sw_origin_name {
+	char name[SW_ORIGIN_NAME_LEN];
 };
 
 #define SW_DEFAULT_DECISION_ENTRIES 131072

@@ -467,6 +467,10 @@ int Run(const Options& options) {
   maps.scan_track_fd = program.scan_track_fd();
   maps.blocked_fd = program.blocked_fd();
   maps.flood_fd = program.flood_fd();
+  if (config.crowdsec.enabled) {
+    maps.origin_syns_fd = program.origin_syns_fd();
+    maps.origin_names_fd = program.origin_names_fd();
+  }
   maps.peers_capacity = program.sizes().peers;
   maps.scan_track_capacity = program.sizes().scan_track;
   maps.blocked_capacity = program.sizes().blocked;
@@ -482,8 +486,8 @@ int Run(const Options& options) {
   if (config.crowdsec.enabled) {
     lapi = std::make_unique<LapiClient>(
         config.crowdsec, std::string("crowdsec-synwatch-bouncer/v") + kVersion);
-    decision_table =
-        std::make_unique<KernelDecisionTable>(program.decisions_fd());
+    decision_table = std::make_unique<KernelDecisionTable>(
+        program.decisions_fd(), program.origin_names_fd());
     LapiClient* client = lapi.get();
     const auto timeout = std::chrono::seconds(
         std::max<int64_t>(30, std::chrono::duration_cast<std::chrono::seconds>(

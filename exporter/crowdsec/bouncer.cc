@@ -2,6 +2,7 @@
 #include "crowdsec/bouncer.h"
 
 #include <bpf/bpf.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <time.h>
 
@@ -48,9 +49,36 @@ double UnixNow() {
 
 }  // namespace
 
-bool KernelDecisionTable::Write(const Cidr& prefix, uint64_t expires_ns) {
+namespace {
+
+std::vector<std::string> ReadOriginNames(int names_fd) {
+  std::vector<std::string> names;
+  for (uint32_t slot = 0; slot < SW_ORIGIN_SLOTS; ++slot) {
+    sw_origin_name n{};
+    if (bpf_map_lookup_elem(names_fd, &slot, &n) != 0) n = {};
+    names.emplace_back(n.name, strnlen(n.name, sizeof(n.name)));
+  }
+  return names;
+}
+
+}  // namespace
+
+KernelDecisionTable::KernelDecisionTable(int fd, int names_fd)
+    : fd_(fd), names_fd_(names_fd), origins_(ReadOriginNames(names_fd)) {}
+
+bool KernelDecisionTable::Write(const Cidr& prefix, uint64_t expires_ns,
+                                const std::string& origin) {
+  bool added = false;
+  const uint32_t slot = origins_.Slot(origin, &added);
+  if (added) {
+    // The name before the first entry that counts under it.
+    const sw_origin_name name = OriginName(origin);
+    if (bpf_map_update_elem(names_fd_, &slot, &name, BPF_ANY) != 0) {
+      return false;
+    }
+  }
   const sw_decision_key key = KeyOf(prefix);
-  const sw_decision value{expires_ns};
+  const sw_decision value{expires_ns, slot, 0};
   return bpf_map_update_elem(fd_, &key, &value, BPF_ANY) == 0;
 }
 
@@ -107,7 +135,7 @@ PollResult Bouncer::PollOnce() {
     std::lock_guard lock(mu_);
     startup = !synced_;
   }
-  const LapiAnswer answer = fetch_(startup);
+  LapiAnswer answer = fetch_(startup);
   std::lock_guard lock(mu_);
   auto fail = [this](PollResult r, const std::string& why) {
     ++polls_[r];
@@ -150,8 +178,9 @@ PollResult Bouncer::PollOnce() {
       store_.Apply(delta, clock_(), startup);
   uint64_t failed = 0;
   for (const KernelChange& c : changes) {
-    const bool ok = c.expires_ns ? table_->Write(c.prefix, *c.expires_ns)
-                                 : table_->Erase(c.prefix);
+    const bool ok = c.expires_ns
+                        ? table_->Write(c.prefix, *c.expires_ns, c.origin)
+                        : table_->Erase(c.prefix);
     if (!ok && failed++ == 0) {
       spdlog::warn("CrowdSec: {} {} in the kernel's table: {}",
                    c.expires_ns ? "cannot write" : "cannot delete",
@@ -165,6 +194,13 @@ PollResult Bouncer::PollOnce() {
       if (store_.kernel().count(p) == 0) table_->Erase(p);
     }
     inherited_.clear();
+    // A full answer is large (100,000 decisions: 16 MB of JSON, several
+    // times that as a parsed document); glibc keeps what it freed, which
+    // held the exporter's RSS at the peak (tests/bench/README.md, 5).
+    answer.body.clear();
+    answer.body.shrink_to_fit();
+    delta = StreamDelta{};
+    malloc_trim(0);
     synced_ = true;
     spdlog::info("CrowdSec: {} decision(s) on {} prefix(es) in force",
                  store_.decisions(), store_.kernel().size());

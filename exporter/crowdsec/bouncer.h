@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "crowdsec/decisions.h"
 #include "crowdsec/lapi_client.h"
+#include "crowdsec/origins.h"
 
 namespace synwatch {
 
@@ -32,22 +33,28 @@ class DecisionTable {
  public:
   virtual ~DecisionTable() = default;
   // False with errno set when the kernel refused (table full: E2BIG).
-  virtual bool Write(const Cidr& prefix, uint64_t expires_ns) = 0;
+  // origin: the OriginLabel its banned SYNs are counted under.
+  virtual bool Write(const Cidr& prefix, uint64_t expires_ns,
+                     const std::string& origin) = 0;
   virtual bool Erase(const Cidr& prefix) = 0;
   // Every prefix in the table (entries an earlier synwatch left pinned).
   virtual std::vector<Cidr> List() const = 0;
 };
 
-// The "decisions" map at fd (not owned).
+// The "decisions" map at fd and the origin slots' names at names_fd (not
+// owned): the slots an earlier synwatch gave out are read once and kept.
 class KernelDecisionTable final : public DecisionTable {
  public:
-  explicit KernelDecisionTable(int fd) : fd_(fd) {}
-  bool Write(const Cidr& prefix, uint64_t expires_ns) override;
+  KernelDecisionTable(int fd, int names_fd);
+  bool Write(const Cidr& prefix, uint64_t expires_ns,
+             const std::string& origin) override;
   bool Erase(const Cidr& prefix) override;
   std::vector<Cidr> List() const override;
 
  private:
   int fd_;
+  int names_fd_;
+  OriginTable origins_;
 };
 
 // One poll's result: what the bouncer did with one answer.

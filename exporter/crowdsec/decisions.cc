@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "crowdsec/origins.h"
+
 namespace synwatch {
 
 using std::chrono::nanoseconds;
@@ -100,6 +102,7 @@ bool ReadDecision(const nlohmann::json& j, Decision* d, std::string* type,
   d->scope = Lower(*scope);
   *type = Lower(*t);
   if (const std::string* o = str("origin")) d->origin = *o;
+  if (const std::string* s = str("scenario")) d->scenario = *s;
   if (const std::string* dur = str("duration")) {
     if (!ParseGoDuration(*dur, &d->duration)) {
       *why = "decision " + std::to_string(d->id) + ": bad duration";
@@ -200,7 +203,7 @@ std::vector<KernelChange> DecisionStore::Apply(const StreamDelta& delta,
     if (d.duration.count() <= 0) continue;  // already over
     Remove(d.id, &touched);  // sent again: the new one replaces it
     Entry e{d.prefix, now_ns + static_cast<uint64_t>(d.duration.count()),
-            d.origin, d.scope};
+            d.origin, d.scope, OriginLabel(d.origin, d.scenario)};
     by_prefix_[d.prefix].insert(d.id);
     by_id_.emplace(d.id, std::move(e));
     touched.insert(d.prefix);
@@ -218,17 +221,23 @@ std::vector<KernelChange> DecisionStore::Apply(const StreamDelta& delta,
     if (p == by_prefix_.end()) {
       if (k != kernel_.end()) {
         kernel_.erase(k);
-        changes.push_back({prefix, std::nullopt});
+        kernel_origins_.erase(prefix);
+        changes.push_back({prefix, std::nullopt, {}});
       }
       continue;
     }
-    uint64_t latest = 0;
+    // Ids ascend: on a tie in expiry the one sent last wins.
+    const Entry* last = nullptr;
     for (int64_t id : p->second) {
-      latest = std::max(latest, by_id_.at(id).expires_ns);
+      const Entry& e = by_id_.at(id);
+      if (last == nullptr || e.expires_ns >= last->expires_ns) last = &e;
     }
-    if (k == kernel_.end() || k->second != latest) {
-      kernel_[prefix] = latest;
-      changes.push_back({prefix, latest});
+    std::string& origin = kernel_origins_[prefix];
+    if (k == kernel_.end() || k->second != last->expires_ns ||
+        origin != last->label) {
+      kernel_[prefix] = last->expires_ns;
+      origin = last->label;
+      changes.push_back({prefix, last->expires_ns, origin});
     }
   }
   return changes;

@@ -24,9 +24,10 @@ bool ParseGoDuration(std::string_view text, std::chrono::nanoseconds* out);
 
 struct Decision {
   int64_t id = 0;
-  std::string origin;  // "crowdsec", "cscli", "CAPI", "lists", ...
-  std::string scope;   // "ip" or "range" (lower case)
-  Cidr prefix;         // host bits zero; IPv4-mapped IPv6 as IPv4
+  std::string origin;    // "crowdsec", "cscli", "CAPI", "lists", ...
+  std::string scenario;  // origin "lists": the list's name
+  std::string scope;     // "ip" or "range" (lower case)
+  Cidr prefix;           // host bits zero; IPv4-mapped IPv6 as IPv4
   std::chrono::nanoseconds duration{};
 };
 
@@ -51,10 +52,13 @@ StreamDelta ParseStream(std::string_view json, const DecisionFilter& filter,
                         std::string* error);
 
 // What the kernel's table must change: expires_ns for a prefix to write
-// (CLOCK_MONOTONIC), or nullopt for one to delete.
+// (CLOCK_MONOTONIC), or nullopt for one to delete. origin: the OriginLabel
+// of the decision that ends last on the prefix (of those, the one sent
+// last: the highest id), the one its banned SYNs are counted under.
 struct KernelChange {
   Cidr prefix;
   std::optional<uint64_t> expires_ns;
+  std::string origin;
 };
 
 class DecisionStore {
@@ -71,6 +75,10 @@ class DecisionStore {
 
   // The prefixes as the kernel should hold them.
   const std::map<Cidr, uint64_t>& kernel() const { return kernel_; }
+  // Their origin labels (KernelChange::origin).
+  const std::map<Cidr, std::string>& kernel_origins() const {
+    return kernel_origins_;
+  }
   size_t decisions() const { return by_id_.size(); }
 
   // Decisions in force by origin, scope and family ("ipv4"/"ipv6").
@@ -83,11 +91,13 @@ class DecisionStore {
     uint64_t expires_ns = 0;
     std::string origin;
     std::string scope;
+    std::string label;  // OriginLabel
   };
   void Remove(int64_t id, std::set<Cidr>* touched);
   std::map<int64_t, Entry> by_id_;
   std::map<Cidr, std::set<int64_t>> by_prefix_;
   std::map<Cidr, uint64_t> kernel_;
+  std::map<Cidr, std::string> kernel_origins_;
 };
 
 }  // namespace synwatch

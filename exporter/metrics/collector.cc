@@ -69,6 +69,8 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
   if (!source_.ReadScanTables(&scan)) ++failed;
   FloodState flood;
   if (!source_.ReadFlood(&flood)) ++failed;
+  std::vector<OriginRow> origins;
+  if (!source_.ReadOriginSyns(&origins)) ++failed;
   if (failed > 0) {
     scrape_errors_ += static_cast<uint64_t>(failed);
     LogReadErrorRateLimited();
@@ -272,6 +274,24 @@ SynwatchCollector::Scrape SynwatchCollector::Build() const {
                             MetricType::Counter);
   AddSample(periods, static_cast<double>(flood.periods));
   out.push_back(std::move(periods));
+
+  if (!origins.empty()) {
+    auto banned = MakeFamily(
+        "synwatch_crowdsec_banned_syns_total",
+        "SYN packets banned by a CrowdSec decision, by the decision's origin "
+        "(of a prefix's decisions, the one that ends last) and the action "
+        "taken (pass: dry run); adds up to synwatch_syn_packets_total"
+        "{outcome=\"banned\"} over interfaces.",
+        MetricType::Counter);
+    for (const OriginRow& o : origins) {
+      for (unsigned a = 0; a < SW_ACTION_COUNT; ++a) {
+        AddSample(
+            banned, static_cast<double>(o.syn[a]),
+            {{"origin", o.origin}, {"action", std::string(kActionNames[a])}});
+      }
+    }
+    out.push_back(std::move(banned));
+  }
 
   auto blocked = MakeFamily("synwatch_blocked_peers",
                             "Peers in the port-scan block table now (not "

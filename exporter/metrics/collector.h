@@ -71,6 +71,13 @@ struct FloodState {
   uint64_t periods = 0;         // flood admission periods begun, summed
 };
 
+// Banned SYNs of one decision origin (bpf/synwatch.h, "origin_syns"),
+// summed over CPUs.
+struct OriginRow {
+  std::string origin;  // the slot's label; "other" for the shared slot
+  uint64_t syn[SW_ACTION_COUNT] = {};
+};
+
 // What a scrape reads. Implementations return false when a read failed
 // (partial rows may still be filled in).
 class RowSource {
@@ -81,6 +88,11 @@ class RowSource {
   virtual uint32_t PeerCapacity() const = 0;
   virtual bool ReadScanTables(ScanTables* tables) const = 0;
   virtual bool ReadFlood(FloodState* flood) const = 0;
+  // Only with [crowdsec] on: no rows, no family.
+  virtual bool ReadOriginSyns(std::vector<OriginRow>* rows) const {
+    rows->clear();
+    return true;
+  }
 };
 
 // State that the daemon changes and the scrape reports.

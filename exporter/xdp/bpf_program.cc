@@ -642,6 +642,12 @@ int BpfProgram::blocked_fd() const { return bpf_map__fd(skel_->maps.blocked); }
 int BpfProgram::decisions_fd() const {
   return bpf_map__fd(skel_->maps.decisions);
 }
+int BpfProgram::origin_syns_fd() const {
+  return bpf_map__fd(skel_->maps.origin_syns);
+}
+int BpfProgram::origin_names_fd() const {
+  return bpf_map__fd(skel_->maps.origin_names);
+}
 int BpfProgram::flood_fd() const { return bpf_map__fd(skel_->maps.flood); }
 int BpfProgram::events_fd() const { return bpf_map__fd(skel_->maps.events); }
 int BpfProgram::active_fd() const { return bpf_map__fd(skel_->maps.active); }

@@ -131,6 +131,8 @@ class BpfProgram {
   int scan_track_fd() const;
   int blocked_fd() const;
   int decisions_fd() const;
+  int origin_syns_fd() const;
+  int origin_names_fd() const;
   int flood_fd() const;
   int events_fd() const;
   int active_fd() const;  // the token in charge (dispatcher attach)

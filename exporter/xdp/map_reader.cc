@@ -214,6 +214,35 @@ bool MapRowSource::ReadScanTables(ScanTables* tables) const {
   return ok;
 }
 
+bool MapRowSource::ReadOriginSyns(std::vector<OriginRow>* rows) const {
+  rows->clear();
+  if (maps_.origin_syns_fd < 0 || maps_.origin_names_fd < 0) return true;
+  std::vector<sw_origin_syns> per_cpu(static_cast<size_t>(ncpus_));
+  for (uint32_t slot = 0; slot < SW_ORIGIN_SLOTS; ++slot) {
+    sw_origin_name name{};
+    if (bpf_map_lookup_elem(maps_.origin_names_fd, &slot, &name) != 0 ||
+        bpf_map_lookup_elem(maps_.origin_syns_fd, &slot, per_cpu.data()) != 0) {
+      spdlog::debug("read origin slot {}: {}", slot, std::strerror(errno));
+      return false;
+    }
+    OriginRow row;
+    row.origin =
+        slot == SW_ORIGIN_OTHER
+            ? std::string("other")
+            : std::string(name.name, strnlen(name.name, sizeof(name.name)));
+    for (const sw_origin_syns& c : per_cpu) {
+      for (unsigned a = 0; a < SW_ACTION_COUNT; ++a) row.syn[a] += c.syn[a];
+    }
+    // A free slot has counted nothing; "other" shows once it has.
+    if (row.origin.empty() ||
+        (slot == SW_ORIGIN_OTHER && row.syn[0] + row.syn[1] == 0)) {
+      continue;
+    }
+    rows->push_back(std::move(row));
+  }
+  return true;
+}
+
 bool MapRowSource::ReadFlood(FloodState* flood) const {
   *flood = FloodState{};
   if (maps_.flood_fd < 0) return true;

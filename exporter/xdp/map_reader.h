@@ -22,6 +22,8 @@ class MapRowSource : public RowSource {
     int scan_track_fd = -1;
     int blocked_fd = -1;
     int flood_fd = -1;
+    int origin_syns_fd = -1;  // -1: [crowdsec] off
+    int origin_names_fd = -1;
     uint32_t peers_capacity = 0;
     uint32_t scan_track_capacity = 0;
     uint32_t blocked_capacity = 0;
@@ -35,6 +37,7 @@ class MapRowSource : public RowSource {
   uint32_t PeerCapacity() const override { return maps_.peers_capacity; }
   bool ReadScanTables(ScanTables* tables) const override;
   bool ReadFlood(FloodState* flood) const override;
+  bool ReadOriginSyns(std::vector<OriginRow>* rows) const override;
 
  private:
   const Maps maps_;

@@ -10,12 +10,16 @@ def peers($n): ($scrape // []) | map(select(.peers == $n)) | first;
 
 {schema_version: 1, generated: $date, duration_seconds: $seconds,
  host: {kernel: $kernel, cpus: $cpus, revision: $rev},
- xdp: $xdp, flood: $flood, scrape: $scrape, node_exporter: $node_exporter, idle: $idle}
+ xdp: $xdp, flood: $flood, scrape: $scrape, node_exporter: $node_exporter, idle: $idle,
+ crowdsec: $crowdsec}
 | .targets = (
     ((($xdp // {}).cases // {}) | to_entries | map(select(.value.target_ratio != null or .value.ratio == null))
      | map(select(.key != "floor" and (.key | endswith("_tailcall") | not)))
      | map(t("xdp \(.key) / floor"; .value.ratio; "<=";
              (.value.target_ratio // (if (.key | test("new_peer")) then 30 else 6 end)); "x floor")))
+    + ((($crowdsec // {}).cases // {}) | to_entries | map(select(.value.target_ratio != null))
+       | map(t("crowdsec \(.key) / floor (\($crowdsec.decisions) decisions)"; .value.ratio; "<=";
+               .value.target_ratio; "x floor")))
     + ((($flood // {}).comparisons // []) | map(select(.info | not)) | map(t(.name; .value; .op; .target; "x")))
     + ([65536, 1000000] | map(. as $n | (if $n == 65536 then 50 else 1500 end) as $lim
         | ["text", "text_gzip", "openmetrics", "openmetrics_gzip"]

@@ -9,10 +9,13 @@
 #   dispatcher  per-packet cost through libxdp's dispatcher vs direct attach;
 #           where this kernel refuses the dispatcher, in a kernel matrix
 #           guest (Debian's 6.12, emulated: ratios only)
+#   crowdsec per-SYN cost with 100,000 decisions loaded, their load time and
+#           kernel memory, idle RSS and CPU with [crowdsec] off and on (a
+#           fake LAPI on loopback serving the 100,000)
 # Prints a table per section and a summary of the targets, and writes every
 # figure to BUILD_DIR/bench/results.json (keys: tests/bench/README.md).
 #
-#   tests/bench/run.sh BUILD_DIR [xdp|flood|scrape|idle|dispatcher ...]   (root)
+#   tests/bench/run.sh BUILD_DIR [xdp|flood|scrape|idle|dispatcher|crowdsec ...]   (root)
 #
 # All traffic stays inside two network namespaces this script creates and
 # removes (documentation addresses only); every loop is bounded in count and
@@ -20,10 +23,10 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD_ARG="${1:?usage: tests/bench/run.sh BUILD_DIR [xdp|flood|scrape|idle ...]}"
+BUILD_ARG="${1:?usage: tests/bench/run.sh BUILD_DIR [xdp|flood|scrape|idle|dispatcher|crowdsec ...]}"
 shift
 SECTIONS=("$@")
-if [ ${#SECTIONS[@]} -eq 0 ]; then SECTIONS=(xdp flood scrape idle dispatcher); fi
+if [ ${#SECTIONS[@]} -eq 0 ]; then SECTIONS=(xdp flood scrape idle dispatcher crowdsec); fi
 
 # Knobs (environment), defaults sized for `make bench` in well under 15 min.
 XDP_RUNS="${BENCH_XDP_RUNS:-11}"
@@ -40,6 +43,7 @@ SCRAPE_PEERS="${BENCH_SCRAPE_PEERS:-1000 10000 65536 1000000}"
 SCRAPES="${BENCH_SCRAPES:-11}"
 SCRAPES_LARGE="${BENCH_SCRAPES_LARGE:-5}"
 IDLE_SECONDS="${BENCH_IDLE_SECONDS:-60}"
+CROWDSEC_DECISIONS="${BENCH_CROWDSEC_DECISIONS:-100000}"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "bench: needs root (BPF, namespaces, nftables)" >&2
@@ -61,6 +65,7 @@ cmake --build "$BUILD" -j "$(nproc)" --target synwatch bench_tools >/dev/null
 SYNWATCH="$BUILD/synwatch"
 XDP_BENCH="$BUILD/tests/bench/xdp_bench"
 PEER_FILL="$BUILD/tests/bench/peer_fill"
+CROWDSEC_BENCH="$BUILD/tests/bench/crowdsec_bench"
 FRAME_FLOOD="$BUILD/tests/bench/frame_flood"
 
 # Namespaces, veth, helpers (log, wait_until, start_bg, stop_pid, srv, cli).
@@ -595,6 +600,81 @@ section_dispatcher() {
 }
 
 # ---------------------------------------------------------------------------
+# 6. CrowdSec: per-SYN cost with decisions loaded, load, idle off vs on
+# ---------------------------------------------------------------------------
+# idle_window PID SECONDS: "cpu_ms rss_kb" of PID over SECONDS of idling.
+idle_window() {
+  local c0 c1
+  c0=$(cpu_ns "$1")
+  sleep "$2"
+  c1=$(cpu_ns "$1")
+  echo "$(((c1 - c0) / 1000))" "$(rss_kb "$1" VmRSS)"
+}
+
+section_crowdsec() {
+  local port=18089 off on lapi_pid cpu_us rss prefixes
+  log "crowdsec: $CROWDSEC_DECISIONS decisions; $XDP_RUNS runs x $XDP_REPEAT repeats, t=$(elapsed)s"
+  srv "$CROWDSEC_BENCH" --runs "$XDP_RUNS" --repeat "$XDP_REPEAT" \
+    --decisions "$CROWDSEC_DECISIONS" --json "$OUT/crowdsec_xdp.json"
+
+  # Idle: the exporter with [crowdsec] off, then on against a fake LAPI on
+  # the namespace's loopback that answers the startup poll with every
+  # decision and each later poll with no change (what a quiet LAPI sends).
+  "$CROWDSEC_BENCH" --lapi-answer "$CROWDSEC_DECISIONS" "$SW_TMP/answer.json"
+  cat >"$SW_TMP/fake_lapi.py" <<'PY'
+import http.server, sys
+full = open(sys.argv[2], "rb").read()
+empty = b'{"new":null,"deleted":null}'
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = full if "startup=true" in self.path else empty
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+  start_bg "$SW_SRV" "$SW_TMP/fake_lapi.log" python3 "$SW_TMP/fake_lapi.py" "$port" "$SW_TMP/answer.json"
+  lapi_pid="$LAST_PID"
+  wait_until 10 srv bash -c "ss -Htln | grep -q ':$port '"
+
+  write_config "$SW_TMP/cs-off.toml" generic true 65536
+  start_exporter "$SW_TMP/cs-off.toml"
+  sleep 2
+  read -r cpu_us rss < <(idle_window "$SYNWATCH_PID" "$IDLE_SECONDS")
+  off=$(jq -nc --argjson c "$cpu_us" --argjson r "$rss" '{cpu_ms: ($c / 1000), rss_kb: $r}')
+  stop_exporter
+
+  cp "$SW_TMP/cs-off.toml" "$SW_TMP/cs-on.toml"
+  printf '[crowdsec]\nenabled = true\nlapi_url = "http://127.0.0.1:%s/"\napi_key = "bench"\n' \
+    "$port" >>"$SW_TMP/cs-on.toml"
+  start_exporter "$SW_TMP/cs-on.toml"
+  for _ in $(seq 1 120); do
+    prefixes=$(srv curl -s --max-time 10 http://127.0.0.1:9632/metrics |
+      awk '$1 == "synwatch_crowdsec_prefixes" {print $2}')
+    if [ "${prefixes:-0}" = "$CROWDSEC_DECISIONS" ]; then break; fi
+    sleep 1
+  done
+  # The load's peak is over; the window sees the polls of no change.
+  sleep 2
+  read -r cpu_us rss < <(idle_window "$SYNWATCH_PID" "$IDLE_SECONDS")
+  on=$(jq -nc --argjson c "$cpu_us" --argjson r "$rss" --argjson p "${prefixes:-0}" \
+    --argjson hwm "$(rss_kb "$SYNWATCH_PID" VmHWM)" \
+    '{cpu_ms: ($c / 1000), rss_kb: $r, hwm_kb: $hwm, prefixes: $p}')
+  stop_exporter
+  stop_pid "$lapi_pid"
+
+  jq --argjson s "$IDLE_SECONDS" --argjson off "$off" --argjson on "$on" \
+    '. + {idle: {seconds: $s, off: $off, on: $on}}' "$OUT/crowdsec_xdp.json" >"$OUT/crowdsec.json"
+  jq -r '"idle \(.idle.seconds) s, [crowdsec] off: \(.idle.off.cpu_ms) ms CPU, RSS \(.idle.off.rss_kb / 1024 * 10 | round / 10) MB",
+      "idle \(.idle.seconds) s, [crowdsec] on (\(.idle.on.prefixes) prefixes, fake LAPI polled every 10 s): \(.idle.on.cpu_ms) ms CPU, RSS \(.idle.on.rss_kb / 1024 * 10 | round / 10) MB (peak \(.idle.on.hwm_kb / 1024 * 10 | round / 10) MB)"' \
+    "$OUT/crowdsec.json"
+}
+
+# ---------------------------------------------------------------------------
 sandbox_up
 for s in "${SECTIONS[@]}"; do
   case "$s" in
@@ -603,6 +683,7 @@ for s in "${SECTIONS[@]}"; do
     scrape) section_scrape ;;
     idle) section_idle ;;
     dispatcher) section_dispatcher ;;
+    crowdsec) section_crowdsec ;;
     *) echo "bench: unknown section $s" >&2; exit 2 ;;
   esac
 done
@@ -612,7 +693,7 @@ slurp() { if [ -s "$OUT/$1.json" ]; then cat "$OUT/$1.json"; else echo null; fi;
 jq -n \
   --argjson xdp "$(slurp xdp)" --argjson flood "$(slurp flood)" \
   --argjson scrape "$(slurp scrape)" --argjson node_exporter "$(slurp node_exporter)" \
-  --argjson idle "$(slurp idle)" \
+  --argjson idle "$(slurp idle)" --argjson crowdsec "$(slurp crowdsec)" \
   --arg kernel "$(uname -r)" --argjson cpus "$(nproc)" --arg rev "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
   --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson seconds "$(elapsed)" \
   -f "$ROOT/tests/bench/results.jq" >"$OUT/results.json"

@@ -2,7 +2,9 @@
 // Fleet decisions (the CrowdSec bouncer's "decisions" trie) in the XDP
 // program: outcome "banned" after the allow and deny lists, IPv4 and IPv6
 // prefixes, expiry in the kernel without user space, dry run, and the
-// verdict cache left alone by decision changes.
+// verdict cache left alone by decision changes; banned SYNs counted by the
+// decision's origin, through the bouncer's table writer and the scrape's
+// reader.
 #include <linux/if_ether.h>
 
 #include <chrono>
@@ -12,7 +14,9 @@
 #include <string>
 #include <thread>
 
+#include "crowdsec/bouncer.h"
 #include "packet_builder.h"
+#include "xdp/map_reader.h"
 #include "xdp_fixture.h"
 
 namespace synwatch {
@@ -129,6 +133,101 @@ TEST_F(CrowdsecTest, ABannedScannerIsNotTracked) {
   EXPECT_EQ(c.count("scan_track_inserts"), 0U);
 }
 
+TEST_F(CrowdsecTest, BannedSynsAreCountedByOrigin) {
+  Apply({.decisions = true});
+  const uint64_t until = MonotonicNs() + kHour;
+  prog_.WriteDecision("203.0.113.0/24", until, 2);
+  prog_.WriteDecision("198.51.100.7/32", until, 5);
+  // The origin slot is masked: a value past the table counts in range.
+  prog_.WriteDecision("2001:db8:66::/48", until, SW_ORIGIN_SLOTS + 5);
+  // Ended a second ago (the program's coarse clock is a tick behind).
+  prog_.WriteDecision("192.0.2.1/32", MonotonicNs() - 1000 * kMs, 3);
+
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Syn("203.0.113.40"), XDP_DROP);
+  EXPECT_EQ(Syn("198.51.100.7"), XDP_DROP);
+  EXPECT_EQ(Syn("2001:db8:66::9"), XDP_DROP);
+  EXPECT_EQ(Syn("192.0.2.1"), XDP_PASS);
+  EXPECT_EQ(Syn("198.51.100.8"), XDP_PASS);
+  using Counts = std::map<uint32_t, std::pair<uint64_t, uint64_t>>;
+  EXPECT_EQ(prog_.OriginSyns(), (Counts{{2, {0, 3}}, {5, {0, 2}}}));
+  // They add up to the interface's banned SYNs.
+  EXPECT_EQ(Counters().at("syn.banned.drop"), 5U);
+}
+
+TEST_F(CrowdsecTest, DryRunCountsWouldBeDropsByOriginAsPass) {
+  Apply({.dry_run = true, .decisions = true});
+  prog_.WriteDecision("192.0.2.7/32", MonotonicNs() + kHour, 1);
+  EXPECT_EQ(Syn("192.0.2.7"), XDP_PASS);
+  EXPECT_EQ(Syn("192.0.2.7"), XDP_PASS);
+  using Counts = std::map<uint32_t, std::pair<uint64_t, uint64_t>>;
+  EXPECT_EQ(prog_.OriginSyns(), (Counts{{1, {2, 0}}}));
+  EXPECT_EQ(Counters().at("syn.banned.pass"), 2U);
+}
+
+TEST_F(CrowdsecTest, AllowedAndDeniedSourcesCountUnderNoOrigin) {
+  Apply({.allow = {"203.0.113.0/28"},
+         .deny = {"198.51.100.0/24"},
+         .decisions = true});
+  const uint64_t until = MonotonicNs() + kHour;
+  prog_.WriteDecision("203.0.113.0/24", until, 1);
+  prog_.WriteDecision("198.51.100.0/24", until, 1);
+  EXPECT_EQ(Syn("203.0.113.5"), XDP_PASS);
+  EXPECT_EQ(Syn("198.51.100.9"), XDP_DROP);
+  EXPECT_TRUE(prog_.OriginSyns().empty());
+}
+
+// The bouncer's writer gives origins their slots and names, the program
+// counts under them, and the scrape's reader labels the counts; a second
+// writer (a restarted synwatch on pinned maps) keeps the slots.
+TEST_F(CrowdsecTest, OriginLabelsGoFromTheBouncerToTheScrape) {
+  Apply({.decisions = true});
+  const uint64_t until = MonotonicNs() + kHour;
+  const auto cidr = [](const char* text) {
+    std::string error;
+    return ParseCidr(text, &error).value();
+  };
+  {
+    KernelDecisionTable table(prog_.DecisionsFd(), prog_.OriginNamesFd());
+    ASSERT_TRUE(table.Write(cidr("203.0.113.9/32"), until, "crowdsec"));
+    ASSERT_TRUE(table.Write(cidr("198.51.100.0/24"), until, "cscli"));
+    ASSERT_TRUE(table.Write(cidr("2001:db8::/48"), until, "lists:tor_exit"));
+  }
+  KernelDecisionTable again(prog_.DecisionsFd(), prog_.OriginNamesFd());
+  ASSERT_TRUE(again.Write(cidr("192.0.2.0/24"), until, "cscli"));
+  // 3 origins so far: lists 1 to 12 take the free slots, 13 to 17 share
+  // "other".
+  for (int i = 1; i <= 17; ++i) {
+    const std::string prefix = "2001:db8:1:" + std::to_string(i) + "::/64";
+    ASSERT_TRUE(again.Write(cidr(prefix.c_str()), until,
+                            "lists:list" + std::to_string(i)));
+  }
+  EXPECT_EQ(Syn("203.0.113.9"), XDP_DROP);
+  EXPECT_EQ(Syn("198.51.100.3"), XDP_DROP);
+  EXPECT_EQ(Syn("192.0.2.3"), XDP_DROP);
+  EXPECT_EQ(Syn("2001:db8::1"), XDP_DROP);
+  EXPECT_EQ(Syn("2001:db8:1:1::1"), XDP_DROP);   // lists:list1
+  EXPECT_EQ(Syn("2001:db8:1:17::1"), XDP_DROP);  // lists:list17: other
+
+  MapRowSource::Maps maps;
+  maps.origin_syns_fd = prog_.OriginSynsFd();
+  maps.origin_names_fd = prog_.OriginNamesFd();
+  const MapRowSource source(maps, [] { return std::vector<InterfaceView>{}; });
+  std::vector<OriginRow> rows;
+  ASSERT_TRUE(source.ReadOriginSyns(&rows));
+  std::map<std::string, uint64_t> dropped;
+  for (const OriginRow& r : rows) {
+    EXPECT_EQ(r.syn[SW_ACTION_PASS], 0U) << r.origin;
+    dropped[r.origin] = r.syn[SW_ACTION_DROP];
+  }
+  EXPECT_EQ(dropped.size(), size_t{SW_ORIGIN_SLOTS});  // 15 named and other
+  EXPECT_EQ(dropped["crowdsec"], 1U);
+  EXPECT_EQ(dropped["cscli"], 2U);
+  EXPECT_EQ(dropped["lists:tor_exit"], 1U);
+  EXPECT_EQ(dropped["lists:list1"], 1U);
+  EXPECT_EQ(dropped["lists:list2"], 0U);
+  EXPECT_EQ(dropped["other"], 1U);
+}
+
 // A community blocklist's size: 100,000 decisions load into the default
 // table and are enforced (IPv6 /128s inside 2001:db8::/32, as map data).
 TEST_F(CrowdsecTest, AHundredThousandDecisionsLoadAndBan) {
@@ -143,7 +242,7 @@ TEST_F(CrowdsecTest, AHundredThousandDecisionsLoadAndBan) {
   key.addr[1] = 0x01;
   key.addr[2] = 0x0d;
   key.addr[3] = 0xb8;
-  const sw_decision value{until};
+  const sw_decision value{until, 0, 0};
   for (uint32_t i = 1; i <= 100000; ++i) {
     key.addr[13] = static_cast<uint8_t>(i >> 16);
     key.addr[14] = static_cast<uint8_t>(i >> 8);

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "crowdsec/bouncer.h"
 #include "packet_builder.h"
 #include "xdp/bpf_program.h"
 #include "xdp_fixture.h"
@@ -29,10 +30,10 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kMapNames[][16] = {
-    "config",     "if_stats",   "rules",        "verdicts",   "verdict_blocks",
-    "peers",      "peer_admit", "scan_track",   "scan_admit", "blocked",
-    "block_hint", "conn_rate",  "scan_scratch", "events",     "flood",
-    "active",     "decisions"};
+    "config",     "if_stats",   "rules",        "verdicts",    "verdict_blocks",
+    "peers",      "peer_admit", "scan_track",   "scan_admit",  "blocked",
+    "block_hint", "conn_rate",  "scan_scratch", "events",      "flood",
+    "active",     "decisions",  "origin_syns",  "origin_names"};
 
 class PinningTest : public ::testing::Test {
  protected:
@@ -198,6 +199,82 @@ TEST_F(PinningTest, AnotherLayoutVersionIsReplacedNotRead) {
   EXPECT_EQ(second.config().abi_version, static_cast<uint32_t>(SW_ABI_VERSION));
   // The pins now are the new maps: a third start continues them.
   AddToSlot(second.if_stats_fd(), 7, 5);
+}
+
+// Layout version 5 held a decision's expiry alone (8 bytes, no origin):
+// pinned state of it is replaced whole, as README "Layout versions" says,
+// and the new decision table takes origins.
+TEST_F(PinningTest, DecisionsWithoutAnOriginAreReplacedWithTheRest) {
+  {
+    BpfProgram first(Sizes(), PinDir::Open(pin_));
+    AddToSlot(first.if_stats_fd(), 7, 41);
+    sw_config cfg = first.config();
+    cfg.abi_version = 5;
+    const uint32_t zero = 0;
+    ASSERT_EQ(bpf_map_update_elem(first.config_fd(), &zero, &cfg, BPF_ANY), 0);
+  }
+  const std::string path = pin_ + "/decisions";
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+  const int fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "decisions",
+                                sizeof(sw_decision_key), 8,
+                                SW_DEFAULT_DECISION_ENTRIES, &opts);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  ASSERT_EQ(bpf_obj_pin(fd, path.c_str()), 0) << std::strerror(errno);
+  close(fd);
+
+  BpfProgram second(Sizes(), PinDir::Open(pin_));
+  EXPECT_FALSE(second.continued());
+  EXPECT_EQ(SlotSyns(second.if_stats_fd(), 7), 0U);
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  ASSERT_EQ(bpf_obj_get_info_by_fd(second.decisions_fd(), &info, &len), 0);
+  EXPECT_EQ(info.value_size, sizeof(sw_decision));
+  const int pinned = bpf_obj_get(path.c_str());
+  ASSERT_GE(pinned, 0);
+  bpf_map_info pinned_info{};
+  len = sizeof(pinned_info);
+  ASSERT_EQ(bpf_obj_get_info_by_fd(pinned, &pinned_info, &len), 0);
+  EXPECT_EQ(pinned_info.id, info.id);  // the new table is the one pinned
+  close(pinned);
+}
+
+// The origin slots carry over with the pinned counters: a restarted
+// synwatch's writer gives a known origin its old slot and a new one the
+// next free slot.
+TEST_F(PinningTest, OriginSlotsCarryOver) {
+  std::string error;
+  const Cidr a = ParseCidr("192.0.2.1", &error).value();
+  const Cidr b = ParseCidr("192.0.2.2", &error).value();
+  const Cidr c = ParseCidr("192.0.2.3", &error).value();
+  const uint64_t until = MonotonicNs() + 3600ULL * 1000000000ULL;
+  {
+    BpfProgram first(Sizes(), PinDir::Open(pin_));
+    KernelDecisionTable table(first.decisions_fd(), first.origin_names_fd());
+    ASSERT_TRUE(table.Write(a, until, "CAPI"));
+    ASSERT_TRUE(table.Write(b, until, "cscli"));
+  }
+  BpfProgram second(Sizes(), PinDir::Open(pin_));
+  ASSERT_TRUE(second.continued());
+  KernelDecisionTable table(second.decisions_fd(), second.origin_names_fd());
+  ASSERT_TRUE(table.Write(c, until, "cscli"));
+  ASSERT_TRUE(table.Write(a, until, "crowdsec"));
+  const auto origin_of = [&second](const Cidr& p) {
+    sw_decision_key key{};
+    key.prefixlen = 32 + p.prefix_len;
+    key.family = static_cast<uint8_t>(p.family);
+    std::memcpy(key.addr, p.addr.data(), sizeof(key.addr));
+    sw_decision value{};
+    EXPECT_EQ(bpf_map_lookup_elem(second.decisions_fd(), &key, &value), 0);
+    return value.origin;
+  };
+  EXPECT_EQ(origin_of(b), 1U);  // cscli, written by the first
+  EXPECT_EQ(origin_of(c), 1U);  // cscli again
+  EXPECT_EQ(origin_of(a), 2U);  // crowdsec: new, after CAPI and cscli
+  sw_origin_name name{};
+  const uint32_t slot = 0;
+  ASSERT_EQ(bpf_map_lookup_elem(second.origin_names_fd(), &slot, &name), 0);
+  EXPECT_STREQ(name.name, "CAPI");
 }
 
 // The verdict caches of a synwatch whose entries had another layout (24

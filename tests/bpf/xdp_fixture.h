@@ -432,9 +432,10 @@ class XdpProgram {
 
   // Writes a fleet decision on cidr ("203.0.113.0/24") ending at
   // expires_ns (CLOCK_MONOTONIC), as the bouncer does; and removes it.
-  void WriteDecision(const std::string& cidr, uint64_t expires_ns) const {
+  void WriteDecision(const std::string& cidr, uint64_t expires_ns,
+                     uint32_t origin = 0) const {
     const sw_decision_key key = DecisionKey(cidr);
-    const sw_decision value{expires_ns};
+    const sw_decision value{expires_ns, origin, 0};
     ASSERT_EQ(
         bpf_map_update_elem(Fd(skel_->maps.decisions), &key, &value, BPF_ANY),
         0)
@@ -446,6 +447,27 @@ class XdpProgram {
         << cidr << ": " << std::strerror(errno);
   }
   int DecisionsFd() const { return Fd(skel_->maps.decisions); }
+  int OriginSynsFd() const { return Fd(skel_->maps.origin_syns); }
+  int OriginNamesFd() const { return Fd(skel_->maps.origin_names); }
+  // Banned SYNs of each origin slot that counted any, summed over CPUs:
+  // slot -> {pass, drop}.
+  std::map<uint32_t, std::pair<uint64_t, uint64_t>> OriginSyns() const {
+    std::map<uint32_t, std::pair<uint64_t, uint64_t>> out;
+    std::vector<sw_origin_syns> values(static_cast<size_t>(ncpus_));
+    for (uint32_t slot = 0; slot < SW_ORIGIN_SLOTS; ++slot) {
+      if (bpf_map_lookup_elem(OriginSynsFd(), &slot, values.data()) != 0) {
+        ADD_FAILURE() << "origin_syns: " << std::strerror(errno);
+        return out;
+      }
+      std::pair<uint64_t, uint64_t> sum{};
+      for (const sw_origin_syns& v : values) {
+        sum.first += v.syn[SW_ACTION_PASS];
+        sum.second += v.syn[SW_ACTION_DROP];
+      }
+      if (sum.first + sum.second != 0) out[slot] = sum;
+    }
+    return out;
+  }
   static sw_decision_key DecisionKey(const std::string& cidr) {
     const Cidr c = ParseAll({cidr}).at(0);
     sw_decision_key key{};

@@ -124,6 +124,8 @@ check "its peer series says banned" test \
   "$(metric "$text" synwatch_peer_syn_packets_total 'interface="sw-srv",peer="192.0.2.11",outcome="banned",action="drop"')" -ge 1
 check "decisions by origin, scope, family" grep -q \
   'synwatch_crowdsec_decisions{origin="cscli",scope="ip",family="ipv4"} 1' <<<"$text"
+check "its SYNs counted under the decision's origin" test \
+  "$(metric "$text" synwatch_crowdsec_banned_syns_total 'origin="cscli",action="drop"')" -ge 1
 lacks_key() { ! grep -qF "$KEY" "$@"; }
 check "the API key appears in no metric" lacks_key <<<"$text"
 check "the API key appears in no log line" lacks_key "$SW_TMP/synwatch.log"

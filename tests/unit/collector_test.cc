@@ -35,9 +35,15 @@ class FakeRows : public RowSource {
     *out = flood;
     return flood_ok;
   }
+  bool ReadOriginSyns(std::vector<OriginRow>* rows) const override {
+    *rows = origins;
+    return origins_ok;
+  }
   ScanTables scan;
   FloodState flood;
   bool flood_ok = true;
+  std::vector<OriginRow> origins;
+  bool origins_ok = true;
 
   std::vector<InterfaceRow> interfaces;
   std::vector<PeerRow> peers;
@@ -341,6 +347,34 @@ TEST(CollectorTest, FailedReadIsCountedAndScrapeStillAnswers) {
   families = collector.Collect();
   EXPECT_EQ(Value(Find(families, "synwatch_scrape_errors_total"), {}), 2);
   EXPECT_NE(Find(families, "synwatch_scrape_duration_seconds"), nullptr);
+}
+
+TEST(CollectorTest, BannedSynsByOriginAndAction) {
+  FakeRows rows;
+  ExporterState state;
+  SynwatchCollector collector(rows, state, {});
+  // [crowdsec] off: no family at all.
+  EXPECT_EQ(Find(collector.Collect(), "synwatch_crowdsec_banned_syns_total"),
+            nullptr);
+  OriginRow cscli;
+  cscli.origin = "cscli";
+  cscli.syn[SW_ACTION_DROP] = 5;
+  OriginRow list;
+  list.origin = "lists:tor_exit";
+  list.syn[SW_ACTION_PASS] = 2;
+  rows.origins = {cscli, list};
+  const auto families = collector.Collect();
+  const MetricFamily* banned =
+      Find(families, "synwatch_crowdsec_banned_syns_total");
+  ASSERT_NE(banned, nullptr);
+  EXPECT_EQ(banned->metric.size(), 4U);
+  EXPECT_EQ(Value(banned, {{"origin", "cscli"}, {"action", "drop"}}), 5);
+  EXPECT_EQ(Value(banned, {{"origin", "cscli"}, {"action", "pass"}}), 0);
+  EXPECT_EQ(Value(banned, {{"origin", "lists:tor_exit"}, {"action", "pass"}}),
+            2);
+  rows.origins_ok = false;
+  EXPECT_EQ(
+      Value(Find(collector.Collect(), "synwatch_scrape_errors_total"), {}), 1);
 }
 
 TEST(CollectorTest, DetachedInterfaceReportsZeroAndNoTotals) {

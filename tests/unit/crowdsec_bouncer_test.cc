@@ -18,16 +18,18 @@ Cidr P(const char* text) {
 
 class FakeTable final : public DecisionTable {
  public:
-  bool Write(const Cidr& p, uint64_t e) override {
+  bool Write(const Cidr& p, uint64_t e, const std::string& o) override {
     if (full && entries.count(p) == 0) {
       errno = E2BIG;
       return false;
     }
     entries[p] = e;
+    origins[p] = o;
     return true;
   }
   bool Erase(const Cidr& p) override {
     entries.erase(p);
+    origins.erase(p);
     return true;
   }
   std::vector<Cidr> List() const override {
@@ -36,6 +38,7 @@ class FakeTable final : public DecisionTable {
     return out;
   }
   std::map<Cidr, uint64_t> entries;
+  std::map<Cidr, std::string> origins;
   bool full = false;
 };
 
@@ -95,6 +98,7 @@ TEST(BouncerTest, StartsWithTheFullSetThenFollowsDeltas) {
   EXPECT_EQ(b.PollOnce(), PollResult::kOk);
   EXPECT_EQ(table.entries.at(P("203.0.113.9")), now + 7200 * kSec);
   EXPECT_EQ(table.entries.at(P("2001:db8:66::/48")), now + 3600 * kSec);
+  EXPECT_EQ(table.origins.at(P("203.0.113.9")), "cscli");
   EXPECT_EQ(b.PollOnce(), PollResult::kOk);
   // One of two decisions on the address deleted: still banned.
   EXPECT_EQ(table.entries.at(P("203.0.113.9")), now + 3600 * kSec);

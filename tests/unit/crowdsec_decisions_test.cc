@@ -249,3 +249,54 @@ TEST(DecisionStoreTest, AHundredThousandDecisionsInOneAnswer) {
 
 }  // namespace
 }  // namespace synwatch
+
+namespace synwatch {
+namespace {
+
+TEST(DecisionStoreTest, APrefixCarriesTheOriginOfTheDecisionEndingLast) {
+  DecisionStore store;
+  Decision list = D(3, "198.51.100.0/24", 600, "lists");
+  list.scenario = "firehol_level1";
+  auto c =
+      store.Apply(Added({D(1, "203.0.113.9", 100, "crowdsec"), list}), 0, true);
+  ASSERT_EQ(c.size(), 2U);
+  EXPECT_EQ(c[0].origin, "lists:firehol_level1");  // 198.51.100.0/24 first
+  EXPECT_EQ(c[1].origin, "crowdsec");
+  // A longer decision of another origin on the address takes it over.
+  c = store.Apply(Added({D(2, "203.0.113.9", 300, "cscli")}), kSec, false);
+  ASSERT_EQ(c.size(), 1U);
+  EXPECT_EQ(*c[0].expires_ns, 301 * kSec);
+  EXPECT_EQ(c[0].origin, "cscli");
+  EXPECT_EQ(store.kernel_origins().at(P("203.0.113.9")), "cscli");
+  // Deleted, the first one's origin comes back with its expiry.
+  c = store.Apply(Deleted({D(2, "203.0.113.9", 0)}), 2 * kSec, false);
+  ASSERT_EQ(c.size(), 1U);
+  EXPECT_EQ(*c[0].expires_ns, 100 * kSec);
+  EXPECT_EQ(c[0].origin, "crowdsec");
+  // Same expiry, other origin: the one sent last (higher id) counts, and
+  // the change alone is written.
+  c = store.Apply(Added({D(7, "203.0.113.9", 98, "CAPI")}), 2 * kSec, false);
+  ASSERT_EQ(c.size(), 1U);
+  EXPECT_EQ(*c[0].expires_ns, 100 * kSec);
+  EXPECT_EQ(c[0].origin, "CAPI");
+  c = store.Apply(Deleted({D(7, "203.0.113.9", 0)}), 3 * kSec, false);
+  ASSERT_EQ(c.size(), 1U);
+  EXPECT_EQ(c[0].origin, "crowdsec");
+  c = store.Apply(Deleted({D(1, "203.0.113.9", 0)}), 4 * kSec, false);
+  ASSERT_EQ(c.size(), 1U);
+  EXPECT_FALSE(c[0].expires_ns.has_value());
+  EXPECT_EQ(store.kernel_origins().count(P("203.0.113.9")), 0U);
+}
+
+TEST(ParseStreamTest, ReadsTheScenarioOfAList) {
+  std::string error;
+  const StreamDelta d = ParseStream(
+      R"({"new":[{"duration":"1h","id":1,"origin":"lists","scenario":"tor_exit","scope":"Ip","type":"ban","value":"192.0.2.1"}]})",
+      DecisionFilter{}, &error);
+  ASSERT_EQ(d.added.size(), 1U);
+  EXPECT_EQ(d.added[0].origin, "lists");
+  EXPECT_EQ(d.added[0].scenario, "tor_exit");
+}
+
+}  // namespace
+}  // namespace synwatch

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // LapiClient against a fake LAPI on 127.0.0.1: what it sends (path, query,
-// X-Api-Key, User-Agent) and how each kind of bad answer comes back.
+// X-Api-Key, User-Agent), how each kind of bad answer comes back, and what
+// the bouncer does with each (keeps what is enforced, counts the failure).
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -8,9 +9,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "crowdsec/bouncer.h"
 #include "crowdsec/lapi_client.h"
 
 namespace synwatch {
@@ -156,6 +162,89 @@ TEST(LapiClientTest, CancelEndsARequestUnderWay) {
   EXPECT_NE(a.error, "");
   EXPECT_LT(std::chrono::steady_clock::now() - start,
             std::chrono::milliseconds(2500));
+}
+
+class MapTable final : public DecisionTable {
+ public:
+  bool Write(const Cidr& p, uint64_t e, const std::string&) override {
+    entries[p] = e;
+    return true;
+  }
+  bool Erase(const Cidr& p) override {
+    entries.erase(p);
+    return true;
+  }
+  std::vector<Cidr> List() const override { return {}; }
+  std::map<Cidr, uint64_t> entries;
+};
+
+double Polls(const Bouncer& b, const std::string& result) {
+  for (const auto& f : b.Collect()) {
+    if (f.name != "synwatch_crowdsec_polls_total") continue;
+    for (const auto& m : f.metric) {
+      if (m.label.size() == 1 && m.label[0].value == result) {
+        return m.counter.value;
+      }
+    }
+  }
+  return -1;
+}
+
+// Every kind of failure from a real HTTP exchange, one poll each, through
+// the bouncer: the ban in force stays in the table untouched, the failure
+// is counted by kind, and the next good answer is applied as a delta.
+TEST(LapiClientTest, TheBouncerKeepsItsBansThroughEveryKindOfFailure) {
+  constexpr size_t kMaxBody = 1024;
+  struct Step {
+    std::string reply;
+    std::chrono::milliseconds delay{0};
+  };
+  std::string truncated =
+      Http(200, R"({"new":[{"duration":"1h","id":2,"origin":"cscli",)"
+                R"("scope":"Ip","type":"ban","value":"192.0.2.2"}]})");
+  truncated.resize(truncated.size() - 20);
+  const std::vector<Step> steps = {
+      {Http(200, R"({"new":[{"duration":"1h","id":1,"origin":"cscli",)"
+                 R"("scope":"Ip","type":"ban","value":"192.0.2.1"}]})")},
+      {Http(403, R"({"message":"access forbidden"})")},
+      {Http(500, R"({"message":"database is locked"})")},
+      {truncated},
+      {Http(200, R"({"new":[)" + std::string(2 * kMaxBody, ' ') + "]}")},
+      {Http(200, R"({"new":null,"deleted":null})"),
+       std::chrono::milliseconds(2500)},
+      {Http(200, R"({"new":null,"deleted":[{"duration":"-1s","id":1,)"
+                 R"("origin":"cscli","scope":"Ip","type":"ban",)"
+                 R"("value":"192.0.2.1"}]})")},
+  };
+  size_t next = 0;
+  std::vector<bool> startups;
+  Bouncer::Fetch fetch = [&](bool startup) {
+    startups.push_back(startup);
+    const Step& step = steps.at(next++);
+    FakeLapi lapi(step.reply, step.delay);
+    LapiClient client(Config(lapi.url()), "ua", kMaxBody);
+    return client.Stream(startup, std::chrono::seconds(1));
+  };
+  MapTable table;
+  CrowdsecConfig config = Config("http://127.0.0.1:1/");
+  Bouncer b(config, fetch, &table, [] { return 1000000000ULL; });
+  ASSERT_EQ(b.PollOnce(), PollResult::kOk);
+  ASSERT_EQ(table.entries.size(), 1U);
+  const auto enforced = table.entries;
+  EXPECT_EQ(b.PollOnce(), PollResult::kHttpError);       // 403
+  EXPECT_EQ(b.PollOnce(), PollResult::kHttpError);       // 500
+  EXPECT_EQ(b.PollOnce(), PollResult::kTransportError);  // truncated
+  EXPECT_EQ(b.PollOnce(), PollResult::kTransportError);  // oversized
+  EXPECT_EQ(b.PollOnce(), PollResult::kTransportError);  // slow
+  EXPECT_EQ(table.entries, enforced);
+  EXPECT_EQ(Polls(b, "http_error"), 2);
+  EXPECT_EQ(Polls(b, "transport_error"), 3);
+  EXPECT_EQ(Polls(b, "ok"), 1);
+  // Back: a delta (the full set was had once), which lifts the ban.
+  EXPECT_EQ(b.PollOnce(), PollResult::kOk);
+  EXPECT_TRUE(table.entries.empty());
+  EXPECT_EQ(startups, (std::vector<bool>{true, false, false, false, false,
+                                         false, false}));
 }
 
 TEST(LapiClientTest, ReadsTheKeyFileAndRefusesAnEmptyOne) {
