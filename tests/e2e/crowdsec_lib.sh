@@ -11,6 +11,8 @@
 #   lapi_cli ARGS...             cscli against it (output in $CS/cscli.log)
 #   start_lapi                   starts it, waits until it listens; LAPI_PID
 # LAPI_CURL: curl options for its health check (a CA for https).
+# LAPI_ARGS: crowdsec's options (-no-cs; empty: the agent runs too, reading
+# $CS/acquis.yaml with the parsers and scenarios under $CS).
 
 for tool in crowdsec cscli; do
   if ! command -v "$tool" >/dev/null; then
@@ -21,6 +23,7 @@ done
 
 CS="$SW_TMP/crowdsec"
 LAPI_CURL=()
+LAPI_ARGS=(-no-cs)
 LAPI_URL=""
 
 lapi_setup() {
@@ -68,7 +71,7 @@ YAML
 lapi_cli() { srv timeout 30 cscli -c "$CS/config.yaml" "$@" >>"$CS/cscli.log" 2>&1; }
 
 start_lapi() {
-  start_bg "$SW_SRV" "$CS/crowdsec.out" crowdsec -c "$CS/config.yaml" -no-cs
+  start_bg "$SW_SRV" "$CS/crowdsec.out" crowdsec -c "$CS/config.yaml" "${LAPI_ARGS[@]}"
   # shellcheck disable=SC2034,SC2153 # LAST_PID: lib.sh; LAPI_PID: the caller's
   LAPI_PID="$LAST_PID"
   wait_until 30 srv curl -fsS -o /dev/null "${LAPI_CURL[@]}" "$LAPI_URL/health" ||
