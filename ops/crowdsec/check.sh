@@ -10,6 +10,8 @@
 # A test with a wrong assertion must fail, and is run to show it does.
 #
 # usage: ops/crowdsec/check.sh   Output ends with `N passed, N failed`.
+# VERBOSE=1 prints hubtest's output (on a missing assert file, the assertions
+# it would generate); KEEP=1 keeps the temp hub.
 set -uo pipefail
 HERE="$(dirname "$(realpath "$0")")"
 DEBIAN_HUB=${CROWDSEC_HUB:-/usr/share/crowdsec/hub}
