@@ -204,8 +204,12 @@ LapiAnswer LapiClient::Stream(bool startup, std::chrono::seconds timeout) {
     c.easy_setopt(h, CURLOPT_SSLCERT, cfg.cert_file.c_str());
     c.easy_setopt(h, CURLOPT_SSLKEY, cfg.key_file.c_str());
   }
-  if (!cfg.ca_file.empty())
+  if (!cfg.ca_file.empty()) {
+    // ca_file alone: libcurl would also trust its built-in CA directory
+    // (Debian's: /etc/ssl/certs), so any public CA could sign the LAPI.
     c.easy_setopt(h, CURLOPT_CAINFO, cfg.ca_file.c_str());
+    c.easy_setopt(h, CURLOPT_CAPATH, static_cast<char*>(nullptr));
+  }
   const CURLcode rc = c.easy_perform(h);
   c.slist_free_all(headers);
   c.easy_setopt(h, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));

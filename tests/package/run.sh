@@ -61,7 +61,10 @@ for f in usr/bin/synwatch lib/systemd/system/synwatch.service etc/synwatch/synwa
   usr/lib/tmpfiles.d/synwatch.conf usr/share/man/man1/synwatch.1.gz \
   usr/share/doc/synwatch/copyright usr/share/doc/synwatch/changelog.Debian.gz \
   usr/share/synwatch/prometheus/synwatch-alerts.yml usr/share/synwatch/prometheus/synwatch-rules.yml \
-  usr/share/synwatch/grafana/synwatch-host.json usr/share/synwatch/grafana/synwatch-fleet.json; do
+  usr/share/synwatch/grafana/synwatch-host.json usr/share/synwatch/grafana/synwatch-fleet.json \
+  usr/share/synwatch/crowdsec/parsers/s01-parse/synwatch-logs.yaml \
+  usr/share/synwatch/crowdsec/scenarios/synwatch-port-scan.yaml \
+  usr/share/synwatch/crowdsec/acquis.d/synwatch.yaml; do
   check "ships /$f" has "$f"
 done
 ctl=$(mktemp -d)
@@ -76,6 +79,8 @@ check "the binary is hardened (PIE, bind-now)" \
   sh -c "readelf -d '$ctl/bin' | grep -q 'FLAGS.*BIND_NOW' && readelf -h '$ctl/bin' | grep -q 'DYN'"
 check "the shipped alerting rules are the mixin's (puppet/files/prometheus, kept equal by unit.ops_mixin)" \
   cmp -s puppet/files/prometheus/synwatch-alerts.yml <(dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/share/synwatch/prometheus/synwatch-alerts.yml)
+check "the shipped CrowdSec parser is ops/crowdsec's (checked by unit.crowdsec_hub)" \
+  cmp -s ops/crowdsec/parsers/s01-parse/synwatch-logs.yaml <(dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/share/synwatch/crowdsec/parsers/s01-parse/synwatch-logs.yaml)
 check "every maintainer script passes sh -n" sh -c "sh -n '$ctl/postinst' && sh -n '$ctl/prerm' && sh -n '$ctl/postrm'"
 # line LINE_PATTERN FILE: the number of the first line matching.
 line() { grep -n -m1 -e "$1" "$2" | cut -d: -f1; }
