@@ -13,71 +13,22 @@ BIN="$(realpath "${1:?usage: crowdsec_test.sh path/to/synwatch}")"
 HERE="$(dirname "$(realpath "$0")")"
 # shellcheck source=tests/e2e/lib.sh
 source "$HERE/lib.sh"
-
-for tool in crowdsec cscli; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "crowdsec_test: $tool is missing (scripts/deps.sh installs crowdsec)" >&2
-    exit 1
-  fi
-done
+# shellcheck source=tests/e2e/crowdsec_lapi.sh
+source "$HERE/crowdsec_lapi.sh"
 
 sandbox_up
 bpffs_up
 start_listener 8080
 
-LAPI_PORT=18088
-CS="$SW_TMP/crowdsec"
-mkdir -p "$CS/data" "$CS/log"
+lapi_setup 127.0.0.1 18088 || exit 1
 KEY="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 printf '%s\n' "$KEY" >"$SW_TMP/crowdsec.key"
 chmod 600 "$SW_TMP/crowdsec.key"
 
-# The LAPI alone (-no-cs): no acquisition, no online_client (so no Central
-# API), nothing written outside $CS.
-cat >"$CS/config.yaml" <<YAML
-common:
-  daemonize: false
-  log_media: file
-  log_level: info
-  log_dir: $CS/log/
-  working_dir: .
-config_paths:
-  config_dir: $CS/
-  data_dir: $CS/data/
-  simulation_path: /etc/crowdsec/simulation.yaml
-  hub_dir: /var/lib/crowdsec/hub/
-  index_path: /var/lib/crowdsec/hub/.index.json
-  notification_dir: $CS/notifications/
-  plugin_dir: /usr/lib/crowdsec/plugins/
-crowdsec_service:
-  acquisition_path: $CS/acquis.yaml
-db_config:
-  log_level: info
-  type: sqlite
-  db_path: $CS/data/crowdsec.db
-api:
-  client:
-    credentials_path: $CS/local_api_credentials.yaml
-  server:
-    log_level: info
-    listen_uri: 127.0.0.1:$LAPI_PORT
-    profiles_path: /etc/crowdsec/profiles.yaml
-    trusted_ips: [127.0.0.1, "::1"]
-prometheus:
-  enabled: false
-YAML
-
-lapi_cli() { srv timeout 30 cscli -c "$CS/config.yaml" "$@" >>"$CS/cscli.log" 2>&1; }
 check "cscli machines add" lapi_cli machines add synwatch-e2e --auto -f "$CS/local_api_credentials.yaml"
 check "cscli bouncers add" lapi_cli bouncers add synwatch-e2e -k "$KEY"
 
-start_lapi() {
-  start_bg "$SW_SRV" "$CS/crowdsec.out" crowdsec -c "$CS/config.yaml" -no-cs
-  LAPI_PID="$LAST_PID"
-  wait_until 30 srv curl -fsS -o /dev/null "http://127.0.0.1:$LAPI_PORT/health" ||
-    wait_until 5 srv bash -c "ss -Htln | grep -q ':$LAPI_PORT '"
-}
-start_lapi || { log "the LAPI did not start:"; cat "$CS/crowdsec.out" "$CS"/log/* >&2; finish; exit 1; }
+start_lapi || { log "the LAPI did not start:"; lapi_logs; finish; exit 1; }
 code="$(srv curl -s -o /dev/null -w '%{http_code}' -H 'X-Api-Key: wrong' \
   "http://127.0.0.1:$LAPI_PORT/v1/decisions/stream?startup=true")"
 check_eq "the LAPI refuses a wrong key" "$code" 403
