@@ -226,9 +226,12 @@ bool Reporter::Login() {
   if (token_.empty()) {
     ++logins_failed_;
     // The LAPI's answer to a bad password or an unvalidated machine is
-    // 401/403; the password itself is never in the message.
-    spdlog::warn("CrowdSec reporter: login as {} failed: {}",
-                 settings_.machine_id, why);
+    // 401/403; the password itself is never in the message. Once per
+    // outage: the retries are counted.
+    if (failures_in_row_ == 0) {
+      spdlog::warn("CrowdSec reporter: login as {} failed: {}",
+                   settings_.machine_id, why);
+    }
     return false;
   }
   ++logins_ok_;
@@ -251,15 +254,25 @@ Reporter::SendResult Reporter::SendOnce() {
     std::lock_guard lock(mu_);
     bool done = result != SendResult::kRetry;
     if (result == SendResult::kRetry) {
+      if (failures_in_row_ == 0) {
+        spdlog::warn(
+            "CrowdSec reporter: sending alerts failed ({}); "
+            "retrying with back-off",
+            why);
+      }
       ++requests_failed_;
       if (++failures_in_row_ >= kMaxAttempts) {
         done = true;
         failed_ += batch.size();
+        failures_in_row_ = 0;  // the next batch gets its own attempts
         spdlog::warn(
             "CrowdSec reporter: gave up {} alert(s) after {} attempts: {}",
             batch.size(), kMaxAttempts, why);
       }
     } else {
+      if (failures_in_row_ >= 1) {
+        spdlog::info("CrowdSec reporter: the LAPI takes alerts again");
+      }
       failures_in_row_ = 0;
       (result == SendResult::kSent ? sent_ : failed_) += batch.size();
     }

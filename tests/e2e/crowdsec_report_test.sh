@@ -161,8 +161,8 @@ scan 192.0.2.13
 check "dry run: the alert is sent" wait_until 10 bash -c "ip netns exec $SW_SRV curl -fsS http://127.0.0.1:9632/metrics | grep -q '^synwatch_crowdsec_alerts_total{result=\"sent\"} 1$'"
 alerts="$(lapi_json alerts list --scenario synwatch/port-scan)"
 check_eq "dry run: the LAPI stores it simulated" "$(alert 192.0.2.13 .simulated)" true
-sim_decisions="$(alert 192.0.2.13 '[.decisions[]? | .simulated] | map(tostring) | join(",")')"
-log "dry run: the profile's decisions on the simulated alert: simulated=[$sim_decisions]"
+check_eq "dry run: the profile's ban on it is simulated too" \
+  "$(alert 192.0.2.13 '[.decisions[]? | "\(.type):\(.simulated)"] | join(",")')" ban:true
 sleep 3  # three polls of host 2
 check_eq "dry run: host 2 still holds one prefix" \
   "$(scrape2 | grep -E '^synwatch_crowdsec_prefixes ' | cut -d' ' -f2)" 1
