@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -461,6 +462,12 @@ int Run(const Options& options) {
   // become alerts, queued here and sent by its own thread.
   std::unique_ptr<LapiClient> report_lapi;
   std::unique_ptr<Reporter> reporter;
+  // peers.ipv4_prefix_length << 8 | ipv6_prefix_length, as in force.
+  const auto pack_prefixes = [](const PeersConfig& p) {
+    return static_cast<uint16_t>(p.ipv4_prefix_length << 8 |
+                                 p.ipv6_prefix_length);
+  };
+  std::atomic<uint16_t> scan_prefixes{pack_prefixes(config.peers)};
   EventReader::ScanSink on_scan;
   if (config.crowdsec.report) {
     report_lapi = std::make_unique<LapiClient>(
@@ -479,11 +486,16 @@ int Run(const Options& options) {
         },
         Reporter::UnixNowSeconds, [client] { client->Cancel(); });
     Reporter* sink = reporter.get();
-    // Peer prefix lengths are fixed until a restart; dry_run reloads.
-    const PeersConfig peers = config.peers;
+    // dry_run and the peer prefix lengths (what a scan is tracked by)
+    // follow a reload.
     const std::atomic<bool>* dry_run = &state.dry_run;
-    on_scan = [sink, peers, dry_run](const sw_event& event,
-                                     const std::string& ifname) {
+    const std::atomic<uint16_t>* prefixes = &scan_prefixes;
+    on_scan = [sink, dry_run, prefixes](const sw_event& event,
+                                        const std::string& ifname) {
+      PeersConfig peers;
+      const uint16_t lengths = prefixes->load();
+      peers.ipv4_prefix_length = static_cast<uint8_t>(lengths >> 8);
+      peers.ipv6_prefix_length = static_cast<uint8_t>(lengths & 0xff);
       sink->Enqueue(ScanReportFromEvent(
           event, ifname, peers, Reporter::UnixNowSeconds(), dry_run->load()));
     };
@@ -580,6 +592,7 @@ int Run(const Options& options) {
       spdlog::info("SIGHUP: reloading config");
       if (Reload(options, program, interfaces, server, config, state)) {
         events.SetConnectionsPerSecond(config.log.connections_per_second);
+        scan_prefixes = pack_prefixes(config.peers);
       }
       continue;
     }

@@ -250,6 +250,11 @@ TEST(CrowdsecReporterTest, RejectedDropsTheBatchServerErrorsKeepIt) {
   EXPECT_EQ(r.SendOnce(), Reporter::SendResult::kRetry);
   EXPECT_EQ(Sample(r, "synwatch_crowdsec_alerts_queued", ""), 0);
   EXPECT_EQ(Sample(r, "synwatch_crowdsec_alerts_total", "failed"), 2);
+  // The next batch gets its own attempts.
+  r.Enqueue(Scan("192.0.2.69", {1, 2, 3}));
+  lapi.Down();
+  EXPECT_EQ(r.SendOnce(), Reporter::SendResult::kRetry);
+  EXPECT_EQ(Sample(r, "synwatch_crowdsec_alerts_queued", ""), 1);
 }
 
 TEST(CrowdsecReporterTest, FailedLoginKeepsTheBatch) {
