@@ -113,13 +113,19 @@ std::string AlertsJson(const std::vector<ScanReport>& reports,
         {{"key", "service"}, {"value", "synwatch"}},
         {{"key", "machine"}, {"value", settings.machine_id}},
     });
+    std::string message = "synwatch: port scan from ";
+    message += value;
+    message += " to ";
+    message += r.target;
+    message += " on " + std::to_string(r.ports.size()) + " ports (";
+    message += ports;
+    message += ") interface=";
+    message += r.interface;
     alerts.push_back({
         {"scenario", kScanScenario},
         {"scenario_hash", kScenarioHash},
         {"scenario_version", kScenarioVersion},
-        {"message", "synwatch: port scan from " + value + " to " + r.target +
-                        " on " + std::to_string(r.ports.size()) + " ports (" +
-                        ports + ") interface=" + r.interface},
+        {"message", message},
         {"events_count", static_cast<int32_t>(r.ports.size())},
         {"start_at", start},
         {"stop_at", at},
