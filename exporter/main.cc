@@ -470,8 +470,16 @@ int Run(const Options& options) {
   std::atomic<uint16_t> scan_prefixes{pack_prefixes(config.peers)};
   EventReader::ScanSink on_scan;
   if (config.crowdsec.report) {
+    // The bouncer's credentials stay out of the machine's requests: a
+    // client certificate would make the LAPI authenticate the login by its
+    // OU (a bouncer's) instead of the password.
+    CrowdsecConfig machine = config.crowdsec;
+    machine.api_key.clear();
+    machine.api_key_file.clear();
+    machine.cert_file.clear();
+    machine.key_file.clear();
     report_lapi = std::make_unique<LapiClient>(
-        config.crowdsec, std::string("synwatch/v") + kVersion);
+        machine, std::string("synwatch/v") + kVersion);
     ReportSettings settings;
     settings.machine_id = config.crowdsec.machine_id;
     settings.capacity = config.port_scan.max_ports;
