@@ -6,7 +6,8 @@
 # that host 1 sends as a machine; the LAPI's default profile turns it into
 # a ban, which synwatch on host 2 (another namespace pair, bouncer mode)
 # enforces: the scanner's SYNs to host 2 are dropped and counted as banned,
-# another client passes. An IPv6 scan, tracked by /64, is a Range alert
+# another client passes. With the LAPI down an alert waits and is sent when
+# it is back. An IPv6 scan, tracked by /64, is a Range alert
 # that the default profile does not ban. Then dry run: the alert and its
 # profile ban are simulated and host 2 bans nothing. Bounded: about 60 s.
 #
@@ -166,6 +167,19 @@ alerts="$(lapi_json alerts list -a)"
 check_eq "the IPv6 alert's source is the /64 (scope)" "$(alert 2001:db8::/64 .source.scope)" Range
 check_eq "... and the default profile made no decision of it" "$(alert 2001:db8::/64 '.decisions | length')" 0
 
+# The LAPI down: the alert waits in the queue, retried with back-off, and
+# is sent once the LAPI is back.
+stop_pid "$LAPI_PID"
+scan 192.0.2.14
+check "LAPI down: the send fails and is retried" wait_until 10 bash -c "ip netns exec $SW_SRV curl -fsS http://127.0.0.1:9632/metrics | grep -q '^synwatch_crowdsec_alert_request_failures_total [1-9]'"
+check_eq "LAPI down: the alert waits in the queue" \
+  "$(scrape | grep -E '^synwatch_crowdsec_alerts_queued ' | cut -d' ' -f2)" 1
+start_lapi || { log "the LAPI did not restart:"; lapi_logs; }
+check "LAPI back: the alert is sent" wait_until 30 bash -c "ip netns exec $SW_SRV curl -fsS http://127.0.0.1:9632/metrics | grep -q '^synwatch_crowdsec_alerts_total{result=\"sent\"} 3$'"
+alerts="$(lapi_json alerts list -a)"
+check_eq "... and banned by the profile" "$(alert 192.0.2.14 '.decisions[0].type')" ban
+check "host 2 holds both bans" wait_until 10 bash -c "[ \"\$(ip netns exec $H2 curl -fsS http://127.0.0.1:9632/metrics | grep -E '^synwatch_crowdsec_prefixes ' | cut -d' ' -f2)\" = 2 ]"
+
 # Dry run: the alert is simulated, host 2 bans nothing more.
 stop_pid "$SYNWATCH_PID"
 check_eq "host 1 exit status" "$STOP_RC" 0
@@ -178,8 +192,8 @@ check_eq "dry run: the LAPI stores it simulated" "$(alert 192.0.2.13 .simulated)
 check_eq "dry run: the profile's ban on it is simulated too" \
   "$(alert 192.0.2.13 '[.decisions[]? | "\(.type):\(.simulated)"] | join(",")')" ban:true
 sleep 3  # three polls of host 2
-check_eq "dry run: host 2 still holds one prefix" \
-  "$(scrape2 | grep -E '^synwatch_crowdsec_prefixes ' | cut -d' ' -f2)" 1
+check_eq "dry run: host 2 still holds two prefixes" \
+  "$(scrape2 | grep -E '^synwatch_crowdsec_prefixes ' | cut -d' ' -f2)" 2
 connect2 192.0.2.13
 check_eq "dry run: the scanner still reaches host 2" "$?" 0
 
