@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -30,6 +31,7 @@
 #include "config/config.h"
 #include "crowdsec/bouncer.h"
 #include "crowdsec/lapi_client.h"
+#include "crowdsec/reporter.h"
 #include "metrics/collector.h"
 #include "metrics/process_collector.h"
 #include "metrics/recent_scans.h"
@@ -405,6 +407,11 @@ int Run(const Options& options) {
   Config config = LoadEffectiveConfig(options);
   // Read before anything is attached: a bad web config exits at once.
   const WebSecurityConfig web = LoadWebConfig(config.web.config_file);
+  // Likewise the reporter's password (its file's mode is checked).
+  const std::string machine_password =
+      config.crowdsec.report
+          ? ReadMachinePassword(config.crowdsec.machine_password_file)
+          : std::string();
   SetUpLogging(config.log.format, config.log.level);
   RouteLibbpfLog();
   spdlog::info("Starting synwatch {} (revision {}, libbpf {}), config: {}",
@@ -457,9 +464,62 @@ int Run(const Options& options) {
     return interfaces.Snapshot();
   };
   RecentScans recent_scans;
+  // The CrowdSec reporter, before the event reader that feeds it: scans
+  // become alerts, queued here and sent by its own thread.
+  std::unique_ptr<LapiClient> report_lapi;
+  std::unique_ptr<Reporter> reporter;
+  // peers.ipv4_prefix_length << 8 | ipv6_prefix_length, as in force.
+  const auto pack_prefixes = [](const PeersConfig& p) {
+    return static_cast<uint16_t>(p.ipv4_prefix_length << 8 |
+                                 p.ipv6_prefix_length);
+  };
+  std::atomic<uint16_t> scan_prefixes{pack_prefixes(config.peers)};
+  EventReader::ScanSink on_scan;
+  if (config.crowdsec.report) {
+    // The bouncer's credentials stay out of the machine's requests: a
+    // client certificate would make the LAPI authenticate the login by its
+    // OU (a bouncer's) instead of the password.
+    CrowdsecConfig machine = config.crowdsec;
+    machine.api_key.clear();
+    machine.api_key_file.clear();
+    machine.cert_file.clear();
+    machine.key_file.clear();
+    report_lapi = std::make_unique<LapiClient>(
+        machine, std::string("synwatch/v") + kVersion);
+    ReportSettings settings;
+    settings.machine_id = config.crowdsec.machine_id;
+    settings.capacity = config.port_scan.max_ports;
+    settings.window = config.port_scan.window;
+    settings.max_queued = config.crowdsec.report_queue_size;
+    LapiClient* client = report_lapi.get();
+    reporter = std::make_unique<Reporter>(
+        settings, machine_password,
+        [client](const std::string& path, const std::string& json,
+                 const std::string& token) {
+          return client->Post(path, json, token, std::chrono::seconds(30));
+        },
+        Reporter::UnixNowSeconds, [client] { client->Cancel(); });
+    Reporter* sink = reporter.get();
+    // dry_run and the peer prefix lengths (what a scan is tracked by)
+    // follow a reload.
+    const std::atomic<bool>* dry_run = &state.dry_run;
+    const std::atomic<uint16_t>* prefixes = &scan_prefixes;
+    on_scan = [sink, dry_run, prefixes](const sw_event& event,
+                                        const std::string& ifname) {
+      PeersConfig peers;
+      const uint16_t lengths = prefixes->load();
+      peers.ipv4_prefix_length = static_cast<uint8_t>(lengths >> 8);
+      peers.ipv6_prefix_length = static_cast<uint8_t>(lengths & 0xff);
+      sink->Enqueue(ScanReportFromEvent(
+          event, ifname, peers, Reporter::UnixNowSeconds(), dry_run->load()));
+    };
+    spdlog::info("CrowdSec reporter: port scans to {} as machine {}",
+                 config.crowdsec.lapi_url, config.crowdsec.machine_id);
+    reporter->Start();
+  }
   EventReader events(program.events_fd(), interface_snapshot,
                      config.log.connections_per_second,
-                     state.events_dropped_rate_limit, &recent_scans);
+                     state.events_dropped_rate_limit, &recent_scans, on_scan);
 
   MapRowSource::Maps maps;
   maps.if_stats_fd = program.if_stats_fd();
@@ -506,11 +566,13 @@ int Run(const Options& options) {
     bouncer->Start();
   }
   const Bouncer* fleet = bouncer.get();
+  const Reporter* alerts = reporter.get();
   HttpStats http_stats;
-  Gatherer gather = [collector, process, &http_stats, fleet](
+  Gatherer gather = [collector, process, &http_stats, fleet, alerts](
                         ExpositionFormat format, std::string& out) {
     collector->Write(format, out);
     if (fleet != nullptr) AppendFamilies(fleet->Collect(), format, out);
+    if (alerts != nullptr) AppendFamilies(alerts->Collect(), format, out);
     AppendFamilies(process->Collect(), format, out);
     AppendFamilies(CollectHttpStats(http_stats), format, out);
     AppendEnd(format, out);
@@ -548,6 +610,7 @@ int Run(const Options& options) {
       spdlog::info("SIGHUP: reloading config");
       if (Reload(options, program, interfaces, server, config, state)) {
         events.SetConnectionsPerSecond(config.log.connections_per_second);
+        scan_prefixes = pack_prefixes(config.peers);
       }
       continue;
     }

@@ -156,7 +156,7 @@ bool LooksLike(std::string_view typo, std::string_view known) {
 // "Configuration"): what is not here is unknown.
 struct Section {
   std::string_view name;
-  std::array<std::string_view, 12> keys;  // unused slots are ""
+  std::array<std::string_view, 16> keys;  // unused slots are ""
 };
 
 constexpr Section kSchema[] = {
@@ -172,7 +172,8 @@ constexpr Section kSchema[] = {
     {"log", {"level", "format", "connections", "connections_per_second"}},
     {"crowdsec",
      {"enabled", "lapi_url", "api_key", "api_key_file", "cert_file", "key_file",
-      "ca_file", "update_interval", "origins", "scopes", "max_decisions"}},
+      "ca_file", "update_interval", "origins", "scopes", "max_decisions",
+      "report", "machine_id", "machine_password_file", "report_queue_size"}},
 };
 
 const Section* FindSection(std::string_view name) {
@@ -568,12 +569,15 @@ class Parser {
   void ParseCrowdsec(const toml::value* s, CrowdsecConfig& cs) {
     const std::string_view n = "crowdsec";
     GetBool(s, n, "enabled", &cs.enabled);
-    for (auto [key, out] : {std::pair{"lapi_url", &cs.lapi_url},
-                            {"api_key", &cs.api_key},
-                            {"api_key_file", &cs.api_key_file},
-                            {"cert_file", &cs.cert_file},
-                            {"key_file", &cs.key_file},
-                            {"ca_file", &cs.ca_file}}) {
+    for (auto [key, out] :
+         {std::pair{"lapi_url", &cs.lapi_url},
+          {"api_key", &cs.api_key},
+          {"api_key_file", &cs.api_key_file},
+          {"cert_file", &cs.cert_file},
+          {"key_file", &cs.key_file},
+          {"ca_file", &cs.ca_file},
+          {"machine_id", &cs.machine_id},
+          {"machine_password_file", &cs.machine_password_file}}) {
       if (const std::string* text = GetString(s, n, key)) *out = *text;
     }
     GetDuration(s, n, "update_interval", true, &cs.update_interval);
@@ -604,15 +608,24 @@ class Parser {
     }
     GetInteger(s, n, "max_decisions", 1, kMaxDecisionEntries,
                &cs.max_decisions);
-    if (s == nullptr || !cs.enabled) return;
-    // What makes a bouncer that can log in: checked only when it is on, so
-    // a section prepared but off still loads.
+    GetBool(s, n, "report", &cs.report);
+    GetInteger(s, n, "report_queue_size", 1, kMaxReportQueue,
+               &cs.report_queue_size);
+    if (s == nullptr || (!cs.enabled && !cs.report)) return;
+    // What makes a bouncer or a reporter that can log in: checked only when
+    // it is on, so a section prepared but off still loads.
     const toml::value& at = *s;
     if (cs.lapi_url.rfind("http://", 0) != 0 &&
         cs.lapi_url.rfind("https://", 0) != 0) {
       Report(s->contains("lapi_url") ? s->at("lapi_url") : at,
              Path(n, "lapi_url"), "want an http:// or https:// URL");
     }
+    if (cs.report &&
+        (cs.machine_id.empty() || cs.machine_password_file.empty())) {
+      Report(at, "crowdsec",
+             "report needs machine_id and machine_password_file");
+    }
+    if (!cs.enabled) return;
     const bool key = !cs.api_key.empty() || !cs.api_key_file.empty();
     const bool cert = !cs.cert_file.empty() || !cs.key_file.empty();
     if (!cs.api_key.empty() && !cs.api_key_file.empty()) {

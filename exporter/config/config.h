@@ -98,6 +98,7 @@ struct LogConfig {
 // The CrowdSec remediation component (bouncer): fleet decisions from a
 // CrowdSec Local API, enforced in XDP as the outcome "banned".
 inline constexpr uint32_t kMaxDecisionEntries = 1u << 24;
+inline constexpr uint32_t kMaxReportQueue = 1u << 16;
 struct CrowdsecConfig {
   bool enabled = false;
   std::string lapi_url = "http://127.0.0.1:8080/";
@@ -112,6 +113,13 @@ struct CrowdsecConfig {
   std::vector<std::string> origins;  // empty = every origin
   std::vector<std::string> scopes = {"ip", "range"};
   uint32_t max_decisions = 131072;  // prefixes in the kernel's table
+  // The reporter: port scans detected in XDP sent to the LAPI as alerts
+  // (scenario synwatch/port-scan) by a watcher (machine) login. Independent
+  // of enabled (the bouncer).
+  bool report = false;
+  std::string machine_id;
+  std::string machine_password_file;  // the password, read at start; 0600
+  uint32_t report_queue_size = 1024;  // alerts waiting; more are dropped
   bool operator==(const CrowdsecConfig&) const = default;
 };
 

@@ -173,6 +173,27 @@ std::string LapiClient::StreamUrl(bool startup) const {
 }
 
 LapiAnswer LapiClient::Stream(bool startup, std::chrono::seconds timeout) {
+  return Perform(StreamUrl(startup), nullptr, impl_->key_header, timeout);
+}
+
+LapiAnswer LapiClient::Post(const std::string& path, const std::string& json,
+                            const std::string& token,
+                            std::chrono::seconds timeout) {
+  std::string url = impl_->config.lapi_url;
+  if (url.empty() || url.back() != '/') url += '/';
+  url += path;
+  if (token.find_first_of("\r\n") != std::string::npos) {
+    return {0, "", "the token has a line break"};
+  }
+  return Perform(
+      url, &json,
+      token.empty() ? std::string() : "Authorization: Bearer " + token,
+      timeout);
+}
+
+LapiAnswer LapiClient::Perform(const std::string& url, const std::string* post,
+                               const std::string& auth_header,
+                               std::chrono::seconds timeout) {
   const Curl& c = impl_->curl;
   CURL* h = impl_->handle;
   const CrowdsecConfig& cfg = impl_->config;
@@ -180,11 +201,19 @@ LapiAnswer LapiClient::Stream(bool startup, std::chrono::seconds timeout) {
   Body body{&answer.body, impl_->max_body};
   char error[CURL_ERROR_SIZE] = {};
   curl_slist* headers = nullptr;
-  if (!impl_->key_header.empty()) {
-    headers = c.slist_append(headers, impl_->key_header.c_str());
+  if (!auth_header.empty()) {
+    headers = c.slist_append(headers, auth_header.c_str());
   }
   headers = c.slist_append(headers, "Accept: application/json");
-  const std::string url = StreamUrl(startup);
+  if (post != nullptr) {
+    headers = c.slist_append(headers, "Content-Type: application/json");
+    headers = c.slist_append(headers, "Expect:");  // no 100-continue wait
+    c.easy_setopt(h, CURLOPT_POSTFIELDS, post->data());
+    c.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                  static_cast<curl_off_t>(post->size()));
+  } else {
+    c.easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  }
   c.easy_setopt(h, CURLOPT_URL, url.c_str());
   c.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   c.easy_setopt(h, CURLOPT_USERAGENT, impl_->user_agent.c_str());

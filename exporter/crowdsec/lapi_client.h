@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The HTTP side of the bouncer: GET /v1/decisions/stream from a CrowdSec
-// Local API with libcurl, loaded on first use (dlopen, as OpenSSL is:
-// an exporter with the bouncer off never maps it).
+// The HTTP side of the bouncer and the reporter: GET /v1/decisions/stream
+// and POSTs (watcher login, alerts) to a CrowdSec Local API with libcurl,
+// loaded on first use (dlopen, as OpenSSL is: an exporter with the bouncer off
+// never maps it).
 #pragma once
 
 #include <chrono>
@@ -36,6 +37,12 @@ class LapiClient {
   // throws; timeout bounds the whole request.
   LapiAnswer Stream(bool startup, std::chrono::seconds timeout);
 
+  // POST of a JSON body to path under lapi_url ("v1/alerts"), with
+  // "Authorization: Bearer <token>" unless token is "" (no X-Api-Key: the
+  // reporter is a machine, not a bouncer). Never throws.
+  LapiAnswer Post(const std::string& path, const std::string& json,
+                  const std::string& token, std::chrono::seconds timeout);
+
   // Ends a request under way in another thread at once (it fails), and
   // every later one: for shutting down without waiting out a timeout.
   void Cancel();
@@ -45,6 +52,10 @@ class LapiClient {
 
  private:
   struct Impl;
+  // One request on the handle: a GET, or a POST of *post when given.
+  LapiAnswer Perform(const std::string& url, const std::string* post,
+                     const std::string& auth_header,
+                     std::chrono::seconds timeout);
   std::unique_ptr<Impl> impl_;
 };
 

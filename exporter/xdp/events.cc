@@ -93,11 +93,12 @@ void EventReader::RingBufferDeleter::operator()(ring_buffer* rb) const {
 EventReader::EventReader(int events_fd, InterfaceSnapshot interfaces,
                          uint32_t connections_per_second,
                          std::atomic<uint64_t>& rate_limit_drops,
-                         RecentScans* recent)
+                         RecentScans* recent, ScanSink on_scan)
     : interfaces_(std::move(interfaces)),
       connections_per_second_(connections_per_second),
       rate_limit_drops_(rate_limit_drops),
       recent_(recent),
+      on_scan_(std::move(on_scan)),
       limiter_(connections_per_second),
       limiter_rate_(connections_per_second) {
   ring_.reset(
@@ -168,9 +169,10 @@ int EventReader::OnEvent(void* ctx, void* data, size_t size) {
 
 void EventReader::Handle(const sw_event& event) {
   if (event.type == SW_EVENT_SCAN) {
-    std::string line =
-        FormatScanEvent(event, InterfaceName(interfaces_(), event.ifindex));
+    const std::string ifname = InterfaceName(interfaces_(), event.ifindex);
+    std::string line = FormatScanEvent(event, ifname);
     spdlog::warn("{}", line);
+    if (on_scan_) on_scan_(event, ifname);
     if (recent_ != nullptr) {
       recent_->Add(std::chrono::duration<double>(
                        std::chrono::system_clock::now().time_since_epoch())

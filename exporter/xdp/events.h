@@ -50,10 +50,14 @@ class EventReader {
   // be set up. rate_limit_drops is bumped for connection lines that the
   // user-space limit held back (the XDP program limits per CPU as well).
   // recent, when given, keeps the last scans detected (the status page).
+  // on_scan, when given, is called in the event thread with each scan and
+  // its interface's name; it must not block (the CrowdSec reporter queues).
+  using ScanSink =
+      std::function<void(const sw_event& event, const std::string& ifname)>;
   EventReader(int events_fd, InterfaceSnapshot interfaces,
               uint32_t connections_per_second,
               std::atomic<uint64_t>& rate_limit_drops,
-              RecentScans* recent = nullptr);
+              RecentScans* recent = nullptr, ScanSink on_scan = {});
   ~EventReader();  // stops and joins the thread
   EventReader(const EventReader&) = delete;
   EventReader& operator=(const EventReader&) = delete;
@@ -75,6 +79,7 @@ class EventReader {
   std::atomic<uint32_t> connections_per_second_;
   std::atomic<uint64_t>& rate_limit_drops_;
   RecentScans* const recent_;
+  const ScanSink on_scan_;
   RateLimiter limiter_;
   uint32_t limiter_rate_ = 0;
   std::unique_ptr<ring_buffer, RingBufferDeleter> ring_;

@@ -57,7 +57,7 @@ add_item() {
        + (if $s == "" then {} else {stage: $s} end))' <<<"$index")"
 }
 add_item parsers synwatch/synwatch-logs s01-parse "$HERE/parsers/s01-parse/synwatch-logs.yaml"
-add_item scenarios synwatch/synwatch-port-scan "" "$HERE/scenarios/synwatch-port-scan.yaml"
+add_item scenarios synwatch/port-scan "" "$HERE/scenarios/synwatch-port-scan.yaml"
 printf '%s\n' "$index" >"$HUB/.index.json"
 
 # hubtest's runtime config: the hub's template, without the Prometheus

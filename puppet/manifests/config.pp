@@ -16,6 +16,13 @@ class synwatch::config {
     default => $crowdsec_key_path,
   }
 
+  # The reporter's machine password, likewise.
+  $crowdsec_password_path = "${config_dir}/crowdsec-machine.password"
+  $crowdsec_machine_password_file = $synwatch::crowdsec_machine_password ? {
+    undef   => undef,
+    default => $crowdsec_password_path,
+  }
+
   $validate_cmd = $synwatch::config_validate_cmd ? {
     false   => undef,
     default => $synwatch::config_validate_cmd,
@@ -41,6 +48,22 @@ class synwatch::config {
       }
     } else {
       file { $crowdsec_key_path:
+        ensure => absent,
+      }
+    }
+
+    if $synwatch::crowdsec_machine_password =~ NotUndef {
+      file { $crowdsec_password_path:
+        ensure    => file,
+        owner     => 'root',
+        group     => 'root',
+        mode      => '0600',
+        show_diff => false,
+        content   => $synwatch::crowdsec_machine_password,
+        before    => File[$config_file],
+      }
+    } else {
+      file { $crowdsec_password_path:
         ensure => absent,
       }
     }
@@ -88,6 +111,10 @@ class synwatch::config {
           'crowdsec_origins'                 => $synwatch::crowdsec_origins,
           'crowdsec_scopes'                  => $synwatch::crowdsec_scopes,
           'crowdsec_max_decisions'           => $synwatch::crowdsec_max_decisions,
+          'crowdsec_report'                  => $synwatch::crowdsec_report,
+          'crowdsec_report_queue_size'       => $synwatch::crowdsec_report_queue_size,
+          'crowdsec_machine_id'              => $synwatch::crowdsec_machine_id,
+          'crowdsec_machine_password_file'   => $crowdsec_machine_password_file,
       }),
     }
 
@@ -111,11 +138,15 @@ class synwatch::config {
       'crowdsec.origins'            => $synwatch::crowdsec_origins,
       'crowdsec.scopes'             => $synwatch::crowdsec_scopes,
       'crowdsec.max_decisions'      => $synwatch::crowdsec_max_decisions,
+      'crowdsec.report'             => $synwatch::crowdsec_report,
+      'crowdsec.report_queue_size'  => $synwatch::crowdsec_report_queue_size,
     } + ({
         'crowdsec.api_key_file' => $crowdsec_api_key_file,
         'crowdsec.cert_file'    => $synwatch::crowdsec_cert_file,
         'crowdsec.key_file'     => $synwatch::crowdsec_key_file,
         'crowdsec.ca_file'      => $synwatch::crowdsec_ca_file,
+        'crowdsec.machine_id'   => $synwatch::crowdsec_machine_id,
+        'crowdsec.machine_password_file' => $crowdsec_machine_password_file,
     }.filter |$key, $value| { $value =~ NotUndef })
     file { "${config_dir}/.restart-settings":
       ensure  => file,

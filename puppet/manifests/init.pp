@@ -159,6 +159,21 @@
 # @param crowdsec_ca_file
 #   `crowdsec.ca_file`: the CA of the LAPI's certificate (unset: the
 #   system's CAs).
+# @param crowdsec_report
+#   `crowdsec.report`: send each port scan detected in XDP to the LAPI as
+#   an alert (scenario `synwatch/port-scan`, no decision of its own: the
+#   LAPI's profiles decide the ban). Needs `crowdsec_machine_id` and
+#   `crowdsec_machine_password`; independent of `crowdsec_enabled`.
+# @param crowdsec_report_queue_size
+#   `crowdsec.report_queue_size`: alerts waiting for the LAPI; more are
+#   dropped and counted.
+# @param crowdsec_machine_id
+#   `crowdsec.machine_id`: the machine registered with
+#   `cscli machines add <id> -p <password>`.
+# @param crowdsec_machine_password
+#   The machine's password. Written to /etc/synwatch/crowdsec-machine.password
+#   (root, 0600, never shown in a diff) and named by
+#   `crowdsec.machine_password_file`; it never enters synwatch.toml.
 # @param export_scrape_job
 #   Export a `prometheus::scrape_job` (voxpupuli/puppet-prometheus) for this
 #   node, for a Prometheus server that collects job `scrape_job_name`. Needs
@@ -218,6 +233,8 @@ class synwatch (
   Array[String[1]] $crowdsec_origins,
   Array[Enum['ip', 'range'], 1, 2] $crowdsec_scopes,
   Integer[1, 16777216] $crowdsec_max_decisions,
+  Boolean $crowdsec_report,
+  Integer[1, 65536] $crowdsec_report_queue_size,
   Boolean $export_scrape_job,
   String[1] $scrape_job_name,
   Hash[String[1], String[1]] $scrape_job_labels,
@@ -228,6 +245,8 @@ class synwatch (
   Optional[Synwatch::AbsolutePath] $crowdsec_cert_file = undef,
   Optional[Synwatch::AbsolutePath] $crowdsec_key_file = undef,
   Optional[Synwatch::AbsolutePath] $crowdsec_ca_file = undef,
+  Optional[Pattern[/\A[^\s"\\]+\z/]] $crowdsec_machine_id = undef,
+  Optional[Sensitive[String[1]]] $crowdsec_machine_password = undef,
 ) {
   # What the types cannot say, checked here so that a bad value fails the
   # catalog with the parameter named, not `--check-config` on every node.
@@ -239,6 +258,9 @@ class synwatch (
   }
   if $crowdsec_enabled and $crowdsec_api_key =~ Undef and $crowdsec_cert_file =~ Undef {
     fail('synwatch: crowdsec_enabled needs crowdsec_api_key, or crowdsec_cert_file and crowdsec_key_file')
+  }
+  if $crowdsec_report and ($crowdsec_machine_id =~ Undef or $crowdsec_machine_password =~ Undef) {
+    fail('synwatch: crowdsec_report needs crowdsec_machine_id and crowdsec_machine_password')
   }
   if 'auto' in $xdp_interfaces and $xdp_interfaces.length > 1 {
     fail("synwatch: xdp_interfaces: 'auto' must be the only entry, got ${xdp_interfaces}")

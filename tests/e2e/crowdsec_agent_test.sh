@@ -86,7 +86,7 @@ scan() {
 }
 decision_for() { # IP: the LAPI holds a ban on IP from the synwatch scenario
   ip netns exec "$SW_SRV" cscli -c "$CS/config.yaml" decisions list -o json 2>/dev/null |
-    jq -e --arg ip "$1" 'any(.[]?; .scenario == "synwatch/synwatch-port-scan" and
+    jq -e --arg ip "$1" 'any(.[]?; .scenario == "synwatch/port-scan" and
       any(.decisions[]?; .value == $ip and .type == "ban"))' >/dev/null
 }
 banned_peer() { # IP: its SYNs counted banned

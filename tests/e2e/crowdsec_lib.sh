@@ -7,9 +7,14 @@
 #
 #   lapi_setup PORT [TLS_YAML]   writes $CS/config.yaml; TLS_YAML, when
 #                                given, is api.server.tls's body (indented
-#                                six spaces) and the LAPI serves https only
+#                                six spaces) and the LAPI serves https only;
+#                                sets LAPI_PORT and LAPI_URL (no final /)
 #   lapi_cli ARGS...             cscli against it (output in $CS/cscli.log)
+#   lapi_json ARGS...            cscli ARGS -o json, the JSON on stdout
 #   start_lapi                   starts it, waits until it listens; LAPI_PID
+#   lapi_logs                    what the LAPI wrote, for a failure
+# LAPI_ADDR: the address it listens on (127.0.0.1; a test whose other hosts
+# reach it from their own namespaces gives the server's address).
 # LAPI_CURL: curl options for its health check (a CA for https).
 # LAPI_ARGS: crowdsec's options (-no-cs; empty: the agent runs too, reading
 # $CS/acquis.yaml with the parsers and scenarios under $CS).
@@ -25,12 +30,13 @@ CS="$SW_TMP/crowdsec"
 LAPI_CURL=()
 LAPI_ARGS=(-no-cs)
 LAPI_URL=""
+LAPI_ADDR="${LAPI_ADDR:-127.0.0.1}"
 
 lapi_setup() {
   LAPI_PORT="$1"
   local tls="${2:-}" scheme=http
   [ -n "$tls" ] && scheme=https
-  LAPI_URL="$scheme://127.0.0.1:$LAPI_PORT"
+  LAPI_URL="$scheme://$LAPI_ADDR:$LAPI_PORT"
   mkdir -p "$CS/data" "$CS/log"
   cat >"$CS/config.yaml" <<YAML
 common:
@@ -58,7 +64,7 @@ api:
     credentials_path: $CS/local_api_credentials.yaml
   server:
     log_level: info
-    listen_uri: 127.0.0.1:$LAPI_PORT
+    listen_uri: $LAPI_ADDR:$LAPI_PORT
     profiles_path: /etc/crowdsec/profiles.yaml
     trusted_ips: [127.0.0.1, "::1"]
 YAML
@@ -69,6 +75,8 @@ YAML
 }
 
 lapi_cli() { srv timeout 30 cscli -c "$CS/config.yaml" "$@" >>"$CS/cscli.log" 2>&1; }
+lapi_json() { srv timeout 30 cscli -c "$CS/config.yaml" "$@" -o json 2>>"$CS/cscli.log"; }
+lapi_logs() { cat "$CS/crowdsec.out" "$CS"/log/* >&2; }
 
 start_lapi() {
   start_bg "$SW_SRV" "$CS/crowdsec.out" crowdsec -c "$CS/config.yaml" "${LAPI_ARGS[@]}"

@@ -758,6 +758,40 @@ TEST(ConfigTest, CrowdsecSection) {
       ParseConfig("[crowdsec]\nlapi_url = \"x\"\n", "t.toml").crowdsec.enabled);
 }
 
+TEST(ConfigTest, CrowdsecReport) {
+  const Config c = ParseConfig(
+      "[crowdsec]\nreport = true\nmachine_id = \"web-1\"\n"
+      "machine_password_file = \"/etc/p\"\nreport_queue_size = 64\n",
+      "t.toml");
+  EXPECT_TRUE(c.crowdsec.report);
+  EXPECT_FALSE(c.crowdsec.enabled);  // reporting needs no bouncer key
+  EXPECT_EQ(c.crowdsec.machine_id, "web-1");
+  EXPECT_EQ(c.crowdsec.machine_password_file, "/etc/p");
+  EXPECT_EQ(c.crowdsec.report_queue_size, 64U);
+  EXPECT_FALSE(Config{}.crowdsec.report);
+  const std::pair<const char*, const char*> cases[] = {
+      {"[crowdsec]\nreport = true\nmachine_id = \"m\"\n",
+       "t.toml:1: crowdsec: report needs machine_id and "
+       "machine_password_file"},
+      {"[crowdsec]\nreport = true\nmachine_password_file = \"/p\"\n",
+       "t.toml:1: crowdsec: report needs machine_id and "
+       "machine_password_file"},
+      {"[crowdsec]\nreport = true\nmachine_id = \"m\"\n"
+       "machine_password_file = \"/p\"\nlapi_url = \"x\"\n",
+       "t.toml:5: crowdsec.lapi_url: want an http:// or https:// URL"},
+      {"[crowdsec]\nreport_queue_size = 0\n",
+       "t.toml:2: crowdsec.report_queue_size: 0 is out of range (1..65536)"},
+  };
+  for (const auto& [text, error] : cases) {
+    try {
+      ParseConfig(text, "t.toml");
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(std::string(e.what()), error) << text;
+    }
+  }
+}
+
 TEST(ConfigTest, CrowdsecRejectsWhatCannotLogIn) {
   const std::pair<const char*, const char*> cases[] = {
       {"[crowdsec]\nenabled = true\n",

@@ -58,6 +58,17 @@ class FakeLapi {
       if (n <= 0) break;
       request_.append(buf, static_cast<size_t>(n));
     }
+    // A POST's body, as long as its Content-Length says.
+    const size_t head = request_.find("\r\n\r\n");
+    const size_t cl = request_.find("Content-Length: ");
+    if (head != std::string::npos && cl != std::string::npos && cl < head) {
+      const size_t want = head + 4 + std::stoul(request_.substr(cl + 16));
+      while (request_.size() < want) {
+        const ssize_t n = read(c, buf, sizeof(buf));
+        if (n <= 0) break;
+        request_.append(buf, static_cast<size_t>(n));
+      }
+    }
     std::this_thread::sleep_for(delay_);
     size_t off = 0;
     while (off < reply_.size()) {
@@ -108,6 +119,35 @@ TEST(LapiClientTest, SendsKeyAgentAndQuery) {
   EXPECT_NE(r.find("\r\nUser-Agent: crowdsec-synwatch-bouncer/v9\r\n"),
             std::string::npos);
   EXPECT_EQ(client.StreamUrl(false).find("k3y"), std::string::npos);
+}
+
+TEST(LapiClientTest, PostsJsonWithABearerTokenAndNoApiKey) {
+  FakeLapi lapi(Http(201, R"(["1"])"));
+  LapiClient client(Config(lapi.url()), "synwatch/v9");
+  const std::string body = R"([{"scenario":"synwatch/port-scan"}])";
+  const LapiAnswer a =
+      client.Post("v1/alerts", body, "jwt.t0ken", std::chrono::seconds(5));
+  EXPECT_EQ(a.error, "");
+  EXPECT_EQ(a.status, 201);
+  const std::string& r = lapi.request();
+  EXPECT_EQ(r.rfind("POST /v1/alerts HTTP/1.1\r\n", 0), 0U) << r;
+  EXPECT_NE(r.find("\r\nAuthorization: Bearer jwt.t0ken\r\n"),
+            std::string::npos);
+  EXPECT_NE(r.find("\r\nContent-Type: application/json\r\n"),
+            std::string::npos);
+  EXPECT_EQ(r.find("X-Api-Key"), std::string::npos) << r;
+  EXPECT_EQ(r.substr(r.size() - body.size()), body);
+  // A login carries no Authorization header; a token with a line break is
+  // refused before anything is sent.
+  FakeLapi login(Http(200, "{}"));
+  LapiClient c2(Config(login.url()), "ua");
+  EXPECT_EQ(
+      c2.Post("v1/watchers/login", "{}", "", std::chrono::seconds(5)).status,
+      200);
+  EXPECT_EQ(login.request().find("Authorization"), std::string::npos);
+  EXPECT_EQ(
+      c2.Post("v1/alerts", "[]", "a\r\nX: y", std::chrono::seconds(5)).error,
+      "the token has a line break");
 }
 
 TEST(LapiClientTest, ReportsStatusesAndBrokenAnswers) {

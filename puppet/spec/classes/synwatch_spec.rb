@@ -58,6 +58,8 @@ DEFAULT_TOML = <<~TOML
     "range",
   ]
   max_decisions = 131072
+  report = false
+  report_queue_size = 1024
 TOML
 
 RESTART_SETTINGS = <<~TEXT
@@ -82,9 +84,12 @@ RESTART_SETTINGS = <<~TEXT
     "range",
   ]
   crowdsec.max_decisions = 131072
+  crowdsec.report = false
+  crowdsec.report_queue_size = 1024
 TEXT
 
-# Every parameter of class synwatch, none at its default.
+# Every parameter of class synwatch, none at its default (but
+# crowdsec_machine_password, a Sensitive the example adds).
 ALL_PARAMS = {
   'ensure' => 'present',
   'package_name' => 'synwatch-custom',
@@ -133,6 +138,9 @@ ALL_PARAMS = {
   'crowdsec_cert_file' => '/etc/synwatch/bouncer.pem',
   'crowdsec_key_file' => '/etc/synwatch/bouncer-key.pem',
   'crowdsec_ca_file' => '/etc/synwatch/lapi-ca.pem',
+  'crowdsec_report' => true,
+  'crowdsec_report_queue_size' => 512,
+  'crowdsec_machine_id' => 'web-1',
   'export_scrape_job' => true,
   'scrape_job_name' => 'synwatch-edge',
   'scrape_host' => 'edge01.example.com',
@@ -203,6 +211,10 @@ ALL_PARAMS_TOML = <<~TOML
   ]
   scopes = ["ip"]
   max_decisions = 200000
+  report = true
+  report_queue_size = 512
+  machine_id = "web-1"
+  machine_password_file = "/etc/synwatch/crowdsec-machine.password"
 TOML
 
 describe 'synwatch' do
@@ -257,7 +269,8 @@ describe 'synwatch' do
             'log' => { 'level' => 'info', 'format' => 'text', 'connections' => false, 'connections_per_second' => 100 },
             'crowdsec' => {
               'enabled' => false, 'lapi_url' => 'http://127.0.0.1:8080/', 'update_interval' => '10s',
-              'origins' => [], 'scopes' => ['ip', 'range'], 'max_decisions' => 131_072
+              'origins' => [], 'scopes' => ['ip', 'range'], 'max_decisions' => 131_072,
+              'report' => false, 'report_queue_size' => 1024
             },
           )
         end
@@ -323,6 +336,44 @@ describe 'synwatch' do
         end
       end
 
+      context 'with the CrowdSec reporter' do
+        let(:params) do
+          { 'crowdsec_report' => true, 'crowdsec_machine_id' => 'web-1',
+            'crowdsec_machine_password' => sensitive('machine-pw-secret') }
+        end
+
+        it { is_expected.to compile.with_all_deps }
+
+        it 'writes the password to a file of its own, root only, before the config' do
+          is_expected.to contain_file('/etc/synwatch/crowdsec-machine.password').with(
+            ensure: 'file', owner: 'root', group: 'root', mode: '0600', show_diff: false,
+          ).that_comes_before('File[/etc/synwatch/synwatch.toml]')
+        end
+
+        it 'names the file in the config and keeps the password out of it' do
+          config = SynwatchSpec.rendered_config(catalogue)
+          expect(Tomlrb.parse(config)['crowdsec']).to include(
+            'enabled' => false, 'report' => true, 'machine_id' => 'web-1',
+            'machine_password_file' => '/etc/synwatch/crowdsec-machine.password',
+          )
+          expect(config).not_to include('machine-pw-secret')
+        end
+
+        it 'restarts synwatch when the reporter changes' do
+          is_expected.to contain_file('/etc/synwatch/.restart-settings').with_content(
+            %r{^crowdsec\.report = true$}
+          ).with_content(%r{^crowdsec\.machine_id = "web-1"$})
+        end
+
+        it_behaves_like 'a config synwatch accepts'
+      end
+
+      context 'with the CrowdSec reporter but no password' do
+        let(:params) { { 'crowdsec_report' => true, 'crowdsec_machine_id' => 'web-1' } }
+
+        it { is_expected.to compile.and_raise_error(%r{crowdsec_report needs crowdsec_machine_id and crowdsec_machine_password}) }
+      end
+
       context 'with a CrowdSec API key and a client certificate' do
         let(:params) do
           { 'crowdsec_api_key' => sensitive('k'), 'crowdsec_cert_file' => '/c.pem', 'crowdsec_key_file' => '/k.pem' }
@@ -332,7 +383,8 @@ describe 'synwatch' do
       end
 
       context 'with every parameter set' do
-        let(:params) { ALL_PARAMS }
+        # Sensitive values are made in the example (rspec-puppet's sensitive()).
+        let(:params) { ALL_PARAMS.merge('crowdsec_machine_password' => sensitive('machine-pw-secret')) }
 
         with_fixture_modules('prometheus')
 
@@ -340,7 +392,7 @@ describe 'synwatch' do
 
         it 'sets every parameter the class has' do
           declared = catalogue.resource('Class', 'Synwatch').to_hash.keys.map(&:to_s) - ['name']
-          expect(ALL_PARAMS.keys).to match_array(declared)
+          expect(params.keys).to match_array(declared)
         end
 
         it 'renders the config exactly' do
@@ -348,6 +400,7 @@ describe 'synwatch' do
         end
 
         it 'writes no CrowdSec key file with a client certificate' do
+          is_expected.to contain_file('/etc/synwatch/crowdsec-machine.password').with(mode: '0600')
           is_expected.to contain_file('/etc/synwatch/crowdsec.key').with(ensure: 'absent')
         end
 
@@ -381,7 +434,9 @@ describe 'synwatch' do
         # file too, and the module does not manage it (it has to exist on the
         # host; the TLS and basic auth tests are in tests/e2e).
         context 'when checked by synwatch, web_config_file left empty' do
-          let(:params) { ALL_PARAMS.merge('web_config_file' => '') }
+          let(:params) do
+            ALL_PARAMS.merge('web_config_file' => '', 'crowdsec_machine_password' => sensitive('machine-pw-secret'))
+          end
 
           it_behaves_like 'a config synwatch accepts'
         end
