@@ -621,23 +621,7 @@ section_crowdsec() {
   # the namespace's loopback that answers the startup poll with every
   # decision and each later poll with no change (what a quiet LAPI sends).
   "$CROWDSEC_BENCH" --lapi-answer "$CROWDSEC_DECISIONS" "$SW_TMP/answer.json"
-  cat >"$SW_TMP/fake_lapi.py" <<'PY'
-import http.server, sys
-full = open(sys.argv[2], "rb").read()
-empty = b'{"new":null,"deleted":null}'
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = full if "startup=true" in self.path else empty
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-PY
-  start_bg "$SW_SRV" "$SW_TMP/fake_lapi.log" python3 "$SW_TMP/fake_lapi.py" "$port" "$SW_TMP/answer.json"
+  start_bg "$SW_SRV" "$SW_TMP/fake_lapi.log" python3 "$ROOT/tests/e2e/fake_lapi.py" "$port" "$SW_TMP/answer.json"
   lapi_pid="$LAST_PID"
   wait_until 10 srv bash -c "ss -Htln | grep -q ':$port '"
 

@@ -35,31 +35,16 @@ LAPI_PORT=18089
 KEY="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 printf '%s\n' "$KEY" >"$SW_TMP/crowdsec.key"
 chmod 600 "$SW_TMP/crowdsec.key"
-cat >"$SW_TMP/fake_lapi.py" <<'PY'
-import http.server, json, sys
-key = open(sys.argv[2]).read().strip()
-full = {"new": [
-    {"id": 1, "origin": "cscli", "type": "ban", "scope": "Ip", "value": "192.0.2.18",
-     "duration": "3h59m", "scenario": "ops test"},
-    {"id": 2, "origin": "lists", "type": "ban", "scope": "Range", "value": "2001:db8:66::/48",
-     "duration": "23h", "scenario": "ops test list"}], "deleted": []}
-class Lapi(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        if self.headers.get("X-Api-Key") != key:
-            self.send_response(403)
-            self.end_headers()
-            return
-        body = json.dumps(full if "startup=true" in self.path else {"new": None, "deleted": None}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Lapi).serve_forever()
-PY
-start_bg "$SW_SRV" "$SW_TMP/fake_lapi.log" python3 "$SW_TMP/fake_lapi.py" "$LAPI_PORT" "$SW_TMP/crowdsec.key"
+cat >"$SW_TMP/lapi-answer.json" <<'JSON'
+{"new": [
+  {"id": 1, "origin": "cscli", "type": "ban", "scope": "Ip", "value": "192.0.2.18",
+   "duration": "3h59m", "scenario": "ops test"},
+  {"id": 2, "origin": "lists", "type": "ban", "scope": "Range", "value": "2001:db8:66::/48",
+   "duration": "23h", "scenario": "ops test list"}],
+ "deleted": []}
+JSON
+start_bg "$SW_SRV" "$SW_TMP/fake_lapi.log" python3 "$HERE/fake_lapi.py" "$LAPI_PORT" \
+  "$SW_TMP/lapi-answer.json" "$SW_TMP/crowdsec.key"
 check "the stand-in LAPI answers" wait_until 10 srv curl -fsS -o /dev/null \
   -H "X-Api-Key: $KEY" "http://127.0.0.1:$LAPI_PORT/v1/decisions/stream?startup=true"
 

@@ -41,57 +41,17 @@
 #include "config/config.h"
 #include "floor.skel.h"
 #include "packet_builder.h"
+#include "test_run.h"
 #include "xdp/bpf_program.h"
 
 namespace synwatch::bench {
 namespace {
 
-[[noreturn]] void Die(const std::string& what, int err) {
-  throw std::runtime_error(what + ": " + std::strerror(err));
-}
-
-double CpuNs() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
-}
-
-// CPU ns per packet of `repeat` packets of frame through prog_fd.
-double TestRun(int prog_fd, uint32_t ifindex, const std::vector<uint8_t>& frame,
-               uint32_t repeat, const std::string& what) {
-  xdp_md ctx{};
-  ctx.data_end = static_cast<uint32_t>(frame.size());
-  ctx.ingress_ifindex = ifindex;
-  std::vector<uint8_t> out(frame.size() + 256);
-  bpf_test_run_opts opts{};
-  opts.sz = sizeof(opts);
-  opts.data_in = frame.data();
-  opts.data_size_in = static_cast<uint32_t>(frame.size());
-  opts.data_out = out.data();
-  opts.data_size_out = static_cast<uint32_t>(out.size());
-  opts.ctx_in = &ctx;
-  opts.ctx_size_in = sizeof(ctx);
-  opts.repeat = repeat;
-  const double start = CpuNs();
-  if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) {
-    Die("BPF_PROG_TEST_RUN " + what, errno);
-  }
-  const double cpu = CpuNs() - start;
-  if (opts.retval != XDP_PASS) {
-    throw std::runtime_error("BPF_PROG_TEST_RUN " + what + ": verdict " +
-                             std::to_string(opts.retval) + ", expected pass");
-  }
-  return cpu / repeat;
-}
-
-// The per-call overhead cancels: repeat packets minus repeat / 8.
-double TestRunFine(int prog_fd, uint32_t ifindex,
-                   const std::vector<uint8_t>& frame, uint32_t repeat,
-                   const std::string& what) {
-  const uint32_t small = std::max<uint32_t>(1, repeat / 8);
-  const double a = TestRun(prog_fd, ifindex, frame, small, what);
-  const double b = TestRun(prog_fd, ifindex, frame, repeat, what);
-  return (b * repeat - a * small) / (repeat - small);
+// CPU ns per packet of `repeat` packets of frame coming in on ifindex,
+// below BPF_PROG_TEST_RUN's ns resolution (TestRunFine, test_run.h).
+double FineNs(int prog_fd, uint32_t ifindex, const std::vector<uint8_t>& frame,
+              uint32_t repeat, const std::string& what) {
+  return TestRunFine(prog_fd, frame, repeat, XDP_PASS, what, ifindex).fine_ns;
 }
 
 struct Spread {
@@ -231,8 +191,8 @@ int Run(const Options& o) {
 
   // The known peer becomes known to both, and the dispatcher really runs
   // synwatch: its peer table has the peer afterwards.
-  TestRun(direct_fd, direct_idx, syn4, 16, "warm direct");
-  TestRun(disp_fd, disp_idx, syn4, 16, "warm dispatcher");
+  TestRun(direct_fd, syn4, 16, XDP_PASS, "warm direct", direct_idx);
+  TestRun(disp_fd, syn4, 16, XDP_PASS, "warm dispatcher", disp_idx);
   const uint32_t key_size = sizeof(sw_peer_key);
   if (Entries(through.peers_fd(), key_size) != 1 ||
       Entries(direct.peers_fd(), key_size) != 1) {
@@ -246,15 +206,15 @@ int Run(const Options& o) {
                o.repeat);
   for (int run = 0; run < o.runs; ++run) {
     const uint32_t r = o.repeat;
-    s["floor"].push_back(TestRunFine(floor_fd, direct_idx, ack4, r, "floor"));
+    s["floor"].push_back(FineNs(floor_fd, direct_idx, ack4, r, "floor"));
     s["direct_non_syn"].push_back(
-        TestRunFine(direct_fd, direct_idx, ack4, r, "direct ack"));
+        FineNs(direct_fd, direct_idx, ack4, r, "direct ack"));
     s["dispatcher_non_syn"].push_back(
-        TestRunFine(disp_fd, disp_idx, ack4, r, "dispatcher ack"));
+        FineNs(disp_fd, disp_idx, ack4, r, "dispatcher ack"));
     s["direct_known_syn"].push_back(
-        TestRunFine(direct_fd, direct_idx, syn4, r, "direct known"));
+        FineNs(direct_fd, direct_idx, syn4, r, "direct known"));
     s["dispatcher_known_syn"].push_back(
-        TestRunFine(disp_fd, disp_idx, syn4, r, "dispatcher known"));
+        FineNs(disp_fd, disp_idx, syn4, r, "dispatcher known"));
   }
   xdp_multiprog__close(mp);
   if (Entries(through.peers_fd(), key_size) != 1) {

@@ -2,7 +2,7 @@
 // Running an XDP program through BPF_PROG_TEST_RUN and summarising the
 // figures (the kernel's integer ns/packet and TestRunFine's sub-ns figure,
 // tests/bench/README.md, section 1), and the benchmark rule set: shared by
-// xdp_bench and crowdsec_bench.
+// xdp_bench, crowdsec_bench and dispatcher_bench.
 #pragma once
 
 #include <bpf/bpf.h>
@@ -44,12 +44,13 @@ inline double NowNs(clockid_t clock = CLOCK_MONOTONIC) {
   return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
 }
 
+// ifindex: the interface the packet comes in on (the program's slot).
 inline Sample TestRun(int prog_fd, const std::vector<uint8_t>& frame,
                       uint32_t repeat, uint32_t want_verdict,
-                      const std::string& what) {
+                      const std::string& what, uint32_t ifindex = kLoIfindex) {
   xdp_md ctx{};
   ctx.data_end = static_cast<uint32_t>(frame.size());
-  ctx.ingress_ifindex = kLoIfindex;
+  ctx.ingress_ifindex = ifindex;
   std::vector<uint8_t> out(frame.size() + 256);
   bpf_test_run_opts opts{};
   opts.sz = sizeof(opts);
@@ -87,11 +88,14 @@ inline Sample TestRun(int prog_fd, const std::vector<uint8_t>& frame,
 // and the kernel's figure leaves that time out too.
 inline Sample TestRunFine(int prog_fd, const std::vector<uint8_t>& frame,
                           uint32_t repeat, uint32_t want_verdict,
-                          const std::string& what) {
+                          const std::string& what,
+                          uint32_t ifindex = kLoIfindex) {
   const uint32_t small = repeat / 8;
-  if (small < 1) return TestRun(prog_fd, frame, repeat, want_verdict, what);
-  const Sample a = TestRun(prog_fd, frame, small, want_verdict, what);
-  Sample b = TestRun(prog_fd, frame, repeat, want_verdict, what);
+  if (small < 1) {
+    return TestRun(prog_fd, frame, repeat, want_verdict, what, ifindex);
+  }
+  const Sample a = TestRun(prog_fd, frame, small, want_verdict, what, ifindex);
+  Sample b = TestRun(prog_fd, frame, repeat, want_verdict, what, ifindex);
   b.fine_ns = (b.cpu_ns * repeat - a.cpu_ns * small) / (repeat - small);
   return b;
 }
