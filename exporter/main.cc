@@ -578,8 +578,10 @@ int Run(const Options& options) {
     AppendEnd(format, out);
   };
 
+  StatusExtras status_extras;
+  if (fleet != nullptr) status_extras = [fleet] { return fleet->Status(); };
   const StatusPage status_page(rows, state, recent_scans, kVersion,
-                               config.web.metrics_path);
+                               config.web.metrics_path, status_extras);
   HttpServer server(
       {config.web.listen_address, config.web.metrics_path, kVersion, web,
        &http_stats, [&status_page] { return status_page.Render(); }},

@@ -258,6 +258,30 @@ void Bouncer::Run() {
   }
 }
 
+StatusExtra Bouncer::Status() const {
+  std::lock_guard lock(mu_);
+  uint64_t bans = 0;
+  for (const auto& entry : store_.Counts()) bans += entry.second;
+  const uint64_t prefixes = store_.kernel().size();
+  std::string poll = "never succeeded since start";
+  if (last_success_ > 0) {
+    const double ago = std::max(0.0, UnixNow() - last_success_);
+    poll = "last good poll " + std::to_string(static_cast<uint64_t>(ago)) +
+           " s ago";
+  }
+  const auto count = [](uint64_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  StatusExtra extra;
+  extra.rules.emplace_back(
+      "CrowdSec bans", count(bans, "decision", "decisions") + " on " +
+                           count(prefixes, "prefix", "prefixes") + " from " +
+                           config_.lapi_url + " (" + poll + ")");
+  extra.tables.push_back(
+      {"CrowdSec decisions", prefixes, uint64_t{config_.max_decisions}});
+  return extra;
+}
+
 std::vector<prometheus::MetricFamily> Bouncer::Collect() const {
   using prometheus::MetricType;
   std::vector<prometheus::MetricFamily> out;

@@ -24,6 +24,7 @@
 #include "crowdsec/decisions.h"
 #include "crowdsec/lapi_client.h"
 #include "crowdsec/origins.h"
+#include "metrics/status_page.h"
 
 namespace synwatch {
 
@@ -84,6 +85,9 @@ class Bouncer {
 
   // synwatch_crowdsec_* families; never throws.
   std::vector<prometheus::MetricFamily> Collect() const;
+  // The status page's rows: the bans in force, the last good poll, and the
+  // kernel's decision table.
+  StatusExtra Status() const;
 
   static uint64_t MonotonicNs();
 

@@ -66,12 +66,13 @@ constexpr std::string_view kStyle =
 
 StatusPage::StatusPage(const RowSource& source, const ExporterState& state,
                        const RecentScans& scans, std::string version,
-                       std::string metrics_path)
+                       std::string metrics_path, StatusExtras extras)
     : source_(source),
       state_(state),
       scans_(scans),
       version_(std::move(version)),
-      metrics_path_(std::move(metrics_path)) {}
+      metrics_path_(std::move(metrics_path)),
+      extras_(std::move(extras)) {}
 
 StatusPage::PeerView StatusPage::Peers() const {
   std::lock_guard lock(peers_mutex_);
@@ -103,6 +104,7 @@ std::string StatusPage::Render() const {
   const std::vector<PeerRow>& peers = view.top;
   ScanTables scan;
   const bool scan_ok = source_.ReadScanTables(&scan);
+  const StatusExtra extra = extras_ ? extras_() : StatusExtra{};
 
   std::string out;
   out.reserve(8192);
@@ -135,6 +137,7 @@ std::string StatusPage::Render() const {
   out += "</td></tr>\n";
   Row(out, {"allow prefixes", std::to_string(state_.allow_rules.load())});
   Row(out, {"deny prefixes", std::to_string(state_.deny_rules.load())});
+  for (const auto& [setting, value] : extra.rules) Row(out, {setting, value});
   out += "<tr><td>last reload</td><td class=\"";
   out += state_.last_reload_ok.load() ? "ok\">succeeded" : "bad\">failed";
   out += "</td></tr>\n</table>\n";
@@ -179,6 +182,11 @@ std::string StatusPage::Render() const {
   Row(out, {"blocks in force", std::to_string(scan.blocked_active),
             std::to_string(scan.block_capacity),
             Percent(scan.blocked_active, scan.block_capacity)});
+  for (const StatusExtra::Table& t : extra.tables) {
+    Row(out, {t.name, std::to_string(t.entries), std::to_string(t.capacity),
+              Percent(static_cast<double>(t.entries),
+                      static_cast<double>(t.capacity))});
+  }
   out += "</table>\n";
 
   std::unordered_map<uint32_t, std::string> names;

@@ -10,15 +10,31 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "metrics/collector.h"
 #include "metrics/recent_scans.h"
 
 namespace synwatch {
+
+// What another room adds to the page when it renders (the CrowdSec bouncer,
+// wired by main.cc): rows of "Rules in force" and of "Table fill".
+struct StatusExtra {
+  struct Table {
+    std::string name;
+    uint64_t entries = 0;
+    uint64_t capacity = 0;
+  };
+  std::vector<std::pair<std::string, std::string>> rules;  // setting, value
+  std::vector<Table> tables;
+};
+using StatusExtras = std::function<StatusExtra()>;
 
 class StatusPage {
  public:
@@ -28,7 +44,7 @@ class StatusPage {
   // Holds references: all outlive the HTTP server.
   StatusPage(const RowSource& source, const ExporterState& state,
              const RecentScans& scans, std::string version,
-             std::string metrics_path);
+             std::string metrics_path, StatusExtras extras = {});
 
   std::string Render() const;
 
@@ -49,6 +65,7 @@ class StatusPage {
   const RecentScans& scans_;
   const std::string version_;
   const std::string metrics_path_;
+  const StatusExtras extras_;
   // Held while the table is read, so concurrent requests wait for that one
   // read rather than each starting their own.
   mutable std::mutex peers_mutex_;

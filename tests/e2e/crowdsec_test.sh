@@ -80,6 +80,12 @@ check "its SYNs counted under the decision's origin" test \
 lacks_key() { ! grep -qF "$KEY" "$@"; }
 check "the API key appears in no metric" lacks_key <<<"$text"
 check "the API key appears in no log line" lacks_key "$SW_TMP/synwatch.log"
+page="$(srv curl -fsS http://127.0.0.1:9632/)"
+check "the status page shows the ban in force" grep -qE \
+  '<tr><td>CrowdSec bans</td><td>1 decision on 1 prefix from http://127\.0\.0\.1:[0-9]+/ \(last good poll [0-9]+ s ago\)</td></tr>' <<<"$page"
+check "the status page shows the decision table's fill" grep -qF \
+  '<tr><td>CrowdSec decisions</td><td>1</td><td>131072</td>' <<<"$page"
+check "the API key appears not on the status page" lacks_key <<<"$page"
 
 # Delete: connects again.
 check "decisions delete --ip" lapi_cli decisions delete --ip 192.0.2.11

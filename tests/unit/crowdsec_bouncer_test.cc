@@ -112,6 +112,39 @@ TEST(BouncerTest, StartsWithTheFullSetThenFollowsDeltas) {
   EXPECT_GT(Sample(f, "synwatch_crowdsec_last_success_timestamp_seconds"), 0);
 }
 
+TEST(BouncerTest, StatusShowsTheBansThePollAndTheTable) {
+  FakeTable table;
+  Lapi lapi;
+  lapi.answers = {
+      {0, "", "Connection refused"},
+      Ok(R"({"new":[)" + Ban(1, "Ip", "203.0.113.9") + "," +
+         Ban(2, "Ip", "203.0.113.9", "2h") + "," +
+         Ban(3, "Range", "2001:db8:66::/48") + "]}"),
+  };
+  CrowdsecConfig config;
+  config.lapi_url = "http://192.0.2.5:8080/";
+  config.max_decisions = 1000;
+  Bouncer b(config, lapi.Fetch(), &table, [] { return 100 * kSec; });
+  EXPECT_EQ(b.PollOnce(), PollResult::kTransportError);
+  StatusExtra s = b.Status();
+  ASSERT_EQ(s.rules.size(), 1U);
+  EXPECT_EQ(s.rules[0].first, "CrowdSec bans");
+  EXPECT_EQ(s.rules[0].second,
+            "0 decisions on 0 prefixes from http://192.0.2.5:8080/ (never "
+            "succeeded since start)");
+  EXPECT_EQ(b.PollOnce(), PollResult::kOk);
+  s = b.Status();
+  EXPECT_EQ(s.rules[0].second.rfind("3 decisions on 2 prefixes from "
+                                    "http://192.0.2.5:8080/ (last good poll ",
+                                    0),
+            0U)
+      << s.rules[0].second;
+  ASSERT_EQ(s.tables.size(), 1U);
+  EXPECT_EQ(s.tables[0].name, "CrowdSec decisions");
+  EXPECT_EQ(s.tables[0].entries, 2U);
+  EXPECT_EQ(s.tables[0].capacity, 1000U);
+}
+
 TEST(BouncerTest, ErrorsKeepWhatIsEnforcedAndRetryWithStartup) {
   FakeTable table;
   table.entries[P("198.51.100.0/24")] = 500 * kSec;  // pinned by a predecessor

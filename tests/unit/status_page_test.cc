@@ -105,6 +105,30 @@ TEST(StatusPage, ShowsTheTopPeersMostFirstAndTheTables) {
   EXPECT_EQ(html.find("<script"), std::string::npos);
 }
 
+TEST(StatusPage, ShowsWhatAnotherRoomAdds) {
+  CountingRows rows;
+  ExporterState state;
+  RecentScans scans;
+  const StatusPage plain(rows, state, scans, "1.2.3", "/metrics");
+  EXPECT_EQ(plain.Render().find("CrowdSec"), std::string::npos);
+  int calls = 0;
+  const StatusPage page(rows, state, scans, "1.2.3", "/metrics", [&calls] {
+    ++calls;
+    StatusExtra extra;
+    extra.rules.emplace_back("CrowdSec bans", "3 decisions <on> 2 prefixes");
+    extra.tables.push_back({"CrowdSec decisions", 2, 1000});
+    return extra;
+  });
+  const std::string html = page.Render();
+  EXPECT_EQ(calls, 1);
+  EXPECT_NE(html.find("<tr><td>CrowdSec bans</td><td>3 decisions &lt;on&gt; 2 "
+                      "prefixes</td></tr>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<tr><td>CrowdSec decisions</td><td>2</td><td>1000</"
+                      "td><td>0.20 %</td></tr>"),
+            std::string::npos);
+}
+
 TEST(StatusPage, ReadsThePeerTableAtMostOncePerMaxAge) {
   CountingRows rows;
   ExporterState state;
