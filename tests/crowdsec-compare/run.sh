@@ -155,9 +155,9 @@ fw_has() {
     srv nft get element ip "$FW_T4" "$FW_S4" "{ $1 }"
   fi
 }
-# applied B ADDR N: bouncer B holds ADDR (fw) / N prefixes (synwatch).
+# applied B ADDR N: bouncer B holds ADDR (fw) / at least N prefixes (synwatch).
 applied() {
-  if [ "$1" = synwatch ]; then [ "$(sw_count)" = "$3" ]; else fw_has "$2" >/dev/null 2>&1; fi
+  if [ "$1" = synwatch ]; then [ "$(sw_count)" -ge "$3" ]; else fw_has "$2" >/dev/null 2>&1; fi
 }
 bstart() { if [ "$1" = synwatch ]; then sw_start; else fw_start; fi; }
 bstop_term() { stop_pid "$BOUNCER_PID"; }
