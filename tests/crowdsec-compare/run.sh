@@ -299,6 +299,10 @@ scenario() {
   # How many of the 10,000 the bouncer holds, 10 s later (10 polls).
   sleep 10
   rec import_held "$b" "$(import_held "$b" "$base") of 10000 (the LAPI's database: $(lapi_db_count "$base"))"
+  if [ "$b" = fw ]; then
+    srv nft list set ip6 "$FW_T6" "$FW_S6" | grep -o "$base::[0-9a-f]*" | sort -u >"$SW_TMP/held.txt"
+    rec import_missing "$b" "$(tail -n +2 "$list" | cut -d, -f3 | sort -u | comm -23 - "$SW_TMP/held.txt" | sort -V | sed -n '1p;$p' | tr '\n' ' ')(first and last not held)"
+  fi
   rec lapi_report "$b" "$(lapi_json bouncers list | jq -r --arg n "$([ "$b" = synwatch ] && echo synwatch-compare || echo fw-compare)" '.[] | select(.name == $n) | "last_pull \(.last_pull) type \(.type) version \(.version)"')"
 
   bstop_term
@@ -326,7 +330,7 @@ tail -n 30 "$FW_DIR"/log/*.log >&2 2>/dev/null || true
   echo "crowdsec $CS_VERSION, crowdsec-firewall-bouncer $FW_VERSION (nftables), synwatch $("$BIN" --version 2>/dev/null | head -n1)"
   echo
   printf '| check | synwatch | crowdsec-firewall-bouncer (nftables) |\n|---|---|---|\n'
-  for row in baseline ip4 ip6 control icmp range4 range6 range_store two_one two_both short_on kill expiry restart term counters rules import import_held lapi_report stop_exit tables_left; do
+  for row in baseline ip4 ip6 control icmp range4 range6 range_store two_one two_both short_on kill expiry restart term counters rules import import_held import_missing lapi_report stop_exit tables_left; do
     printf '| %s | %s | %s |\n' "$row" "${R[$row,synwatch]:--}" "${R[$row,fw]:--}"
   done
 } | tee "$RESULTS"
