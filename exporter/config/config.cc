@@ -172,8 +172,9 @@ constexpr Section kSchema[] = {
     {"log", {"level", "format", "connections", "connections_per_second"}},
     {"crowdsec",
      {"enabled", "lapi_url", "api_key", "api_key_file", "cert_file", "key_file",
-      "ca_file", "update_interval", "origins", "scopes", "max_decisions",
-      "report", "machine_id", "machine_password_file", "report_queue_size"}},
+      "ca_file", "update_interval", "resync_interval", "origins", "scopes",
+      "max_decisions", "report", "machine_id", "machine_password_file",
+      "report_queue_size"}},
 };
 
 const Section* FindSection(std::string_view name) {
@@ -581,6 +582,7 @@ class Parser {
       if (const std::string* text = GetString(s, n, key)) *out = *text;
     }
     GetDuration(s, n, "update_interval", true, &cs.update_interval);
+    GetDuration(s, n, "resync_interval", false, &cs.resync_interval);
     if (auto list = GetStrings(s, n, "origins")) {
       cs.origins.clear();
       for (const auto& [text, at] : *list) {

@@ -110,6 +110,9 @@ struct CrowdsecConfig {
   std::string key_file;
   std::string ca_file;  // "" = the system's CAs
   std::chrono::nanoseconds update_interval = std::chrono::seconds(10);
+  // A full answer (startup=true) this often, which heals what the delta
+  // stream missed; 0 = only at start.
+  std::chrono::nanoseconds resync_interval = std::chrono::hours(1);
   std::vector<std::string> origins;  // empty = every origin
   std::vector<std::string> scopes = {"ip", "range"};
   uint32_t max_decisions = 131072;  // prefixes in the kernel's table

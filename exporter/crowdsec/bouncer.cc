@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <set>
 
 #include "base/abi.h"
 #include "metrics/family.h"
@@ -131,9 +132,13 @@ Bouncer::~Bouncer() { Stop(); }
 
 PollResult Bouncer::PollOnce() {
   bool startup = false;
+  bool resync = false;  // a periodic full answer, not the first one
   {
     std::lock_guard lock(mu_);
-    startup = !synced_;
+    resync = synced_ && config_.resync_interval.count() > 0 &&
+             clock_() - last_full_ns_ >=
+                 static_cast<uint64_t>(config_.resync_interval.count());
+    startup = !synced_ || resync;
   }
   LapiAnswer answer = fetch_(startup);
   std::lock_guard lock(mu_);
@@ -174,8 +179,25 @@ PollResult Bouncer::PollOnce() {
   ignored_ += delta.ignored;
   malformed_ += delta.malformed;
 
+  std::set<Cidr> before;
+  if (resync) {
+    for (const auto& entry : store_.kernel()) before.insert(entry.first);
+  }
   const std::vector<KernelChange> changes =
       store_.Apply(delta, clock_(), startup);
+  uint64_t added = 0;
+  uint64_t removed = 0;
+  if (resync) {
+    for (const KernelChange& c : changes) {
+      if (!c.expires_ns) {
+        ++removed;
+      } else if (before.count(c.prefix) == 0) {
+        ++added;
+      }
+    }
+    resync_added_ += added;
+    resync_removed_ += removed;
+  }
   uint64_t failed = 0;
   for (const KernelChange& c : changes) {
     const bool ok = c.expires_ns
@@ -202,8 +224,16 @@ PollResult Bouncer::PollOnce() {
     delta = StreamDelta{};
     malloc_trim(0);
     synced_ = true;
-    spdlog::info("CrowdSec: {} decision(s) on {} prefix(es) in force",
-                 store_.decisions(), store_.kernel().size());
+    last_full_ns_ = clock_();
+    spdlog::info("CrowdSec: {} decision(s) on {} prefix(es) in force{}",
+                 store_.decisions(), store_.kernel().size(),
+                 resync ? " (periodic full answer)" : "");
+    if (added != 0 || removed != 0) {
+      spdlog::warn(
+          "CrowdSec: the full answer added {} prefix(es) the decision stream "
+          "had not brought and removed {} it had not taken away",
+          added, removed);
+    }
   } else if (!delta.added.empty() || !delta.deleted.empty()) {
     spdlog::debug("CrowdSec: +{} -{} decision(s), {} in force",
                   delta.added.size(), delta.deleted.size(), store_.decisions());
@@ -319,6 +349,16 @@ std::vector<prometheus::MetricFamily> Bouncer::Collect() const {
       "synwatch_crowdsec_last_success_timestamp_seconds",
       "When the last decision stream request succeeded (0: never).",
       MetricType::Gauge, last_success_));
+  auto corrections = MakeFamily(
+      "synwatch_crowdsec_resync_corrections_total",
+      "Prefixes a periodic full answer (crowdsec.resync_interval) changed: "
+      "added, missed by the decision stream; removed, kept by it too long.",
+      MetricType::Counter);
+  AddSample(corrections, static_cast<double>(resync_added_),
+            {{"change", "added"}});
+  AddSample(corrections, static_cast<double>(resync_removed_),
+            {{"change", "removed"}});
+  out.push_back(std::move(corrections));
   out.push_back(SingleSampleFamily(
       "synwatch_crowdsec_decisions_ignored_total",
       "Decisions left alone: not a ban, or a scope or origin not enforced.",

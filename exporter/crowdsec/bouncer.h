@@ -103,7 +103,12 @@ class Bouncer {
 
   mutable std::mutex mu_;  // guards everything below but the stop flag
   DecisionStore store_;
-  bool synced_ = false;          // a startup=true answer was applied
+  bool synced_ = false;        // a startup=true answer was applied
+  uint64_t last_full_ns_ = 0;  // clock_() at the last full answer applied
+  // What periodic full answers changed: prefixes the delta stream had not
+  // brought, and prefixes it had not taken away.
+  uint64_t resync_added_ = 0;
+  uint64_t resync_removed_ = 0;
   std::vector<Cidr> inherited_;  // pinned entries found at start
   std::map<PollResult, uint64_t> polls_;
   uint64_t ignored_ = 0;

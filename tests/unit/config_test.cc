@@ -101,6 +101,7 @@ TEST(ConfigTest, DefaultConfigTextHasEveryKey) {
       "# key_file = ",
       "# ca_file = ",
       "\nupdate_interval = ",
+      "\nresync_interval = ",
       "\norigins = ",
       "\nscopes = ",
       "\nmax_decisions = ",
@@ -742,9 +743,11 @@ TEST(ConfigTest, CrowdsecSection) {
       "[crowdsec]\nenabled = true\nlapi_url = \"http://192.0.2.1:8080\"\n"
       "api_key_file = \"/etc/k\"\nupdate_interval = \"30s\"\n"
       "origins = [\"cscli\", \"crowdsec\"]\nscopes = [\"ip\"]\n"
-      "max_decisions = 1000\n",
+      "max_decisions = 1000\nresync_interval = \"0s\"\n",
       "t.toml");
   EXPECT_TRUE(c.crowdsec.enabled);
+  EXPECT_EQ(c.crowdsec.resync_interval, std::chrono::nanoseconds(0));
+  EXPECT_EQ(Config{}.crowdsec.resync_interval, std::chrono::hours(1));
   EXPECT_EQ(c.crowdsec.lapi_url, "http://192.0.2.1:8080");
   EXPECT_EQ(c.crowdsec.api_key_file, "/etc/k");
   EXPECT_EQ(c.crowdsec.update_interval, std::chrono::seconds(30));

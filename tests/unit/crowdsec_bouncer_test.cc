@@ -112,6 +112,61 @@ TEST(BouncerTest, StartsWithTheFullSetThenFollowsDeltas) {
   EXPECT_GT(Sample(f, "synwatch_crowdsec_last_success_timestamp_seconds"), 0);
 }
 
+// The LAPI's delta stream can miss a decision (one created while a poll
+// reads the table); a full answer every resync_interval heals it.
+TEST(BouncerTest, PeriodicFullAnswerHealsWhatTheStreamMissed) {
+  FakeTable table;
+  Lapi lapi;
+  const std::string none = R"({"new":null,"deleted":null})";
+  lapi.answers = {
+      Ok(R"({"new":[)" + Ban(1, "Ip", "203.0.113.9") + "," +
+         Ban(2, "Ip", "203.0.113.10") + "]}"),
+      Ok(none),
+      Ok(R"({"new":[)" + Ban(1, "Ip", "203.0.113.9") + "," +
+         Ban(3, "Range", "2001:db8:66::/48") + "]}"),
+      Ok(none),
+  };
+  uint64_t now = 100 * kSec;
+  CrowdsecConfig config;
+  config.resync_interval = std::chrono::minutes(10);
+  Bouncer b(config, lapi.Fetch(), &table, [&now] { return now; });
+  EXPECT_EQ(b.PollOnce(), PollResult::kOk);
+  now += 599 * kSec;
+  EXPECT_EQ(b.PollOnce(), PollResult::kOk);  // a delta: not due yet
+  now += 1 * kSec;
+  EXPECT_EQ(b.PollOnce(), PollResult::kOk);  // 10 min since the full answer
+  EXPECT_EQ(b.PollOnce(), PollResult::kOk);  // deltas again
+  EXPECT_EQ(lapi.asked_startup, (std::vector<bool>{true, false, true, false}));
+  // The range the stream never brought is in; the address it never took
+  // away is gone; the one in both stayed.
+  EXPECT_EQ(table.entries.count(P("2001:db8:66::/48")), 1U);
+  EXPECT_EQ(table.entries.count(P("203.0.113.10")), 0U);
+  EXPECT_EQ(table.entries.count(P("203.0.113.9")), 1U);
+  const auto f = b.Collect();
+  EXPECT_EQ(Sample(f, "synwatch_crowdsec_resync_corrections_total", "change",
+                   "added"),
+            1);
+  EXPECT_EQ(Sample(f, "synwatch_crowdsec_resync_corrections_total", "change",
+                   "removed"),
+            1);
+}
+
+TEST(BouncerTest, NoPeriodicFullAnswerWithResyncOff) {
+  FakeTable table;
+  Lapi lapi;
+  const std::string none = R"({"new":null,"deleted":null})";
+  lapi.answers = {Ok(none), Ok(none), Ok(none)};
+  uint64_t now = 100 * kSec;
+  CrowdsecConfig config;
+  config.resync_interval = std::chrono::nanoseconds(0);
+  Bouncer b(config, lapi.Fetch(), &table, [&now] { return now; });
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(b.PollOnce(), PollResult::kOk);
+    now += 86400 * kSec;
+  }
+  EXPECT_EQ(lapi.asked_startup, (std::vector<bool>{true, false, false}));
+}
+
 TEST(BouncerTest, StatusShowsTheBansThePollAndTheTable) {
   FakeTable table;
   Lapi lapi;
