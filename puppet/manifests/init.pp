@@ -141,6 +141,9 @@
 #   `crowdsec.lapi_url`: the LAPI's `http://` or `https://` URL.
 # @param crowdsec_update_interval
 #   `crowdsec.update_interval`: how often to poll the decision stream.
+# @param crowdsec_resync_interval
+#   `crowdsec.resync_interval`: how often to ask for the whole decision set
+#   again (heals what the delta stream missed); `'0s'` for only at start.
 # @param crowdsec_origins
 #   `crowdsec.origins`: only decisions of these origins; `[]` for all.
 # @param crowdsec_scopes
@@ -230,6 +233,7 @@ class synwatch (
   Boolean $crowdsec_enabled,
   Pattern[/\Ahttps?:\/\/\S+\z/] $crowdsec_lapi_url,
   Synwatch::Duration $crowdsec_update_interval,
+  Synwatch::Duration $crowdsec_resync_interval,
   Array[String[1]] $crowdsec_origins,
   Array[Enum['ip', 'range'], 1, 2] $crowdsec_scopes,
   Integer[1, 16777216] $crowdsec_max_decisions,

@@ -52,6 +52,7 @@ DEFAULT_TOML = <<~TOML
   enabled = false
   lapi_url = "http://127.0.0.1:8080/"
   update_interval = "10s"
+  resync_interval = "1h"
   origins = []
   scopes = [
     "ip",
@@ -78,6 +79,7 @@ RESTART_SETTINGS = <<~TEXT
   crowdsec.enabled = false
   crowdsec.lapi_url = "http://127.0.0.1:8080/"
   crowdsec.update_interval = "10s"
+  crowdsec.resync_interval = "1h"
   crowdsec.origins = []
   crowdsec.scopes = [
     "ip",
@@ -132,6 +134,7 @@ ALL_PARAMS = {
   'crowdsec_enabled' => true,
   'crowdsec_lapi_url' => 'https://lapi.example.com:8080/',
   'crowdsec_update_interval' => '30s',
+  'crowdsec_resync_interval' => '15m',
   'crowdsec_origins' => ['crowdsec', 'cscli'],
   'crowdsec_scopes' => ['ip'],
   'crowdsec_max_decisions' => 200_000,
@@ -205,6 +208,7 @@ ALL_PARAMS_TOML = <<~TOML
   key_file = "/etc/synwatch/bouncer-key.pem"
   ca_file = "/etc/synwatch/lapi-ca.pem"
   update_interval = "30s"
+  resync_interval = "15m"
   origins = [
     "crowdsec",
     "cscli",
@@ -268,7 +272,7 @@ describe 'synwatch' do
             },
             'log' => { 'level' => 'info', 'format' => 'text', 'connections' => false, 'connections_per_second' => 100 },
             'crowdsec' => {
-              'enabled' => false, 'lapi_url' => 'http://127.0.0.1:8080/', 'update_interval' => '10s',
+              'enabled' => false, 'lapi_url' => 'http://127.0.0.1:8080/', 'update_interval' => '10s', 'resync_interval' => '1h',
               'origins' => [], 'scopes' => ['ip', 'range'], 'max_decisions' => 131_072,
               'report' => false, 'report_queue_size' => 1024
             },
