@@ -290,8 +290,7 @@ void Bouncer::Run() {
 
 StatusExtra Bouncer::Status() const {
   std::lock_guard lock(mu_);
-  uint64_t bans = 0;
-  for (const auto& entry : store_.Counts()) bans += entry.second;
+  const uint64_t bans = store_.decisions();
   const uint64_t prefixes = store_.kernel().size();
   std::string poll = "never succeeded since start";
   if (last_success_ > 0) {
