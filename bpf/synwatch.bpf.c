@@ -56,7 +56,9 @@ struct {
 } rules SEC(".maps");
 
 /* Fleet decisions (struct sw_decision), written by the CrowdSec bouncer in
- * user space; sized from crowdsec.max_decisions before load. */
+ * user space, both sized from crowdsec.max_decisions before load: ranges
+ * in "decisions", single addresses in "decision_hosts" (see
+ * sw_decision_host). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SW_DEFAULT_DECISION_ENTRIES);
@@ -64,6 +66,24 @@ struct {
 	__type(key, struct sw_decision_key);
 	__type(value, struct sw_decision);
 } decisions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SW_DEFAULT_DECISION_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sw_decision_host);
+	__type(value, struct sw_decision);
+} decision_hosts SEC(".maps");
+
+/* Per slot of "verdicts": raised by user space after each write to the
+ * decisions of an address hashing to the slot (all slots for a range), so
+ * that the answers cached there stop holding (sw_verdict.dec). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SW_VERDICT_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} decision_epochs SEC(".maps");
 
 /* Banned SYNs by the origin of the decision (struct sw_origin_syns). */
 struct {
@@ -1489,20 +1509,15 @@ _Static_assert(SW_OUTCOME_ALLOWED <= SW_OUTCOME_CACHE_MASK &&
 		   SW_OUTCOME_CACHE_MASK < SW_OUTCOME_COUNT,
 	       "a cached outcome is masked into range");
 
-/* Verdict cache slot of a key: multiply-xorshift over the source's 128 bits
+/* Verdict cache slot of a key (sw_verdict_hash): the source's 128 bits
  * masked with m0, m1 and m23 (all ones for a source's entry in "verdicts";
  * a block's mask for its entry in "verdict_blocks", which leaves words 2 and
- * 3 out). A collision only costs a trie lookup: the entry holds the whole
- * key. */
+ * 3 out). */
 static __always_inline __u32 verdict_slot(const struct syn_source *src, __u32 m0, __u32 m1,
 					  __u32 m23)
 {
-	__u64 lo = (src->saddr[0] & m0) | (__u64)(src->saddr[1] & m1) << 32;
-	__u64 hi = (src->saddr[2] & m23) | (__u64)(src->saddr[3] & m23) << 32;
-	__u64 h = (lo ^ 0x9e3779b97f4a7c15ULL) * 0xff51afd7ed558ccdULL;
-
-	h = (h ^ (h >> 29) ^ hi) * 0xc4ceb9fe1a85ec53ULL;
-	return h >> (64 - SW_VERDICT_BITS);
+	return sw_verdict_hash(src->saddr[0] & m0, src->saddr[1] & m1, src->saddr[2] & m23,
+			       src->saddr[3] & m23);
 }
 
 static __always_inline int verdict_hit(const struct sw_verdict *v, const struct syn_source *src,
@@ -1531,6 +1546,9 @@ static __always_inline void verdict_store(struct sw_verdict *v, const struct syn
 	v->family = src->family;
 	v->outcome = outcome;
 	v->memo = SW_MEMO_NONE;
+	/* The slot's epoch is shared by every source that hashes to it: the
+	 * answer of the source it held before must not pass for this one's. */
+	v->dec = 0;
 }
 
 /* The verdict block's mask of word 0 (a /24 or the first 32 bits of a /48);
@@ -1617,28 +1635,91 @@ source:
 	return outcome;
 }
 
-/* Whether a fleet decision bans src now: the longest prefix of "decisions"
- * that contains it, unexpired. An expired entry bans nothing, so a decision
- * ends here on time whether or not user space is running. A ban is counted
- * by its origin here, where the entry is at hand, with the action it gets
- * (a banned SYN is dropped unless in dry run; nothing later changes that),
- * for the kinds that sw_if_stats.syn counts. key is room on the stack. */
-static __always_inline int decision_bans(const struct syn_source *src, struct sw_decision_key *key,
-					 __u8 dry_run)
+/* Times of memos and kept decision answers (SW_MEMO_SHIFT). */
+static __always_inline __u32 memo_time(__u64 now)
+{
+	return now >> SW_MEMO_SHIFT;
+}
+
+/* Whether a fleet decision bans src now: its address's entry in
+ * "decision_hosts" or, when that is missing or expired, the longest range of
+ * "decisions" that holds it and has not expired (an expired one sends the
+ * lookup on to a shorter one, up to SW_DEC_NESTING). So a decision ends here
+ * on time whether or not user space is running. v: the source's entry of
+ * "verdicts" (a hit, or just written), or NULL; its answer (sw_verdict.dec)
+ * is used while the epoch of its slot is the one it was found under, else
+ * the maps are read, the epoch before them, and the answer kept. A ban is
+ * counted by its origin here, where the entry is at hand, with the action it
+ * gets (a banned SYN is dropped unless in dry run; nothing later changes
+ * that), for the kinds that sw_if_stats.syn counts. key is room on the
+ * stack.
+ *
+ * The epoch is read before the maps and user space raises it after writing
+ * them, so an answer found under an epoch reflects every write before it:
+ * the loads of one CPU are not reordered with each other (x86-64, the
+ * architecture the package is built for; a weakly ordered CPU would need a
+ * read barrier between them, which BPF does not offer). */
+static __always_inline int decision_bans(const struct syn_source *src, struct sw_verdict *v,
+					 __u32 slot, struct sw_decision_key *key, __u8 dry_run)
 {
 	struct sw_origin_syns *counts;
 	struct sw_decision *d;
+	__u32 *epoch_at, epoch, origin, left;
+	__u64 now;
+	__u8 plen;
+	int i;
 
-	key->prefixlen = src->family == SW_FAMILY_IPV4 ? 32 + 32 : 32 + 128;
+	key->prefixlen = slot;
+	epoch_at = bpf_map_lookup_elem(&decision_epochs, &key->prefixlen);
+	if (!epoch_at)
+		return 0;
+	epoch = READ_ONCE(*epoch_at);
+	if (v && v->dec && v->dec_epoch == epoch) {
+		if (v->dec == SW_DEC_CLEAR)
+			return 0;
+		if ((__s32)(v->dec_until - memo_time(bpf_ktime_get_coarse_ns())) > 0) {
+			origin = v->dec & (SW_ORIGIN_SLOTS - 1);
+			goto banned;
+		}
+	}
+	now = bpf_ktime_get_coarse_ns();
 	/* family and pad in one store: the rule key left other bytes there. */
 	*(__u32 *)&key->family = u8_quad(src->family, 0, 0, 0);
 	__builtin_memcpy(key->addr, src->saddr, sizeof(key->addr));
-	d = bpf_map_lookup_elem(&decisions, key);
-	if (!d || bpf_ktime_get_coarse_ns() >= READ_ONCE(d->expires_ns))
-		return 0;
+	d = bpf_map_lookup_elem(&decision_hosts, &key->family);
+	if (d && now < READ_ONCE(d->expires_ns))
+		goto found;
+	key->prefixlen = src->family == SW_FAMILY_IPV4 ? 32 + 32 : 32 + 128;
+	for (i = 0; i < SW_DEC_NESTING; i++) {
+		d = bpf_map_lookup_elem(&decisions, key);
+		if (!d)
+			break;
+		if (now < READ_ONCE(d->expires_ns))
+			goto found;
+		/* Expired: a shorter range may still hold the source. */
+		plen = READ_ONCE(d->prefix_len);
+		if (!plen || plen > 128)
+			break;
+		key->prefixlen = 32 + plen - 1;
+	}
+	if (v) {
+		v->dec_epoch = epoch;
+		v->dec = SW_DEC_CLEAR;
+	}
+	return 0;
+found:
+	origin = READ_ONCE(d->origin) & (SW_ORIGIN_SLOTS - 1);
+	if (v) {
+		/* Rounded down: the kept answer ends no later than the ban. */
+		left = memo_time(READ_ONCE(d->expires_ns)) - memo_time(now);
+		v->dec_until = memo_time(now) + (left < SW_DEC_HORIZON ? left : SW_DEC_HORIZON);
+		v->dec_epoch = epoch;
+		v->dec = SW_DEC_BANNED | origin;
+	}
+banned:
 	if (src->kind == ATTEMPT_SYN || src->kind == ATTEMPT_SPLIT_FIRST) {
 		/* The key is dead: its first word keys the counter. */
-		key->prefixlen = READ_ONCE(d->origin) & (SW_ORIGIN_SLOTS - 1);
+		key->prefixlen = origin;
 		counts = bpf_map_lookup_elem(&origin_syns, &key->prefixlen);
 		if (counts)
 			counts->syn[dry_run ? SW_ACTION_PASS : SW_ACTION_DROP]++;
@@ -1647,11 +1728,6 @@ static __always_inline int decision_bans(const struct syn_source *src, struct sw
 }
 
 /* --- Memo of port-scan tracking (enum sw_memo) ------------------------- */
-
-static __always_inline __u32 memo_time(__u64 now)
-{
-	return now >> SW_MEMO_SHIFT;
-}
 
 /* The memo of this SYN's source when it still holds: SW_MEMO_BLOCKED, or
  * SW_MEMO_WAITING for a SYN to the waiting port of a peer that no block has
@@ -1757,7 +1833,9 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 	 * verdict caches, so a poll that changes decisions invalidates none of
 	 * the rules' verdicts. */
 	if (outcome == SW_OUTCOME_UNMATCHED && params->decisions &&
-	    decision_bans(src, &k.decision, params->dry_run))
+	    decision_bans(src, version ? cached : NULL,
+			  repeat ? k.verdict_slot : verdict_slot(src, ~0U, ~0U, ~0U), &k.decision,
+			  params->dry_run))
 		outcome = SW_OUTCOME_BANNED;
 
 	if (src->family == SW_FAMILY_IPV4) {

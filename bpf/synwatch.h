@@ -198,6 +198,22 @@ struct sw_rule_value {
 #define SW_VERDICT_BITS 10
 #define SW_VERDICT_SLOTS (1U << SW_VERDICT_BITS)
 #define SW_VERDICT_BLOCK4 24 /* an IPv4 /24 */
+
+/* The slot of a key in the verdict caches and "decision_epochs": a
+ * multiply-xorshift over its 128 bits, the address's four 32-bit words as
+ * they lie in memory (IPv4: word 0, the rest zero), masked. In the header
+ * so that user space finds the epoch slot of an address as the program
+ * does. A collision only costs a lookup: an entry holds its whole key. */
+static inline __attribute__((always_inline)) __u32 sw_verdict_hash(__u32 w0, __u32 w1, __u32 w2,
+								   __u32 w3)
+{
+	__u64 lo = w0 | (__u64)w1 << 32;
+	__u64 hi = w2 | (__u64)w3 << 32;
+	__u64 h = (lo ^ 0x9e3779b97f4a7c15ULL) * 0xff51afd7ed558ccdULL;
+
+	h = (h ^ (h >> 29) ^ hi) * 0xc4ceb9fe1a85ec53ULL;
+	return (__u32)(h >> (64 - SW_VERDICT_BITS));
+}
 #define SW_VERDICT_BLOCK6 48 /* an IPv6 /48, a site */
 
 /* What port-scan tracking last found for the source of an entry of
@@ -226,11 +242,30 @@ struct sw_verdict {
 	__u8 family;   /* enum sw_family */
 	__u8 outcome;  /* SW_OUTCOME_ALLOWED, _DENIED or _UNMATCHED */
 	__u8 memo;     /* enum sw_memo ("verdicts" only) */
-	__u8 pad;
+	__u8 dec;      /* SW_DEC_* ("verdicts" only): the fleet decisions' answer */
 	__u16 memo_hint;  /* SW_MEMO_WAITING: the peer's slot in "block_hint" */
 	__u16 memo_port;  /* SW_MEMO_WAITING: the waiting port, host byte order */
 	__u32 memo_until; /* the memo holds while the time is before this */
+	__u32 dec_epoch;  /* the entry's "decision_epochs" value dec was found under */
+	__u32 dec_until;  /* SW_DEC_BANNED: the ban holds while the time is before this */
 };
+
+/* The fleet decisions' answer for the source of an entry of "verdicts" on
+ * this CPU, kept apart from the rules' verdict so that a decision poll
+ * invalidates no rule verdict. It holds while the entry's slot in the array
+ * "decision_epochs" still has the value it was looked up under: user space
+ * writes a decision, then raises the epoch of the slot its address hashes
+ * to (sw_verdict_slot()), and for a range, the epoch of every slot. So a
+ * known source's SYN costs one array read and a compare, not a lookup. A
+ * ban's answer also ends at dec_until (memo time, like memo_until: the
+ * decision's expiry, at most SW_DEC_HORIZON ahead), when the decision is
+ * looked up again: the kernel ends a ban on time without user space.
+ *   0: not looked up under this rules_version;
+ *   SW_DEC_CLEAR: no decision bans the source;
+ *   SW_DEC_BANNED | origin slot: banned. */
+#define SW_DEC_CLEAR 0x40
+#define SW_DEC_BANNED 0x80
+#define SW_DEC_HORIZON (1U << 30) /* memo time units, about 13 days */
 
 /* Key of the per-CPU LRU "peers" hash: one entry per interface, peer prefix,
  * outcome and action; the value is a per-CPU __u64 SYN count. */
@@ -245,9 +280,16 @@ struct sw_peer_key {
 
 /* --- Fleet decisions (CrowdSec) ---------------------------------------- */
 
-/* LPM key of the "decisions" trie: prefixlen counts the 32 bits of family
- * and pad plus the address bits, so one trie serves both families and a
- * range stays one entry. */
+/* The decisions are kept in two maps: the hash "decision_hosts" holds the
+ * ones on a single address (/32, /128: nearly all of a community
+ * blocklist), keyed by the family, pad and address of sw_decision_key (its
+ * last 20 bytes), one lookup whatever their number; the LPM trie
+ * "decisions" holds the ranges, so a range stays one entry. A source is
+ * banned by its address's entry or, when that is missing or expired, by the
+ * longest range that holds it and is in force.
+ *
+ * LPM key of the "decisions" trie: prefixlen counts the 32 bits of family
+ * and pad plus the address bits, so one trie serves both families. */
 struct sw_decision_key {
 	__u32 prefixlen;
 	__u8 family;   /* enum sw_family */
@@ -255,17 +297,27 @@ struct sw_decision_key {
 	__u8 addr[16]; /* network byte order, host bits zero; IPv4 in addr[0..3] */
 };
 
-/* Value of "decisions": SYNs from the prefix are banned until expires_ns
- * (bpf_ktime_get_coarse_ns(), CLOCK_MONOTONIC, as sw_block). User space
- * keeps every decision on a prefix and writes the latest expiry of those in
- * force; an expired entry bans nothing, and user space deletes it when its
- * last decision goes. Not cached in the verdict caches: a poll that changes
- * decisions leaves the rules' cached verdicts alone. */
+/* Key of the hash "decision_hosts": sw_decision_key without prefixlen. */
+struct sw_decision_host {
+	__u8 family;   /* enum sw_family */
+	__u8 pad[3];   /* zero */
+	__u8 addr[16]; /* network byte order; IPv4 in addr[0..3], the rest zero */
+};
+
+/* Value of "decisions" and "decision_hosts": SYNs from the prefix are
+ * banned until expires_ns (bpf_ktime_get_coarse_ns(), CLOCK_MONOTONIC, as
+ * sw_block). User space keeps every decision on a prefix and writes the
+ * latest expiry of those in force; an expired entry bans nothing, and user
+ * space deletes it when its last decision goes. An expired range sends the
+ * lookup on to the next shorter range (prefix_len tells where that is
+ * looked for; 0 in entries of ABI 6: not), up to SW_DEC_NESTING ranges. */
 struct sw_decision {
 	__u64 expires_ns;
-	__u32 origin; /* slot in "origin_syns" and "origin_names"; the program masks it */
-	__u32 pad;    /* zero */
+	__u32 origin;	  /* slot in "origin_syns" and "origin_names"; the program masks it */
+	__u8 prefix_len;  /* the entry's address bits ("decisions"; 0: unknown) */
+	__u8 pad[3];	  /* zero */
 };
+#define SW_DEC_NESTING 4
 
 /* Banned SYNs by decision origin. User space gives each origin label
  * ("crowdsec", "cscli", "CAPI", "lists:NAME", ...) a slot in first-seen

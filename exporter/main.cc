@@ -546,8 +546,12 @@ int Run(const Options& options) {
   if (config.crowdsec.enabled) {
     lapi = std::make_unique<LapiClient>(
         config.crowdsec, std::string("crowdsec-synwatch-bouncer/v") + kVersion);
-    decision_table = std::make_unique<KernelDecisionTable>(
-        program.decisions_fd(), program.origin_names_fd());
+    DecisionMapFds fds;
+    fds.ranges = program.decisions_fd();
+    fds.hosts = program.decision_hosts_fd();
+    fds.epochs = program.decision_epochs_fd();
+    fds.names = program.origin_names_fd();
+    decision_table = std::make_unique<KernelDecisionTable>(fds);
     LapiClient* client = lapi.get();
     const auto timeout = std::chrono::seconds(
         std::max<int64_t>(30, std::chrono::duration_cast<std::chrono::seconds>(

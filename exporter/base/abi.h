@@ -57,9 +57,10 @@ static_assert(sizeof(sw_rule_key) == 24);
 static_assert(offsetof(sw_rule_key, addr) == 8);
 static_assert(sizeof(sw_rule_value) == 4);
 static_assert(offsetof(sw_rule_value, flags) == 1);
-static_assert(sizeof(sw_verdict) == 32);
+static_assert(sizeof(sw_verdict) == 40);
 static_assert(offsetof(sw_verdict, version) == 16);
 static_assert(offsetof(sw_verdict, memo_until) == 28);
+static_assert(offsetof(sw_verdict, dec_until) == 36);
 static_assert(sizeof(sw_peer_key) == 24);
 static_assert(offsetof(sw_peer_key, addr) == 8);
 static_assert(SW_PEER_ADMIT_SLOTS == 65536 && SW_PEER_ADMIT_BITS < 32);
@@ -71,6 +72,11 @@ static_assert(sizeof(sw_decision_key) == 24);
 static_assert(offsetof(sw_decision_key, addr) == 8);
 static_assert(sizeof(sw_decision) == 16);
 static_assert(offsetof(sw_decision, origin) == 8);
+static_assert(offsetof(sw_decision, prefix_len) == 12);
+static_assert(sizeof(sw_decision_host) == 20);
+static_assert(offsetof(sw_decision_key, family) + sizeof(sw_decision_host) ==
+              sizeof(sw_decision_key));  // the program keys the hash with it
+static_assert(SW_DEC_BANNED > SW_DEC_CLEAR && SW_DEC_CLEAR >= SW_ORIGIN_SLOTS);
 static_assert((SW_ORIGIN_SLOTS & (SW_ORIGIN_SLOTS - 1)) == 0);
 static_assert(sizeof(sw_origin_syns) == 8 * SW_ACTION_COUNT);
 static_assert(sizeof(sw_origin_name) == SW_ORIGIN_NAME_LEN);

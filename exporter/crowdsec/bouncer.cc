@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -64,8 +65,177 @@ std::vector<std::string> ReadOriginNames(int names_fd) {
 
 }  // namespace
 
-KernelDecisionTable::KernelDecisionTable(int fd, int names_fd)
-    : fd_(fd), names_fd_(names_fd), origins_(ReadOriginNames(names_fd)) {}
+namespace {
+
+bool IsHost(const Cidr& prefix) {
+  return prefix.prefix_len == (prefix.family == Family::kIpv4 ? 32 : 128);
+}
+
+sw_decision_host HostKeyOf(const Cidr& host) {
+  sw_decision_host key{};
+  key.family = static_cast<uint8_t>(host.family);
+  std::memcpy(key.addr, host.addr.data(), sizeof(key.addr));
+  return key;
+}
+
+std::optional<Cidr> CidrOf(uint8_t family, uint32_t prefix_len,
+                           const uint8_t (&addr)[16]) {
+  if (family != SW_FAMILY_IPV4 && family != SW_FAMILY_IPV6) return {};
+  Cidr c;
+  c.family = family == SW_FAMILY_IPV4 ? Family::kIpv4 : Family::kIpv6;
+  c.prefix_len = static_cast<uint8_t>(prefix_len);
+  std::memcpy(c.addr.data(), addr, sizeof(addr));
+  return c;
+}
+
+template <typename Key>
+std::vector<Key> Keys(int fd) {
+  std::vector<Key> out;
+  Key key{};
+  Key next{};
+  void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    out.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+}  // namespace
+
+DecisionMaps::DecisionMaps(const DecisionMapFds& fds)
+    : fds_(fds), epochs_(SW_VERDICT_SLOTS, 0) {
+  for (uint32_t slot = 0; slot < SW_VERDICT_SLOTS; ++slot) {
+    if (bpf_map_lookup_elem(fds_.epochs, &slot, &epochs_[slot]) != 0) {
+      epochs_[slot] = 0;
+    }
+  }
+  // What an earlier synwatch kept in the trie alone.
+  uint64_t moved = 0;
+  for (const sw_decision_key& key : Keys<sw_decision_key>(fds_.ranges)) {
+    const std::optional<Cidr> prefix =
+        CidrOf(key.family, key.prefixlen - kKeyHeaderBits, key.addr);
+    sw_decision value{};
+    if (!prefix || bpf_map_lookup_elem(fds_.ranges, &key, &value) != 0) {
+      continue;
+    }
+    if (IsHost(*prefix)) {
+      if (Write(*prefix, value) &&
+          bpf_map_delete_elem(fds_.ranges, &key) == 0) {
+        ++moved;
+      }
+    } else if (value.prefix_len != prefix->prefix_len) {
+      Write(*prefix, value);
+    }
+  }
+  if (!Commit()) {
+    spdlog::warn("CrowdSec: cannot raise the decision epochs: {}",
+                 std::strerror(errno));
+  }
+  if (moved != 0) {
+    spdlog::info(
+        "CrowdSec: moved {} single-address decision(s) an earlier synwatch "
+        "kept in the range trie to the address table",
+        moved);
+  }
+}
+
+uint32_t DecisionMaps::EpochSlot(const Cidr& host) {
+  uint32_t w[4];
+  std::memcpy(w, host.addr.data(), sizeof(w));
+  return sw_verdict_hash(w[0], w[1], w[2], w[3]);
+}
+
+void DecisionMaps::Touch(const Cidr& prefix) {
+  if (IsHost(prefix)) {
+    dirty_.push_back(EpochSlot(prefix));
+  } else {
+    all_dirty_ = true;
+  }
+}
+
+bool DecisionMaps::Write(const Cidr& prefix, sw_decision value) {
+  value.prefix_len = prefix.prefix_len;
+  int err = 0;
+  if (IsHost(prefix)) {
+    const sw_decision_host key = HostKeyOf(prefix);
+    err = bpf_map_update_elem(fds_.hosts, &key, &value, BPF_ANY);
+  } else {
+    const sw_decision_key key = KeyOf(prefix);
+    err = bpf_map_update_elem(fds_.ranges, &key, &value, BPF_ANY);
+  }
+  if (err != 0) return false;
+  Touch(prefix);
+  return true;
+}
+
+bool DecisionMaps::Erase(const Cidr& prefix) {
+  int err = 0;
+  if (IsHost(prefix)) {
+    const sw_decision_host key = HostKeyOf(prefix);
+    err = bpf_map_delete_elem(fds_.hosts, &key);
+  } else {
+    const sw_decision_key key = KeyOf(prefix);
+    err = bpf_map_delete_elem(fds_.ranges, &key);
+  }
+  if (err != 0) return errno == ENOENT;
+  Touch(prefix);
+  return true;
+}
+
+std::vector<Cidr> DecisionMaps::List() const {
+  std::vector<Cidr> out;
+  for (const sw_decision_key& key : Keys<sw_decision_key>(fds_.ranges)) {
+    if (auto c = CidrOf(key.family, key.prefixlen - kKeyHeaderBits, key.addr)) {
+      out.push_back(*c);
+    }
+  }
+  for (const sw_decision_host& key : Keys<sw_decision_host>(fds_.hosts)) {
+    if (auto c = CidrOf(key.family, key.family == SW_FAMILY_IPV4 ? 32 : 128,
+                        key.addr)) {
+      out.push_back(*c);
+    }
+  }
+  return out;
+}
+
+bool DecisionMaps::Commit() {
+  // After the writes: an answer the program finds under a raised epoch
+  // reads the maps as written (decision_bans() in bpf/synwatch.bpf.c).
+  bool ok = true;
+  if (all_dirty_) {
+    std::vector<uint32_t> keys(SW_VERDICT_SLOTS);
+    for (uint32_t slot = 0; slot < SW_VERDICT_SLOTS; ++slot) {
+      keys[slot] = slot;
+      ++epochs_[slot];
+    }
+    uint32_t count = SW_VERDICT_SLOTS;
+    if (bpf_map_update_batch(fds_.epochs, keys.data(), epochs_.data(), &count,
+                             nullptr) != 0) {
+      for (uint32_t slot = 0; slot < SW_VERDICT_SLOTS; ++slot) {
+        ok = bpf_map_update_elem(fds_.epochs, &slot, &epochs_[slot], BPF_ANY) ==
+                 0 &&
+             ok;
+      }
+    }
+  } else {
+    std::sort(dirty_.begin(), dirty_.end());
+    dirty_.erase(std::unique(dirty_.begin(), dirty_.end()), dirty_.end());
+    for (const uint32_t slot : dirty_) {
+      ++epochs_[slot];
+      ok = bpf_map_update_elem(fds_.epochs, &slot, &epochs_[slot], BPF_ANY) ==
+               0 &&
+           ok;
+    }
+  }
+  dirty_.clear();
+  all_dirty_ = false;
+  return ok;
+}
+
+KernelDecisionTable::KernelDecisionTable(const DecisionMapFds& fds)
+    : maps_(fds), names_fd_(fds.names), origins_(ReadOriginNames(fds.names)) {}
 
 bool KernelDecisionTable::Write(const Cidr& prefix, uint64_t expires_ns,
                                 const std::string& origin) {
@@ -78,34 +248,19 @@ bool KernelDecisionTable::Write(const Cidr& prefix, uint64_t expires_ns,
       return false;
     }
   }
-  const sw_decision_key key = KeyOf(prefix);
-  const sw_decision value{expires_ns, slot, 0};
-  return bpf_map_update_elem(fd_, &key, &value, BPF_ANY) == 0;
+  sw_decision value{};
+  value.expires_ns = expires_ns;
+  value.origin = slot;
+  return maps_.Write(prefix, value);
 }
 
 bool KernelDecisionTable::Erase(const Cidr& prefix) {
-  const sw_decision_key key = KeyOf(prefix);
-  return bpf_map_delete_elem(fd_, &key) == 0 || errno == ENOENT;
+  return maps_.Erase(prefix);
 }
 
-std::vector<Cidr> KernelDecisionTable::List() const {
-  std::vector<Cidr> out;
-  sw_decision_key key{};
-  sw_decision_key next{};
-  void* prev = nullptr;
-  while (bpf_map_get_next_key(fd_, prev, &next) == 0) {
-    if (next.family == SW_FAMILY_IPV4 || next.family == SW_FAMILY_IPV6) {
-      Cidr c;
-      c.family = next.family == SW_FAMILY_IPV4 ? Family::kIpv4 : Family::kIpv6;
-      c.prefix_len = static_cast<uint8_t>(next.prefixlen - kKeyHeaderBits);
-      std::memcpy(c.addr.data(), next.addr, sizeof(next.addr));
-      out.push_back(c);
-    }
-    key = next;
-    prev = &key;
-  }
-  return out;
-}
+std::vector<Cidr> KernelDecisionTable::List() const { return maps_.List(); }
+
+bool KernelDecisionTable::Commit() { return maps_.Commit(); }
 
 uint64_t Bouncer::MonotonicNs() {
   timespec ts{};
@@ -209,13 +364,21 @@ PollResult Bouncer::PollOnce() {
                    FormatCidr(c.prefix), std::strerror(errno));
     }
   }
-  write_failures_ += failed;
   if (startup) {
     // The full set is in: what was inherited and is not in it goes.
     for (const Cidr& p : inherited_) {
       if (store_.kernel().count(p) == 0) table_->Erase(p);
     }
     inherited_.clear();
+  }
+  if (!table_->Commit() && failed++ == 0) {
+    spdlog::warn(
+        "CrowdSec: cannot end the answers the kernel keeps for the sources "
+        "of changed decisions: {}",
+        std::strerror(errno));
+  }
+  write_failures_ += failed;
+  if (startup) {
     // A full answer is large (100,000 decisions: 16 MB of JSON, several
     // times that as a parsed document); glibc keeps what it freed, which
     // held the exporter's RSS at the peak (tests/bench/README.md, 5).

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/abi.h"
 #include "base/net.h"
 #include "config/config.h"
 #include "crowdsec/decisions.h"
@@ -28,8 +29,8 @@
 
 namespace synwatch {
 
-// The kernel's table as the bouncer sees it (production: the pinned LPM
-// trie, KernelDecisionTable; tests: a map).
+// The kernel's table as the bouncer sees it (production: the pinned maps,
+// KernelDecisionTable; tests: a map).
 class DecisionTable {
  public:
   virtual ~DecisionTable() = default;
@@ -40,20 +41,62 @@ class DecisionTable {
   virtual bool Erase(const Cidr& prefix) = 0;
   // Every prefix in the table (entries an earlier synwatch left pinned).
   virtual std::vector<Cidr> List() const = 0;
+  // Makes the writes since the last call seen by sources whose answer the
+  // program keeps (sw_verdict.dec). False with errno set on failure.
+  virtual bool Commit() { return true; }
 };
 
-// The "decisions" map at fd and the origin slots' names at names_fd (not
-// owned): the slots an earlier synwatch gave out are read once and kept.
+// The kernel's decision maps (descriptors not owned): single addresses in
+// the hash "decision_hosts", ranges in the trie "decisions", the epochs of
+// the answers the program keeps in "decision_epochs", and the origin slots'
+// names in "origin_names".
+struct DecisionMapFds {
+  int ranges = -1;
+  int hosts = -1;
+  int epochs = -1;
+  int names = -1;
+};
+
+// Writes decisions where the program looks for them, and raises the epochs
+// that end the answers it kept: the slot of each single address written
+// (sw_verdict_hash), every slot once a range was. Entries an earlier
+// synwatch (ABI 6, one trie for all) left pinned are moved on construction:
+// single addresses to the hash, ranges given their prefix_len, each written
+// in its new place before it leaves the old one.
+class DecisionMaps {
+ public:
+  explicit DecisionMaps(const DecisionMapFds& fds);
+  // value.prefix_len is set from prefix.
+  bool Write(const Cidr& prefix, sw_decision value);
+  bool Erase(const Cidr& prefix);
+  std::vector<Cidr> List() const;
+  bool Commit();
+
+  // The epoch slot of a single address (IPv4 or IPv6).
+  static uint32_t EpochSlot(const Cidr& host);
+
+ private:
+  void Touch(const Cidr& prefix);
+
+  DecisionMapFds fds_;
+  std::vector<uint32_t> epochs_;  // what the kernel's array holds
+  std::vector<uint32_t> dirty_;   // slots to raise
+  bool all_dirty_ = false;
+};
+
+// The decision maps with the origin slots' names: the slots an earlier
+// synwatch gave out are read once and kept.
 class KernelDecisionTable final : public DecisionTable {
  public:
-  KernelDecisionTable(int fd, int names_fd);
+  explicit KernelDecisionTable(const DecisionMapFds& fds);
   bool Write(const Cidr& prefix, uint64_t expires_ns,
              const std::string& origin) override;
   bool Erase(const Cidr& prefix) override;
   std::vector<Cidr> List() const override;
+  bool Commit() override;
 
  private:
-  int fd_;
+  DecisionMaps maps_;
   int names_fd_;
   OriginTable origins_;
 };

@@ -194,6 +194,7 @@ BpfProgram::BpfProgram(const MapSizes& sizes, PinDir pins)
       {skel_->maps.scan_track, sizes.scan_track},
       {skel_->maps.blocked, sizes.blocked},
       {skel_->maps.decisions, sizes.decisions},
+      {skel_->maps.decision_hosts, sizes.decisions},
   };
   for (const auto& [map, entries] : sized) {
     if (bpf_map__set_max_entries(map, entries) != 0) {
@@ -239,7 +240,8 @@ MapShape WantedShape(const bpf_map* map) {
 // the rest of the pinned state is still reused.
 bool Disposable(std::string_view name) {
   return name == "verdicts" || name == "verdict_blocks" ||
-         name == "scan_scratch" || name == "conn_rate" || name == "flood";
+         name == "decision_epochs" || name == "scan_scratch" ||
+         name == "conn_rate" || name == "flood";
 }
 
 MapShape PinnedShape(int fd) {
@@ -644,6 +646,12 @@ int BpfProgram::decisions_fd() const {
 }
 int BpfProgram::origin_syns_fd() const {
   return bpf_map__fd(skel_->maps.origin_syns);
+}
+int BpfProgram::decision_hosts_fd() const {
+  return bpf_map__fd(skel_->maps.decision_hosts);
+}
+int BpfProgram::decision_epochs_fd() const {
+  return bpf_map__fd(skel_->maps.decision_epochs);
 }
 int BpfProgram::origin_names_fd() const {
   return bpf_map__fd(skel_->maps.origin_names);

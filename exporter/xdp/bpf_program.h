@@ -130,7 +130,9 @@ class BpfProgram {
   int rules_fd() const;
   int scan_track_fd() const;
   int blocked_fd() const;
-  int decisions_fd() const;
+  int decisions_fd() const;  // the ranges
+  int decision_hosts_fd() const;
+  int decision_epochs_fd() const;
   int origin_syns_fd() const;
   int origin_names_fd() const;
   int flood_fd() const;

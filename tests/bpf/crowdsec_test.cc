@@ -7,12 +7,14 @@
 // reader.
 #include <linux/if_ether.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "crowdsec/bouncer.h"
 #include "packet_builder.h"
@@ -24,6 +26,11 @@ namespace {
 
 constexpr uint64_t kMs = 1000000;
 constexpr uint64_t kHour = 3600ULL * 1000 * kMs;
+
+Cidr Prefix(const std::string& text) {
+  std::string error;
+  return ParseCidr(text, &error).value();
+}
 
 class CrowdsecTest : public XdpTest {
  protected:
@@ -110,6 +117,151 @@ TEST_F(CrowdsecTest, DecisionChangesNeedNoNewRulesVersion) {
   EXPECT_EQ(prog_.ReadConfig().params[0].rules_version, version);
 }
 
+// The answer a known source's entry keeps (sw_verdict.dec) ends when a
+// decision on it changes, whether on its address (its slot's epoch) or on a
+// range (every slot's), and when the ban it found expires: the kernel ends
+// a kept ban on time without user space.
+TEST_F(CrowdsecTest, AKeptAnswerEndsWithEachChange) {
+  Apply({.decisions = true});
+  for (const char* source : {"192.0.2.51", "2001:db8:5::51"}) {
+    SCOPED_TRACE(source);
+    const std::string host =
+        std::string(source) + (std::strchr(source, ':') ? "/128" : "/32");
+    const std::string range =
+        std::strchr(source, ':') ? "2001:db8:5::/48" : "192.0.2.0/25";
+    EXPECT_EQ(Syn(source), XDP_PASS);
+    EXPECT_EQ(Syn(source), XDP_PASS);  // kept: clear
+    prog_.WriteDecision(range, MonotonicNs() + kHour);
+    EXPECT_EQ(Syn(source), XDP_DROP);
+    EXPECT_EQ(Syn(source), XDP_DROP);  // kept: banned
+    prog_.DeleteDecision(range);
+    EXPECT_EQ(Syn(source), XDP_PASS);
+    constexpr uint64_t kBanMs = 150;
+    const uint64_t until = MonotonicNs() + kBanMs * kMs;
+    prog_.WriteDecision(host, until);
+    EXPECT_EQ(Syn(source), XDP_DROP);
+    EXPECT_EQ(Syn(source), XDP_DROP);
+    if (MonotonicNs() >= until) GTEST_SKIP() << "test too slow";
+    std::this_thread::sleep_for(std::chrono::milliseconds(kBanMs + 50));
+    EXPECT_EQ(Syn(source), XDP_PASS);  // the kept ban ended with the decision
+    prog_.DeleteDecision(host);
+  }
+  const auto c = Counters();
+  EXPECT_EQ(c.at("syn.banned.drop"), 8U);
+  EXPECT_EQ(c.at("syn.unmatched.pass"), 8U);
+}
+
+// An expired entry does not hide a decision on a shorter prefix that is
+// still in force, with nothing in user space removing it: an address's
+// entry in front of a range, and ranges inside ranges.
+TEST_F(CrowdsecTest, AnExpiredEntryLeavesTheShorterDecisionInForce) {
+  Apply({.decisions = true});
+  const uint64_t past = MonotonicNs() - kMs;
+  const uint64_t until = MonotonicNs() + kHour;
+  prog_.WriteDecision("198.51.100.0/24", until, 1);
+  prog_.WriteDecision("198.51.100.9/32", past, 2);
+  prog_.WriteDecision("2001:db8:7::/48", until, 3);
+  prog_.WriteDecision("2001:db8:7:1::/64", past, 4);
+  prog_.WriteDecision("2001:db8:7:1:1::/80", past, 5);
+  prog_.WriteDecision("2001:db8:8::/48", past, 6);
+  EXPECT_EQ(Syn("198.51.100.9"), XDP_DROP);
+  EXPECT_EQ(Syn("2001:db8:7:1:1::9"), XDP_DROP);
+  EXPECT_EQ(Syn("2001:db8:8::9"), XDP_PASS);
+  const auto origins = prog_.OriginSyns();
+  EXPECT_EQ(origins.at(1).second, 1U);  // the /24, not the expired /32
+  EXPECT_EQ(origins.at(3).second, 1U);  // the /48 under two expired ranges
+  EXPECT_EQ(origins.count(2) + origins.count(4) + origins.count(5), 0U);
+}
+
+// User space raises the epoch of the slot the program keeps a source's
+// answer in: its hash (DecisionMaps::EpochSlot) is the program's.
+TEST_F(CrowdsecTest, TheEpochSlotIsTheProgramsVerdictSlot) {
+  Apply({.decisions = true});
+  const int cpu = 0;
+  const CpuPin pin(cpu);
+  for (const char* source :
+       {"192.0.2.77", "203.0.113.250", "2001:db8:abcd::1", "2001:db8::ff:1"}) {
+    EXPECT_EQ(Syn(source), XDP_PASS);
+    const auto cached = prog_.CachedVerdict(source, cpu);
+    ASSERT_TRUE(cached) << source;
+    EXPECT_EQ(cached->first, DecisionMaps::EpochSlot(Prefix(source))) << source;
+    EXPECT_EQ(cached->second.dec, SW_DEC_CLEAR) << source;
+  }
+}
+
+// Two sources in one slot share its epoch: the one that takes the slot over
+// never inherits the other's kept ban, nor the other its clearance.
+TEST_F(CrowdsecTest, ASlotTakenOverKeepsNoAnswerOfTheOther) {
+  Apply({.decisions = true});
+  const std::string banned = "192.0.2.9";
+  const uint32_t slot = DecisionMaps::EpochSlot(Prefix(banned));
+  std::string other;
+  for (int i = 0; i < 65536 && other.empty(); ++i) {
+    const std::string a =
+        "198.51." + std::to_string(i / 256) + "." + std::to_string(i % 256);
+    if (DecisionMaps::EpochSlot(Prefix(a)) == slot) other = a;
+  }
+  ASSERT_FALSE(other.empty());
+  prog_.WriteDecision(banned + "/32", MonotonicNs() + kHour);
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(Syn(banned), XDP_DROP);
+    EXPECT_EQ(Syn(banned), XDP_DROP);
+    EXPECT_EQ(Syn(other), XDP_PASS);
+    EXPECT_EQ(Syn(other), XDP_PASS);
+  }
+  const auto c = Counters();
+  EXPECT_EQ(c.at("syn.banned.drop"), 6U);
+  EXPECT_EQ(c.at("syn.unmatched.pass"), 6U);
+}
+
+// A pinned trie of ABI 6 held single addresses too: the writer moves them
+// to the address table, gives ranges their prefix_len, and every ban holds
+// throughout.
+TEST_F(CrowdsecTest, AnEarlierTrieIsMovedIntoPlace) {
+  Apply({.decisions = true});
+  const uint64_t until = MonotonicNs() + kHour;
+  const auto old_entry = [&](const std::string& cidr) {
+    const Cidr c = Prefix(cidr);
+    sw_decision_key key{};
+    key.prefixlen = 32 + c.prefix_len;
+    key.family = static_cast<uint8_t>(c.family);
+    std::memcpy(key.addr, c.addr.data(), sizeof(key.addr));
+    sw_decision value{};
+    value.expires_ns = until;
+    value.origin = 7;
+    ASSERT_EQ(bpf_map_update_elem(prog_.DecisionsFd(), &key, &value, BPF_ANY),
+              0);
+  };
+  old_entry("203.0.113.9/32");
+  old_entry("2001:db8::7/128");
+  old_entry("198.51.100.0/24");
+  EXPECT_EQ(Syn("203.0.113.9"), XDP_DROP);  // the old layout, still banned
+  const DecisionMaps maps(prog_.DecisionFds());
+  std::vector<std::string> listed;
+  for (const Cidr& c : maps.List()) listed.push_back(FormatCidr(c));
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(listed,
+            (std::vector<std::string>{"198.51.100.0/24", "2001:db8::7/128",
+                                      "203.0.113.9/32"}));
+  uint32_t in_trie = 0;
+  sw_decision_key key{}, next{};
+  void* prev = nullptr;
+  while (bpf_map_get_next_key(prog_.DecisionsFd(), prev, &next) == 0) {
+    ++in_trie;
+    sw_decision value{};
+    ASSERT_EQ(bpf_map_lookup_elem(prog_.DecisionsFd(), &next, &value), 0);
+    EXPECT_EQ(value.prefix_len, 24);
+    EXPECT_EQ(value.origin, 7U);
+    key = next;
+    prev = &key;
+  }
+  EXPECT_EQ(in_trie, 1U);
+  EXPECT_EQ(Syn("203.0.113.9"), XDP_DROP);
+  EXPECT_EQ(Syn("2001:db8::7"), XDP_DROP);
+  EXPECT_EQ(Syn("198.51.100.1"), XDP_DROP);
+  EXPECT_EQ(prog_.OriginSyns().at(7).second, 4U);
+}
+
 TEST_F(CrowdsecTest, DryRunCountsButPasses) {
   Apply({.dry_run = true, .decisions = true});
   prog_.WriteDecision("192.0.2.7/32", MonotonicNs() + kHour);
@@ -187,12 +339,12 @@ TEST_F(CrowdsecTest, OriginLabelsGoFromTheBouncerToTheScrape) {
     return ParseCidr(text, &error).value();
   };
   {
-    KernelDecisionTable table(prog_.DecisionsFd(), prog_.OriginNamesFd());
+    KernelDecisionTable table(prog_.DecisionFds());
     ASSERT_TRUE(table.Write(cidr("203.0.113.9/32"), until, "crowdsec"));
     ASSERT_TRUE(table.Write(cidr("198.51.100.0/24"), until, "cscli"));
     ASSERT_TRUE(table.Write(cidr("2001:db8::/48"), until, "lists:tor_exit"));
   }
-  KernelDecisionTable again(prog_.DecisionsFd(), prog_.OriginNamesFd());
+  KernelDecisionTable again(prog_.DecisionFds());
   ASSERT_TRUE(again.Write(cidr("192.0.2.0/24"), until, "cscli"));
   // 3 origins so far: lists 1 to 12 take the free slots, 13 to 17 share
   // "other".
@@ -233,23 +385,21 @@ TEST_F(CrowdsecTest, OriginLabelsGoFromTheBouncerToTheScrape) {
 TEST_F(CrowdsecTest, AHundredThousandDecisionsLoadAndBan) {
   Apply({.decisions = true});
   const uint64_t until = MonotonicNs() + kHour;
-  const int fd = prog_.DecisionsFd();
   const auto start = std::chrono::steady_clock::now();
-  sw_decision_key key{};
-  key.prefixlen = 32 + 128;
-  key.family = SW_FAMILY_IPV6;
-  key.addr[0] = 0x20;
-  key.addr[1] = 0x01;
-  key.addr[2] = 0x0d;
-  key.addr[3] = 0xb8;
-  const sw_decision value{until, 0, 0};
+  DecisionMaps maps(prog_.DecisionFds());
+  Cidr host;
+  host.family = Family::kIpv6;
+  host.prefix_len = 128;
+  host.addr = {0x20, 0x01, 0x0d, 0xb8};
+  sw_decision value{};
+  value.expires_ns = until;
   for (uint32_t i = 1; i <= 100000; ++i) {
-    key.addr[13] = static_cast<uint8_t>(i >> 16);
-    key.addr[14] = static_cast<uint8_t>(i >> 8);
-    key.addr[15] = static_cast<uint8_t>(i);
-    ASSERT_EQ(bpf_map_update_elem(fd, &key, &value, BPF_ANY), 0)
-        << i << ": " << std::strerror(errno);
+    host.addr[13] = static_cast<uint8_t>(i >> 16);
+    host.addr[14] = static_cast<uint8_t>(i >> 8);
+    host.addr[15] = static_cast<uint8_t>(i);
+    ASSERT_TRUE(maps.Write(host, value)) << i << ": " << std::strerror(errno);
   }
+  ASSERT_TRUE(maps.Commit());
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();

@@ -30,10 +30,12 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kMapNames[][16] = {
-    "config",     "if_stats",   "rules",        "verdicts",    "verdict_blocks",
-    "peers",      "peer_admit", "scan_track",   "scan_admit",  "blocked",
-    "block_hint", "conn_rate",  "scan_scratch", "events",      "flood",
-    "active",     "decisions",  "origin_syns",  "origin_names"};
+    "config",         "if_stats",    "rules",        "verdicts",
+    "verdict_blocks", "peers",       "peer_admit",   "scan_track",
+    "scan_admit",     "blocked",     "block_hint",   "conn_rate",
+    "scan_scratch",   "events",      "flood",        "active",
+    "decisions",      "origin_syns", "origin_names", "decision_hosts",
+    "decision_epochs"};
 
 class PinningTest : public ::testing::Test {
  protected:
@@ -239,6 +241,15 @@ TEST_F(PinningTest, DecisionsWithoutAnOriginAreReplacedWithTheRest) {
   close(pinned);
 }
 
+DecisionMapFds FdsOf(const BpfProgram& program) {
+  DecisionMapFds fds;
+  fds.ranges = program.decisions_fd();
+  fds.hosts = program.decision_hosts_fd();
+  fds.epochs = program.decision_epochs_fd();
+  fds.names = program.origin_names_fd();
+  return fds;
+}
+
 // The origin slots carry over with the pinned counters: a restarted
 // synwatch's writer gives a known origin its old slot and a new one the
 // next free slot.
@@ -250,22 +261,21 @@ TEST_F(PinningTest, OriginSlotsCarryOver) {
   const uint64_t until = MonotonicNs() + 3600ULL * 1000000000ULL;
   {
     BpfProgram first(Sizes(), PinDir::Open(pin_));
-    KernelDecisionTable table(first.decisions_fd(), first.origin_names_fd());
+    KernelDecisionTable table(FdsOf(first));
     ASSERT_TRUE(table.Write(a, until, "CAPI"));
     ASSERT_TRUE(table.Write(b, until, "cscli"));
   }
   BpfProgram second(Sizes(), PinDir::Open(pin_));
   ASSERT_TRUE(second.continued());
-  KernelDecisionTable table(second.decisions_fd(), second.origin_names_fd());
+  KernelDecisionTable table(FdsOf(second));
   ASSERT_TRUE(table.Write(c, until, "cscli"));
   ASSERT_TRUE(table.Write(a, until, "crowdsec"));
   const auto origin_of = [&second](const Cidr& p) {
-    sw_decision_key key{};
-    key.prefixlen = 32 + p.prefix_len;
+    sw_decision_host key{};
     key.family = static_cast<uint8_t>(p.family);
     std::memcpy(key.addr, p.addr.data(), sizeof(key.addr));
     sw_decision value{};
-    EXPECT_EQ(bpf_map_lookup_elem(second.decisions_fd(), &key, &value), 0);
+    EXPECT_EQ(bpf_map_lookup_elem(second.decision_hosts_fd(), &key, &value), 0);
     return value.origin;
   };
   EXPECT_EQ(origin_of(b), 1U);  // cscli, written by the first

@@ -29,6 +29,7 @@
 
 #include "base/abi.h"
 #include "base/net.h"
+#include "crowdsec/bouncer.h"
 #include "synwatch.skel.h"
 #include "xdp/bpf_program.h"
 #include "xdp/rules.h"
@@ -432,20 +433,33 @@ class XdpProgram {
 
   // Writes a fleet decision on cidr ("203.0.113.0/24") ending at
   // expires_ns (CLOCK_MONOTONIC), as the bouncer does; and removes it.
+  // Through the bouncer's writer (DecisionMaps): single addresses to the
+  // hash, ranges to the trie, the program's kept answers ended.
   void WriteDecision(const std::string& cidr, uint64_t expires_ns,
                      uint32_t origin = 0) const {
-    const sw_decision_key key = DecisionKey(cidr);
-    const sw_decision value{expires_ns, origin, 0};
-    ASSERT_EQ(
-        bpf_map_update_elem(Fd(skel_->maps.decisions), &key, &value, BPF_ANY),
-        0)
+    DecisionMaps maps(DecisionFds());
+    sw_decision value{};
+    value.expires_ns = expires_ns;
+    value.origin = origin;
+    ASSERT_TRUE(maps.Write(Prefix(cidr), value))
         << cidr << ": " << std::strerror(errno);
+    ASSERT_TRUE(maps.Commit()) << std::strerror(errno);
   }
   void DeleteDecision(const std::string& cidr) const {
-    const sw_decision_key key = DecisionKey(cidr);
-    ASSERT_EQ(bpf_map_delete_elem(Fd(skel_->maps.decisions), &key), 0)
+    DecisionMaps maps(DecisionFds());
+    ASSERT_TRUE(maps.Erase(Prefix(cidr)))
         << cidr << ": " << std::strerror(errno);
+    ASSERT_TRUE(maps.Commit()) << std::strerror(errno);
   }
+  DecisionMapFds DecisionFds() const {
+    DecisionMapFds fds;
+    fds.ranges = DecisionsFd();
+    fds.hosts = Fd(skel_->maps.decision_hosts);
+    fds.epochs = Fd(skel_->maps.decision_epochs);
+    fds.names = OriginNamesFd();
+    return fds;
+  }
+  int DecisionHostsFd() const { return Fd(skel_->maps.decision_hosts); }
   int DecisionsFd() const { return Fd(skel_->maps.decisions); }
   int OriginSynsFd() const { return Fd(skel_->maps.origin_syns); }
   int OriginNamesFd() const { return Fd(skel_->maps.origin_names); }
@@ -468,14 +482,7 @@ class XdpProgram {
     }
     return out;
   }
-  static sw_decision_key DecisionKey(const std::string& cidr) {
-    const Cidr c = ParseAll({cidr}).at(0);
-    sw_decision_key key{};
-    key.prefixlen = 32 + c.prefix_len;
-    key.family = static_cast<uint8_t>(c.family);
-    std::memcpy(key.addr, c.addr.data(), sizeof(key.addr));
-    return key;
-  }
+  static Cidr Prefix(const std::string& cidr) { return ParseAll({cidr}).at(0); }
 
   // Removes a peer's "blocked" entry behind the program's back.
   void DeleteBlock(const std::string& addr, uint8_t prefix_len) const {

@@ -179,7 +179,8 @@ int Run(const Options& o) {
 
   // Loading: the bouncer's path, from the answer's text to the trie.
   const std::string answer = LapiAnswer(o.decisions);
-  const uint64_t memlock_empty = Memlock(sw.decisions_fd());
+  const uint64_t memlock_empty =
+      Memlock(sw.decisions_fd()) + Memlock(sw.decision_hosts_fd());
   std::string error;
   const auto p0 = std::chrono::steady_clock::now();
   const StreamDelta parsed = ParseStream(answer, DecisionFilter{}, &error);
@@ -191,7 +192,12 @@ int Run(const Options& o) {
                              std::to_string(parsed.added.size()) +
                              " decisions");
   }
-  KernelDecisionTable table(sw.decisions_fd(), sw.origin_names_fd());
+  DecisionMapFds fds;
+  fds.ranges = sw.decisions_fd();
+  fds.hosts = sw.decision_hosts_fd();
+  fds.epochs = sw.decision_epochs_fd();
+  fds.names = sw.origin_names_fd();
+  KernelDecisionTable table(fds);
   CrowdsecConfig config;
   Bouncer bouncer(
       config,
@@ -206,24 +212,17 @@ int Run(const Options& o) {
   const double load_ms = std::chrono::duration<double, std::milli>(
                              std::chrono::steady_clock::now() - l0)
                              .count();
-  const uint64_t memlock_full = Memlock(sw.decisions_fd());
-  uint32_t entries = 0;
-  {
-    sw_decision_key key{}, next{};
-    void* prev = nullptr;
-    while (bpf_map_get_next_key(sw.decisions_fd(), prev, &next) == 0) {
-      ++entries;
-      key = next;
-      prev = &key;
-    }
-  }
+  const uint64_t memlock_full =
+      Memlock(sw.decisions_fd()) + Memlock(sw.decision_hosts_fd());
+  const uint32_t entries =
+      static_cast<uint32_t>(KernelDecisionTable(fds).List().size());
   if (entries != o.decisions) {
-    throw std::runtime_error("the trie holds " + std::to_string(entries) +
-                             " entries");
+    throw std::runtime_error("the decision maps hold " +
+                             std::to_string(entries) + " entries");
   }
   std::fprintf(stderr,
                "crowdsec_bench: %u decisions loaded in %.0f ms (parse %.0f "
-               "ms); trie memlock %llu -> %llu bytes\n",
+               "ms); maps' memlock %llu -> %llu bytes\n",
                o.decisions, load_ms, parse_ms,
                static_cast<unsigned long long>(memlock_empty),
                static_cast<unsigned long long>(memlock_full));
@@ -232,9 +231,25 @@ int Run(const Options& o) {
   const auto banned6 = Syn(Address(o.decisions / 2));
   const auto known4 = Syn("192.0.2.56");
   const auto known6 = Syn("2001:db8:1:2:3:4:5:6");
-  // Unmatched, but inside the decisions' /34: the trie is walked as deep
-  // as for a ban before it misses (an address beside a blocklist's).
+  // Unmatched, but inside the decisions' /34 (an address beside a
+  // blocklist's).
   const auto near6 = Syn(Address(o.decisions + 1));
+  // A source's first SYN: with rules_version 0 the program keeps no answer
+  // (neither the rules' verdict nor the decisions'), so every SYN walks the
+  // rules' trie and looks the decisions up. The difference between [crowdsec]
+  // on and off is what a new source pays for the decisions.
+  const auto keep_nothing = [&sw]() {
+    sw_config cfg{};
+    const uint32_t zero = 0;
+    if (bpf_map_lookup_elem(sw.config_fd(), &zero, &cfg) != 0) {
+      Die("read the config map", errno);
+    }
+    cfg.params[0].rules_version = 0;
+    cfg.params[1].rules_version = 0;
+    if (bpf_map_update_elem(sw.config_fd(), &zero, &cfg, BPF_ANY) != 0) {
+      Die("write the config map", errno);
+    }
+  };
   std::map<std::string, std::vector<Sample>> samples;
   const auto rec = [&](const std::string& key, Sample s) {
     samples[key].push_back(s);
@@ -256,6 +271,20 @@ int Run(const Options& o) {
         TestRunFine(sw_fd, near6, r, XDP_PASS, "near6"));
     rec("syn_banned_v4", TestRunFine(sw_fd, banned4, r, XDP_DROP, "banned4"));
     rec("syn_banned_v6", TestRunFine(sw_fd, banned6, r, XDP_DROP, "banned6"));
+    sw.ApplyPolicy(off);
+    keep_nothing();
+    rec("syn_new_v4_crowdsec_off",
+        TestRunFine(sw_fd, known4, r, XDP_PASS, "new4 off"));
+    rec("syn_new_v6_crowdsec_off",
+        TestRunFine(sw_fd, known6, r, XDP_PASS, "new6 off"));
+    sw.ApplyPolicy(on);
+    keep_nothing();
+    rec("syn_new_unmatched_v6_in_range",
+        TestRunFine(sw_fd, near6, r, XDP_PASS, "new near6"));
+    rec("syn_new_banned_v4",
+        TestRunFine(sw_fd, banned4, r, XDP_DROP, "new banned4"));
+    rec("syn_new_banned_v6",
+        TestRunFine(sw_fd, banned6, r, XDP_DROP, "new banned6"));
     std::fprintf(stderr, "  run %d/%d done\n", run + 1, o.runs);
   }
 
@@ -281,6 +310,14 @@ int Run(const Options& o) {
        "SYN unmatched IPv6 inside the decisions' /34", true},
       {"syn_banned_v4", "SYN banned IPv4 (dropped)", true},
       {"syn_banned_v6", "SYN banned IPv6 (dropped)", true},
+      {"syn_new_v4_crowdsec_off", "new source's SYN IPv4, [crowdsec] off",
+       false},
+      {"syn_new_v6_crowdsec_off", "new source's SYN IPv6, [crowdsec] off",
+       false},
+      {"syn_new_unmatched_v6_in_range", "new source's SYN IPv6 inside the /34",
+       false},
+      {"syn_new_banned_v4", "new source's SYN banned IPv4", false},
+      {"syn_new_banned_v6", "new source's SYN banned IPv6", false},
   };
   constexpr double kTarget = 6;
   std::printf(
@@ -313,7 +350,8 @@ int Run(const Options& o) {
   }
   std::printf(
       "load: %u decisions (%u IPv4, %u IPv6) from a %.1f MB answer in %.0f "
-      "ms (parse alone %.0f ms); the trie's memlock %.1f MB (%.0f bytes a "
+      "ms (parse alone %.0f ms); the decision maps' memlock %.1f MB (%.0f "
+      "bytes a "
       "decision; empty: %llu bytes)\n",
       o.decisions, kIpv4Decisions, o.decisions - kIpv4Decisions,
       static_cast<double>(answer.size()) / 1048576.0, load_ms, parse_ms,
