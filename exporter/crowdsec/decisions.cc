@@ -168,7 +168,15 @@ void DecisionStore::Remove(int64_t id, std::set<Cidr>* touched) {
     if (p->second.empty()) by_prefix_.erase(p);
   }
   touched->insert(it->second.prefix);
+  by_expiry_.erase({it->second.expires_ns, id});
+  auto c = counts_.find(CountKey(it->second));
+  if (c != counts_.end() && --c->second == 0) counts_.erase(c);
   by_id_.erase(it);
+}
+
+DecisionStore::Key DecisionStore::CountKey(const Entry& e) {
+  return {e.origin, e.scope,
+          e.prefix.family == Family::kIpv4 ? "ipv4" : "ipv6"};
 }
 
 std::vector<KernelChange> DecisionStore::Apply(const StreamDelta& delta,
@@ -205,14 +213,14 @@ std::vector<KernelChange> DecisionStore::Apply(const StreamDelta& delta,
     Entry e{d.prefix, now_ns + static_cast<uint64_t>(d.duration.count()),
             d.origin, d.scope, OriginLabel(d.origin, d.scenario)};
     by_prefix_[d.prefix].insert(d.id);
+    ++counts_[CountKey(e)];
+    by_expiry_.emplace(e.expires_ns, d.id);
     by_id_.emplace(d.id, std::move(e));
     touched.insert(d.prefix);
   }
-  std::vector<int64_t> expired;
-  for (const auto& [id, e] : by_id_) {
-    if (e.expires_ns <= now_ns) expired.push_back(id);
+  while (!by_expiry_.empty() && by_expiry_.begin()->first <= now_ns) {
+    Remove(by_expiry_.begin()->second, &touched);
   }
-  for (int64_t id : expired) Remove(id, &touched);
 
   std::vector<KernelChange> changes;
   for (const Cidr& prefix : touched) {
@@ -241,15 +249,6 @@ std::vector<KernelChange> DecisionStore::Apply(const StreamDelta& delta,
     }
   }
   return changes;
-}
-
-std::map<DecisionStore::Key, uint64_t> DecisionStore::Counts() const {
-  std::map<Key, uint64_t> out;
-  for (const auto& [id, e] : by_id_) {
-    ++out[{e.origin, e.scope,
-           e.prefix.family == Family::kIpv4 ? "ipv4" : "ipv6"}];
-  }
-  return out;
 }
 
 }  // namespace synwatch

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "base/net.h"
@@ -81,9 +82,10 @@ class DecisionStore {
   }
   size_t decisions() const { return by_id_.size(); }
 
-  // Decisions in force by origin, scope and family ("ipv4"/"ipv6").
+  // Decisions in force by origin, scope and family ("ipv4"/"ipv6"), kept
+  // as they change: a scrape does not walk 100,000 decisions.
   using Key = std::tuple<std::string, std::string, std::string>;
-  std::map<Key, uint64_t> Counts() const;
+  const std::map<Key, uint64_t>& Counts() const { return counts_; }
 
  private:
   struct Entry {
@@ -94,10 +96,14 @@ class DecisionStore {
     std::string label;  // OriginLabel
   };
   void Remove(int64_t id, std::set<Cidr>* touched);
+  static Key CountKey(const Entry& e);
   std::map<int64_t, Entry> by_id_;
   std::map<Cidr, std::set<int64_t>> by_prefix_;
   std::map<Cidr, uint64_t> kernel_;
   std::map<Cidr, std::string> kernel_origins_;
+  std::map<Key, uint64_t> counts_;  // by_id_ by CountKey
+  // by_id_ in order of expiry: a poll finds the expired without a walk.
+  std::set<std::pair<uint64_t, int64_t>> by_expiry_;
 };
 
 }  // namespace synwatch

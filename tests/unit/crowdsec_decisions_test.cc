@@ -218,6 +218,19 @@ TEST(DecisionStoreTest, CountsByOriginScopeAndFamily) {
   EXPECT_EQ(counts.at({"cscli", "range", "ipv4"}), 1U);
   EXPECT_EQ(counts.at({"CAPI", "range", "ipv6"}), 1U);
   EXPECT_EQ(store.kernel().size(), 3U);
+  // Kept as decisions go: deleted, expired, left out of a full answer, or
+  // sent again under the same id.
+  store.Apply(Deleted({D(1, "192.0.2.1", 0)}), kSec, false);
+  EXPECT_EQ(store.Counts().at({"cscli", "ip", "ipv4"}), 1U);
+  store.Apply(Added({D(2, "192.0.2.0/24", 100, "CAPI")}), kSec, false);
+  EXPECT_EQ(store.Counts().count({"cscli", "range", "ipv4"}), 0U);
+  EXPECT_EQ(store.Counts().at({"CAPI", "range", "ipv4"}), 1U);
+  store.Apply(Added({D(3, "2001:db8::/32", 100, "CAPI")}), 2 * kSec, true);
+  EXPECT_EQ(store.Counts().size(), 1U);
+  EXPECT_EQ(store.Counts().at({"CAPI", "range", "ipv6"}), 1U);
+  store.Apply(Added({}), 200 * kSec, false);  // expired
+  EXPECT_TRUE(store.Counts().empty());
+  EXPECT_EQ(store.decisions(), 0U);
 }
 
 // A community blocklist's size in one startup answer: every decision is
