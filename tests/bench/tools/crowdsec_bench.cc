@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// The CrowdSec bouncer's costs (tests/bench/README.md, section 5): per-SYN
-// cost of the XDP program with N decisions in the kernel's "decisions" trie
-// (a banned SYN and an unmatched one, IPv4 and IPv6, against the floor, with
-// the same fine timing as xdp_bench), and the time and kernel memory to load
-// them through the bouncer's own path (a LAPI startup answer parsed, stored
-// and written to the trie).
+// The CrowdSec bouncer's costs (tests/bench/README.md, section 6): per-SYN
+// cost of the XDP program with N decisions in the kernel's decision maps (a
+// banned SYN and an unmatched one, IPv4 and IPv6, from a known source and
+// from a new one, against the floor, with the same fine timing as
+// xdp_bench), and the time and kernel memory to load them through the
+// bouncer's own path (a LAPI startup answer parsed, stored and written).
 //
 //   crowdsec_bench [--runs N] [--repeat N] [--decisions N] [--json FILE]
 //       (root, inside a scratch network namespace)
@@ -365,8 +365,8 @@ int Run(const Options& o) {
       << ",\n  \"ipv4_decisions\": " << kIpv4Decisions
       << ",\n  \"answer_bytes\": " << answer.size()
       << ",\n  \"load_ms\": " << load_ms << ",\n  \"parse_ms\": " << parse_ms
-      << ",\n  \"trie_memlock_bytes_empty\": " << memlock_empty
-      << ",\n  \"trie_memlock_bytes\": " << memlock_full
+      << ",\n  \"maps_memlock_bytes_empty\": " << memlock_empty
+      << ",\n  \"maps_memlock_bytes\": " << memlock_full
       << ",\n  \"runs\": " << o.runs << ",\n  \"repeat\": " << o.repeat
       << ",\n  \"cases\": {" << cases.str() << "\n  }\n}\n";
   return 0;
