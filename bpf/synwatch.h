@@ -237,12 +237,12 @@ enum sw_memo {
 #define SW_MEMO_REFRESH 64 /* power of two */
 
 struct sw_verdict {
-	__u32 addr[4]; /* the source; in "verdict_blocks", masked to its block */
-	__u32 version; /* sw_params.rules_version the verdict was looked up under */
-	__u8 family;   /* enum sw_family */
-	__u8 outcome;  /* SW_OUTCOME_ALLOWED, _DENIED or _UNMATCHED */
-	__u8 memo;     /* enum sw_memo ("verdicts" only) */
-	__u8 dec;      /* SW_DEC_* ("verdicts" only): the fleet decisions' answer */
+	__u32 addr[4];	  /* the source; in "verdict_blocks", masked to its block */
+	__u32 version;	  /* sw_params.rules_version the verdict was looked up under */
+	__u8 family;	  /* enum sw_family */
+	__u8 outcome;	  /* SW_OUTCOME_ALLOWED, _DENIED or _UNMATCHED */
+	__u8 memo;	  /* enum sw_memo ("verdicts" only) */
+	__u8 dec;	  /* SW_DEC_* ("verdicts" only): the fleet decisions' answer */
 	__u16 memo_hint;  /* SW_MEMO_WAITING: the peer's slot in "block_hint" */
 	__u16 memo_port;  /* SW_MEMO_WAITING: the waiting port, host byte order */
 	__u32 memo_until; /* the memo holds while the time is before this */
@@ -313,9 +313,9 @@ struct sw_decision_host {
  * looked for; 0 in entries of ABI 6: not), up to SW_DEC_NESTING ranges. */
 struct sw_decision {
 	__u64 expires_ns;
-	__u32 origin;	  /* slot in "origin_syns" and "origin_names"; the program masks it */
-	__u8 prefix_len;  /* the entry's address bits ("decisions"; 0: unknown) */
-	__u8 pad[3];	  /* zero */
+	__u32 origin;	 /* slot in "origin_syns" and "origin_names"; the program masks it */
+	__u8 prefix_len; /* the entry's address bits ("decisions"; 0: unknown) */
+	__u8 pad[3];	 /* zero */
 };
 #define SW_DEC_NESTING 4
 
