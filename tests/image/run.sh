@@ -10,12 +10,17 @@
 #      forwarded metrics port and from inside the guest);
 #   3. upgrading to a newer build of the package restarts the service and
 #      keeps counting;
-#   4. remove stops it, detaches XDP and unpins everything but keeps the
-#      config; purge removes the config.
+#   3b. with xdp.attach = "dispatcher" and the README's unit drop-in, it
+#      joins libxdp's dispatcher with only CAP_BPF CAP_NET_ADMIN effective,
+#      counts, and an upgrade to a third build (UPGRADE2.deb) hands over
+#      inside the dispatcher: the counters continue, SYNs sent during the
+#      upgrade are counted, no earlier synwatch program is left in the chain;
+#   4. remove stops it, detaches XDP (the dispatcher too) and unpins
+#      everything but keeps the config; purge removes the config.
 # Bounded in time (SYNWATCH_IMAGE_TEST_TIMEOUT, 1500 s); qemu is killed by
 # PID on every exit path.
 #
-# usage: tests/image/run.sh IMAGE.qcow2 UPGRADE.deb
+# usage: tests/image/run.sh IMAGE.qcow2 UPGRADE.deb UPGRADE2.deb
 set -euo pipefail
 
 limit=${SYNWATCH_IMAGE_TEST_TIMEOUT:-1500}
@@ -30,8 +35,9 @@ if [ -z "${_SYNWATCH_IMAGE_TEST_BOUNDED:-}" ]; then
   exit "$rc"
 fi
 
-image=${1:?usage: run.sh IMAGE.qcow2 UPGRADE.deb}
-upgrade_deb=${2:?usage: run.sh IMAGE.qcow2 UPGRADE.deb}
+image=${1:?usage: run.sh IMAGE.qcow2 UPGRADE.deb UPGRADE2.deb}
+upgrade_deb=${2:?usage: run.sh IMAGE.qcow2 UPGRADE.deb UPGRADE2.deb}
+upgrade2_deb=${3:?usage: run.sh IMAGE.qcow2 UPGRADE.deb UPGRADE2.deb}
 connections=${SYNWATCH_IMAGE_TEST_CONNECTIONS:-25}
 # Counters survive the upgrade only with pinning (xdp.pin_path, the default).
 # auto: expected when the running exporter pinned something; 1: always.
@@ -214,6 +220,90 @@ if [ "$expect_pinning" = 1 ]; then
   check "counters continued across the upgrade (pinned maps)" continued
 fi
 
+# --- 3b. the dispatcher: the README's drop-in, a restart, an upgrade ---------
+wait_ready() {
+  local t=$SECONDS
+  until curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:${VM_PORT[$metrics_port]}/-/ready" ||
+    [ $((SECONDS - t)) -ge 90 ]; do sleep 2; done
+}
+# synwatch's programs in the dispatcher of the NIC (libxdp's pins).
+ifindex=$(vm_ssh "cat /sys/class/net/$nic/ifindex")
+# shellcheck disable=SC2016 # expands in the guest
+chain_programs() {
+  vm_ssh 'n=0; for d in /sys/fs/bpf/xdp/dispatch-'"$ifindex"'-*; do
+      [ -d "$d" ] || continue
+      for p in "$d"/prog*-prog; do [ -e "$p" ] && n=$((n + 1)); done
+    done; echo "$n"'
+}
+in_dispatcher() { grep -Eq "^synwatch_xdp_attach_info[{][^}]*attach=\"dispatcher\"[^}]*interface=\"$nic\"[^}]*[}] 1(\\.0)?\$|^synwatch_xdp_attach_info[{][^}]*interface=\"$nic\"[^}]*attach=\"dispatcher\"[^}]*[}] 1(\\.0)?\$"; }
+vm_ssh 'mkdir -p /etc/systemd/system/synwatch.service.d && cat > /etc/systemd/system/synwatch.service.d/dispatcher.conf' <<'INI'
+[Service]
+AmbientCapabilities=CAP_BPF CAP_NET_ADMIN CAP_PERFMON CAP_SYS_ADMIN CAP_DAC_OVERRIDE
+CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_PERFMON CAP_SYS_ADMIN CAP_DAC_OVERRIDE
+TemporaryFileSystem=
+BindPaths=
+INI
+vm_ssh "sed -i 's/^attach = \"direct\"/attach = \"dispatcher\"/' /etc/synwatch/synwatch.toml && grep -q '^attach = \"dispatcher\"' /etc/synwatch/synwatch.toml" ||
+  die "could not set xdp.attach = \"dispatcher\""
+since=$(vm_ssh 'date +%s')
+vm_ssh 'systemctl daemon-reload && systemctl restart synwatch'
+wait_ready
+check "dispatcher: service active with the drop-in" vm_ssh 'systemctl is-active --quiet synwatch'
+md0=$(scrape) || {
+  vm_ssh "systemctl status --no-pager synwatch; journalctl -u synwatch --no-pager --since @$since | head -n 40" || true
+  die "scrape in dispatcher mode failed"
+}
+check "dispatcher: synwatch_xdp_attach_info says dispatcher on $nic" in_dispatcher <<<"$md0"
+check "dispatcher: priority 10 (synwatch_xdp_run_priority)" \
+  grep -Eq "^synwatch_xdp_run_priority[{][^}]*interface=\"$nic\"[^}]*[}] 10(\\.0)?\$" <<<"$md0"
+check "dispatcher: one synwatch program in libxdp's dispatcher of $nic" test "$(chain_programs)" = 1
+pid=$(vm_ssh 'systemctl show -P MainPID synwatch')
+check "dispatcher: effective capabilities are BPF and NET_ADMIN only" \
+  test "$(vm_ssh "awk '/^CapEff/ { print \$2 }' /proc/$pid/status")" = 0000008000001000
+before=$(sum_metric synwatch_syn_packets_total "interface=\"$nic\"" <<<"$md0")
+answered=$(connect_many)
+after=$(scrape | sum_metric synwatch_syn_packets_total "interface=\"$nic\"")
+echo "dispatcher: $answered connections answered; synwatch_syn_packets_total: $before -> $after"
+dispatcher_counted() { [ "$before" != none ] && [ "$after" != none ] && [ $((after - before)) -ge "$answered" ] && [ "$answered" = "$connections" ]; }
+check "dispatcher: every SYN counted" dispatcher_counted
+
+# The upgrade while connections keep coming: the old program counts until
+# the new one takes over in the same dispatcher, so none is lost.
+old_version=$(vm_ssh "dpkg-query -W -f='\${Version}' synwatch")
+vm_copy_to "$upgrade2_deb" /tmp/synwatch-upgrade2.deb
+during="$VM_DIR/during-upgrade"
+(
+  n=0
+  for ((round = 0; round < 12; round++)); do
+    n=$((n + $(connect_many)))
+    sleep 1
+  done
+  echo "$n" >"$during"
+) &
+traffic_pid=$!
+vm_ssh 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q /tmp/synwatch-upgrade2.deb' >"$VM_DIR/upgrade2.log" 2>&1 ||
+  { cat "$VM_DIR/upgrade2.log"; kill "$traffic_pid" 2>/dev/null; die "upgrade in dispatcher mode failed"; }
+wait "$traffic_pid" || true
+sent_during=$(cat "$during" 2>/dev/null || echo 0)
+new_version=$(vm_ssh "dpkg-query -W -f='\${Version}' synwatch")
+echo "dispatcher upgrade: $old_version -> $new_version; $sent_during connections answered around it"
+check "dispatcher: package upgraded" test "$old_version" != "$new_version"
+check "dispatcher: service restarted by the upgrade" test "$(vm_ssh 'systemctl show -P MainPID synwatch')" != "$pid"
+wait_ready
+md1=$(scrape) || die "scrape after the upgrade in dispatcher mode failed"
+upgraded=$(sum_metric synwatch_syn_packets_total "interface=\"$nic\"" <<<"$md1")
+echo "dispatcher: synwatch_syn_packets_total after the upgrade: $upgraded"
+check "dispatcher: still in the dispatcher after the upgrade" in_dispatcher <<<"$md1"
+check "dispatcher: the earlier program left the chain (one synwatch program)" test "$(chain_programs)" = 1
+no_gap() {
+  [ "$upgraded" != none ] && [ "$sent_during" -ge $((12 * connections)) ] &&
+    [ "$upgraded" -ge $((after + sent_during)) ]
+}
+check "dispatcher: counters continued and every SYN sent during the upgrade counted" no_gap
+vm_ssh 'journalctl -u synwatch --no-pager -n 40' >"$VM_DIR/dispatcher-journal.txt" 2>&1 || true
+check "dispatcher: the new synwatch took over from the earlier program" \
+  grep -q 'Detached the earlier synwatch program' "$VM_DIR/dispatcher-journal.txt"
+
 # --- 4. remove, purge ------------------------------------------------------------
 vm_ssh 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -q synwatch' >"$VM_DIR/remove.log" 2>&1 ||
   { cat "$VM_DIR/remove.log"; die "remove failed"; }
@@ -222,7 +312,7 @@ check "remove: no synwatch process" vm_ssh '! pgrep -x synwatch'
 # shellcheck disable=SC2016 # expands in the guest
 check "remove: nothing pinned under /sys/fs/bpf/synwatch" \
   vm_ssh 'test -z "$(ls -A /sys/fs/bpf/synwatch 2>/dev/null)"'
-check "remove: no XDP program on $nic" eval '! guest_xdp_on_nic'
+check "remove: no XDP program on $nic (the dispatcher gone with synwatch's program)" eval '! guest_xdp_on_nic'
 check "remove: config kept" vm_ssh 'test -f /etc/synwatch/synwatch.toml'
 vm_ssh 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q synwatch' >"$VM_DIR/purge.log" 2>&1 ||
   { cat "$VM_DIR/purge.log"; die "purge failed"; }
