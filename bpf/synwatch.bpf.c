@@ -47,6 +47,20 @@ struct {
 	__type(value, __u64);
 } active SEC(".maps");
 
+/*
+ * Nonzero only while user space hands "active" over to another token: the
+ * token it is putting in charge (BpfProgram::Activate). A program that reads
+ * another token in "active" meanwhile passes its read on down the chain in
+ * XDP metadata (struct sw_meta), so the next synwatch program decides on
+ * the same read, not a later one.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} handover SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SW_RULES_ENTRIES);
@@ -628,6 +642,52 @@ const volatile __u32 sw_if_slot = SW_IF_UNKNOWN;
  * charge, and the verifier drops the check.
  */
 const volatile __u64 sw_gate_token = 0;
+
+/*
+ * The token in charge of this packet, for a program with sw_gate_token set.
+ * Two synwatch programs share the chain during a hand-over; both must decide
+ * on one read of "active", else a packet between them when the word changes
+ * is counted by both or by neither. So the first one to read it while a
+ * hand-over is under way ("handover" set, "active" not yet the token handed
+ * to) pushes what it read in front of the packet as metadata, and the next
+ * one uses that and strips it: the packet leaves the chain as it came. Ours
+ * is the front of the metadata (data_meta), where it was pushed: a foreign
+ * program's metadata behind it stays untouched, and one without our magic
+ * there is not ours. A driver without XDP metadata (bpf_xdp_adjust_meta
+ * fails) or a foreign program's metadata that leaves no room (32 bytes in
+ * all on older kernels) keeps the plain read, exact but for the instant of
+ * the store.
+ * Packet pointers taken before this call are invalid after it.
+ */
+static __always_inline __u64 token_in_charge(struct xdp_md *ctx)
+{
+	struct sw_meta *meta = (void *)(long)ctx->data_meta;
+	void *data = (void *)(long)ctx->data;
+	__u64 *word, *target, token;
+	__u32 key = 0;
+
+	if ((void *)(meta + 1) <= data && meta->magic == SW_META_MAGIC) {
+		token = meta->token;
+		bpf_xdp_adjust_meta(ctx, (int)sizeof(*meta));
+		return token;
+	}
+	word = bpf_map_lookup_elem(&active, &key);
+	if (!word)
+		return 0;
+	token = *word;
+	target = bpf_map_lookup_elem(&handover, &key);
+	if (!target || !*target || *target == token)
+		return token;
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)) != 0)
+		return token;
+	meta = (void *)(long)ctx->data_meta;
+	data = (void *)(long)ctx->data;
+	if ((void *)(meta + 1) > data)
+		return token;
+	meta->magic = SW_META_MAGIC;
+	meta->token = token;
+	return token;
+}
 
 static __always_inline __u32 ingress_slot(struct xdp_md *ctx)
 {
@@ -1894,20 +1954,18 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 SEC("xdp")
 int xdp_synwatch(struct xdp_md *ctx)
 {
-	void *data_end = (void *)(long)ctx->data_end;
-	void *data = (void *)(long)ctx->data;
+	void *data_end, *data;
 	struct syn_source src;
 	struct sw_if_stats *stats;
 	struct sw_config *cfg;
 	__u32 key = 0, slot;
 	__u32 cls; /* unsigned: one compare bounds it (classify_any() is opaque) */
-	__u64 *in_charge;
 
-	if (sw_gate_token) {
-		in_charge = bpf_map_lookup_elem(&active, &key);
-		if (!in_charge || *in_charge != sw_gate_token)
-			return XDP_PASS;
-	}
+	/* First: it may move data_meta, which invalidates packet pointers. */
+	if (sw_gate_token && token_in_charge(ctx) != sw_gate_token)
+		return XDP_PASS;
+	data_end = (void *)(long)ctx->data_end;
+	data = (void *)(long)ctx->data;
 	cls = classify(ctx, data, data_end, &src);
 
 	slot = ingress_slot(ctx);

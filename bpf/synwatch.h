@@ -410,4 +410,23 @@ struct sw_event {
 	__u16 ports[SW_SCAN_SLOTS + 3]; /* SW_EVENT_SCAN: distinct ports in the window, ascending */
 };
 
+/*
+ * The dispatcher hand-over (xdp.attach = "dispatcher"). While user space
+ * moves "active" from an earlier synwatch's token to its own, the one-entry
+ * __u64 array "handover" holds the token being put in charge (0 at any other
+ * time). The first synwatch program of the chain that reads "active" then
+ * and finds another token there pushes this metadata in front of the packet
+ * (bpf_xdp_adjust_meta); the next one takes the token from it instead of
+ * reading the map again, and strips it: both decide on the same read, so
+ * exactly one of them acts. The magic is what tells it from a foreign
+ * program's metadata: a change of this layout needs another magic (two
+ * synwatch versions meet in one chain at an upgrade).
+ */
+#define SW_META_MAGIC 0x73776d6574613031ULL /* "swmeta01" */
+
+struct sw_meta {
+	__u64 magic; /* SW_META_MAGIC */
+	__u64 token; /* the token "active" held when the first program read it */
+};
+
 #endif /* SYNWATCH_BPF_SYNWATCH_H_ */
