@@ -49,10 +49,10 @@ struct {
 
 /*
  * Nonzero only while user space hands "active" over to another token: the
- * token it is putting in charge (BpfProgram::Activate). A program that reads
- * another token in "active" meanwhile passes its read on down the chain in
- * XDP metadata (struct sw_meta), so the next synwatch program decides on
- * the same read, not a later one.
+ * token it is putting in charge (BpfProgram::Activate). Meanwhile the first
+ * synwatch program of a packet's chain notes its read of "active" in
+ * "handover_note" (struct sw_handover_note, this CPU's entry), so the next
+ * one decides on the same read, not a later one.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -60,6 +60,13 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } handover SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_handover_note);
+} handover_note SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -647,46 +654,58 @@ const volatile __u64 sw_gate_token = 0;
  * The token in charge of this packet, for a program with sw_gate_token set.
  * Two synwatch programs share the chain during a hand-over; both must decide
  * on one read of "active", else a packet between them when the word changes
- * is counted by both or by neither. So the first one to read it while a
- * hand-over is under way ("handover" set, "active" not yet the token handed
- * to) pushes what it read in front of the packet as metadata, and the next
- * one uses that and strips it: the packet leaves the chain as it came. Ours
- * is the front of the metadata (data_meta), where it was pushed: a foreign
- * program's metadata behind it stays untouched, and one without our magic
- * there is not ours. A driver without XDP metadata (bpf_xdp_adjust_meta
- * fails) or a foreign program's metadata that leaves no room (32 bytes in
- * all on older kernels) keeps the plain read, exact but for the instant of
- * the store.
- * Packet pointers taken before this call are invalid after it.
+ * is counted by both or by neither. So while "handover" is set, the first of
+ * them notes what it read in this CPU's "handover_note", and the next one
+ * takes the token from the note (and clears it) instead of reading "active":
+ * XDP runs a packet through the whole chain on one CPU, one packet after the
+ * other. A note is this packet's when it was written under this hand-over's
+ * token, by another program, for the same interface and receive queue; a
+ * program that finds none is the first (or the only one) and writes one. The
+ * first program clears its note when it ends the chain (forget_note()).
  */
 static __always_inline __u64 token_in_charge(struct xdp_md *ctx)
 {
-	struct sw_meta *meta = (void *)(long)ctx->data_meta;
-	void *data = (void *)(long)ctx->data;
+	struct sw_handover_note *note;
 	__u64 *word, *target, token;
 	__u32 key = 0;
 
-	if ((void *)(meta + 1) <= data && meta->magic == SW_META_MAGIC) {
-		token = meta->token;
-		bpf_xdp_adjust_meta(ctx, (int)sizeof(*meta));
-		return token;
-	}
 	word = bpf_map_lookup_elem(&active, &key);
 	if (!word)
 		return 0;
 	token = *word;
 	target = bpf_map_lookup_elem(&handover, &key);
-	if (!target || !*target || *target == token)
+	if (!target || !*target)
 		return token;
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)) != 0)
+	note = bpf_map_lookup_elem(&handover_note, &key);
+	if (!note)
 		return token;
-	meta = (void *)(long)ctx->data_meta;
-	data = (void *)(long)ctx->data;
-	if ((void *)(meta + 1) > data)
-		return token;
-	meta->magic = SW_META_MAGIC;
-	meta->token = token;
+	if (note->target == *target && note->writer != sw_gate_token &&
+	    note->ifindex == ctx->ingress_ifindex && note->rx_queue == ctx->rx_queue_index) {
+		note->target = 0;
+		return note->token;
+	}
+	note->target = *target;
+	note->writer = sw_gate_token;
+	note->token = token;
+	note->ifindex = ctx->ingress_ifindex;
+	note->rx_queue = ctx->rx_queue_index;
 	return token;
+}
+
+/* A packet that ends here (dropped) meets no later program: its note, if
+ * this program wrote one, must not be taken for the next packet's. Returns
+ * verdict; nothing at all without sw_gate_token. */
+static __always_inline int forget_note(int verdict)
+{
+	struct sw_handover_note *note;
+	__u32 key = 0;
+
+	if (!sw_gate_token || verdict == XDP_PASS)
+		return verdict;
+	note = bpf_map_lookup_elem(&handover_note, &key);
+	if (note)
+		note->target = 0;
+	return verdict;
 }
 
 static __always_inline __u32 ingress_slot(struct xdp_md *ctx)
@@ -1961,7 +1980,6 @@ int xdp_synwatch(struct xdp_md *ctx)
 	__u32 key = 0, slot;
 	__u32 cls; /* unsigned: one compare bounds it (classify_any() is opaque) */
 
-	/* First: it may move data_meta, which invalidates packet pointers. */
 	if (sw_gate_token && token_in_charge(ctx) != sw_gate_token)
 		return XDP_PASS;
 	data_end = (void *)(long)ctx->data_end;
@@ -1987,7 +2005,7 @@ int xdp_synwatch(struct xdp_md *ctx)
 	cfg = bpf_map_lookup_elem(&config, &key);
 	if (!cfg)
 		return XDP_PASS;
-	return handle_syn(ctx, cfg, slot, stats, &src);
+	return forget_note(handle_syn(ctx, cfg, slot, stats, &src));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

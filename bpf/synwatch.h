@@ -414,19 +414,23 @@ struct sw_event {
  * The dispatcher hand-over (xdp.attach = "dispatcher"). While user space
  * moves "active" from an earlier synwatch's token to its own, the one-entry
  * __u64 array "handover" holds the token being put in charge (0 at any other
- * time). The first synwatch program of the chain that reads "active" then
- * and finds another token there pushes this metadata in front of the packet
- * (bpf_xdp_adjust_meta); the next one takes the token from it instead of
- * reading the map again, and strips it: both decide on the same read, so
- * exactly one of them acts. The magic is what tells it from a foreign
- * program's metadata: a change of this layout needs another magic (two
- * synwatch versions meet in one chain at an upgrade).
+ * time). Meanwhile the first synwatch program a packet meets notes what it
+ * read in "active" in this per-CPU entry of "handover_note", and the next one
+ * decides on that note instead of reading the map again, and clears it: both
+ * decide on one read, so exactly one acts. XDP runs a packet through the
+ * whole chain on one CPU before the next packet; a note is the current
+ * packet's when it was written in this hand-over (target), by another program
+ * (writer), for the same interface and receive queue. (Not XDP metadata:
+ * Linux 6.12 refuses an extension program that changes packet data in a
+ * dispatcher whose stubs do not, and those of Debian 12's libxdp 1.3 do
+ * not.)
  */
-#define SW_META_MAGIC 0x73776d6574613031ULL /* "swmeta01" */
-
-struct sw_meta {
-	__u64 magic; /* SW_META_MAGIC */
-	__u64 token; /* the token "active" held when the first program read it */
+struct sw_handover_note {
+	__u64 target; /* the "handover" token it was written under, 0 = none */
+	__u64 writer; /* sw_gate_token of the program that wrote it */
+	__u64 token;  /* what "active" held when that program read it */
+	__u32 ifindex;
+	__u32 rx_queue;
 };
 
 #endif /* SYNWATCH_BPF_SYNWATCH_H_ */

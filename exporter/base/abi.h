@@ -79,10 +79,8 @@ static_assert(offsetof(sw_event, src) == 8);
 static_assert(offsetof(sw_event, sport) == 40);
 static_assert(offsetof(sw_event, block_ns) == 48);
 static_assert(sizeof(sw_event) == 56 + 2 * (SW_SCAN_SLOTS + 3));
-// XDP metadata: in 4-byte units, 32 bytes in all at most on older kernels
-// (the kernel's xdp_metalen_invalid); a foreign program's may sit behind it.
-static_assert(sizeof(sw_meta) == 16);
-static_assert(offsetof(sw_meta, token) == 8);
+static_assert(sizeof(sw_handover_note) == 32);
+static_assert(offsetof(sw_handover_note, ifindex) == 24);
 
 // Bits of sw_rule_key.prefixlen that precede the address (gen, family, pad).
 inline constexpr uint32_t kRuleKeyHeaderBits = 32;

@@ -241,13 +241,14 @@ MapShape WantedShape(const bpf_map* map) {
 
 // Maps whose contents user space never needs again: the verdict caches
 // (the rules and the block table are the truth), per-CPU scratch and
-// rate-limit state, and the hand-over word (0 but during a hand-over). One
+// rate-limit state, and the hand-over word and notes (used only during a
+// hand-over). One
 // pinned in another layout is replaced, empty, and the rest of the pinned state
 // is still reused.
 bool Disposable(std::string_view name) {
   return name == "verdicts" || name == "verdict_blocks" ||
          name == "scan_scratch" || name == "conn_rate" || name == "flood" ||
-         name == "handover";
+         name == "handover" || name == "handover_note";
 }
 
 MapShape PinnedShape(int fd) {
@@ -436,13 +437,14 @@ void BpfProgram::SetHandover(uint64_t token) {
 void BpfProgram::Activate() {
   if (attach_ != XdpAttach::kDispatcher || activated_) return;
   const uint32_t zero = 0;
-  if (!retired_.empty()) {
+  const bool handed_over = !retired_.empty();
+  if (handed_over) {
     // Earlier programs share the chains with ours: from here on, the first
     // synwatch program a packet meets passes its read of "active" on to
-    // the next in the packet's metadata (token_in_charge() in the
-    // program), so that both decide on one read. A packet that read
-    // "handover" before this store did not: the wait lets every such packet
-    // leave the chain before "active" changes. XDP runs a packet through
+    // the next in a per-CPU note (token_in_charge() in the program), so
+    // that both decide on one read. A packet that read "handover" before
+    // this store did not: the wait lets every such packet leave the chain
+    // before "active" changes. XDP runs a packet through
     // the whole chain in one go, in softirq with bottom halves disabled
     // (microseconds, less than a millisecond even in an emulated guest):
     // 50 ms is ample, and a restart pays it once.
@@ -473,8 +475,10 @@ void BpfProgram::Activate() {
   }
   retired_.clear();
   // Always: also clears a word that a synwatch killed mid-hand-over left.
-  // "active" holds our token now, so no program pushes metadata any more,
-  // and a packet that still carries some meets the program that strips it.
+  // The same wait first: a packet that noted a read of "active" from
+  // before the store leaves the chain before the note stops counting (the
+  // program that reads it finds "handover" at 0 and reads "active").
+  if (handed_over) std::this_thread::sleep_for(kHandoverGrace);
   SetHandover(0);
 }
 

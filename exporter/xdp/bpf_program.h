@@ -89,10 +89,10 @@ class BpfProgram {
   // beside them. Call after the first attach round: until then the earlier
   // programs count, after it these do, and no packet is counted twice or
   // not at all in between: with earlier programs there, the "handover" map
-  // holds this process's token for the switch (50 ms more), and each packet
-  // then carries the first program's read of "active" to the next in its
-  // XDP metadata; it ends at 0, also when a killed synwatch left it set. A
-  // no-op for direct attach.
+  // holds this process's token for the switch (100 ms more), and the first
+  // program of a packet's chain then passes its read of "active" on to the
+  // next in a per-CPU note; it ends at 0, also when a killed synwatch left
+  // it set. A no-op for direct attach.
   void Activate();
 
   // Attaches through a bpf_link. Without pinning nothing is left attached

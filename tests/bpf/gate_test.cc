@@ -9,10 +9,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -44,6 +44,13 @@ class GateTest : public ::testing::Test {
     if (const std::string missing = MissingKernelFeatures(); !missing.empty()) {
       GTEST_SKIP() << missing;
     }
+    // The programs of one chain run on one CPU, and so must the test runs
+    // that stand for them: the hand-over note is per CPU.
+    ASSERT_EQ(sched_getaffinity(0, sizeof(affinity_), &affinity_), 0);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
     char dir[] = "/tmp/synwatch-gate-test.XXXXXX";
     ASSERT_NE(mkdtemp(dir), nullptr);
     root_ = dir;
@@ -65,6 +72,7 @@ class GateTest : public ::testing::Test {
     program_->ApplyPolicy(policy);
   }
   void TearDown() override {
+    sched_setaffinity(0, sizeof(affinity_), &affinity_);
     copies_.clear();
     program_.reset();
     if (!root_.empty()) {
@@ -125,43 +133,20 @@ class GateTest : public ::testing::Test {
     return v;
   }
 
-  // A packet as one program of a dispatcher chain hands it to the next:
-  // the XDP metadata in front of the frame, and the frame.
-  struct Packet {
-    std::vector<uint8_t> meta;
-    std::vector<uint8_t> frame;
-  };
-
-  // One program of the chain on packet, through BPF_PROG_TEST_RUN, which
-  // takes and gives back the metadata in front of the data (xdp_md.data is
-  // its length); packet becomes what the program leaves.
-  static uint32_t Step(int fd, Packet* packet) {
-    std::vector<uint8_t> in = packet->meta;
-    in.insert(in.end(), packet->frame.begin(), packet->frame.end());
-    xdp_md ctx{};
-    ctx.data = static_cast<uint32_t>(packet->meta.size());
-    ctx.data_end = static_cast<uint32_t>(in.size());
-    ctx.ingress_ifindex = kLo;
-    xdp_md ctx_out{};
-    std::vector<uint8_t> out(in.size() + 256);
-    bpf_test_run_opts opts{};
-    opts.sz = sizeof(opts);
-    opts.data_in = in.data();
-    opts.data_size_in = static_cast<uint32_t>(in.size());
-    opts.data_out = out.data();
-    opts.data_size_out = static_cast<uint32_t>(out.size());
-    opts.ctx_in = &ctx;
-    opts.ctx_size_in = sizeof(ctx);
-    opts.ctx_out = &ctx_out;
-    opts.ctx_size_out = sizeof(ctx_out);
-    EXPECT_EQ(bpf_prog_test_run_opts(fd, &opts), 0) << std::strerror(errno);
-    out.resize(opts.data_size_out);
-    EXPECT_LE(ctx_out.data, out.size());
-    const auto data =
-        out.begin() + std::min<std::size_t>(ctx_out.data, out.size());
-    packet->meta.assign(out.begin(), data);
-    packet->frame.assign(data, out.end());
-    return opts.retval;
+  // The note of this CPU's entry of "handover_note".
+  sw_handover_note Note() const {
+    const std::string path = pin_ + "/handover_note";
+    const int fd = bpf_obj_get(path.c_str());
+    EXPECT_GE(fd, 0) << path;
+    std::vector<sw_handover_note> v(
+        static_cast<std::size_t>(libbpf_num_possible_cpus()));
+    const uint32_t zero = 0;
+    EXPECT_EQ(bpf_map_lookup_elem(fd, &zero, v.data()), 0);
+    close(fd);
+    const int cpu = sched_getcpu();
+    return cpu >= 0 && static_cast<std::size_t>(cpu) < v.size()
+               ? v[static_cast<std::size_t>(cpu)]
+               : sw_handover_note{};
   }
 
   static uint32_t Verdict(int fd, const std::vector<uint8_t>& frame) {
@@ -174,6 +159,7 @@ class GateTest : public ::testing::Test {
   std::string pin_;
   std::unique_ptr<BpfProgram> program_;
   std::vector<Skel> copies_;
+  cpu_set_t affinity_{};
 };
 
 TEST_F(GateTest, CopyPassesAndCountsNothingUntilItsTokenIsActive) {
@@ -238,9 +224,9 @@ TEST_F(GateTest, HandOverCountsEverySynOnce) {
 // The instant of the store: the token moves while the packet is between
 // the two programs of the chain (what a test-only program between them does
 // to every packet in e2e/dispatcher_test.sh). With "handover" set, the
-// first passes its read on in the packet's metadata and the second decides
-// on it: each SYN is counted once and each denied one dropped once, either
-// order, and the packet leaves the chain without the metadata.
+// first notes its read and the second decides on the note: each SYN is
+// counted once and each denied one dropped once, either order, and no note
+// is left behind.
 TEST_F(GateTest, StoreBetweenTheProgramsCountsEverySynOnce) {
   for (const bool new_first : {false, true}) {
     SCOPED_TRACE(new_first ? "new copy first in the chain"
@@ -258,81 +244,74 @@ TEST_F(GateTest, StoreBetweenTheProgramsCountsEverySynOnce) {
     int dropped = 0;
     for (int i = 0; i < 20; ++i) {
       SetActive(old_token);
-      Packet packet{{}, SynFrame(i % 2 ? "203.0.113.7" : "192.0.2.7")};
-      const std::vector<uint8_t> sent = packet.frame;
-      uint32_t verdict = Step(first, &packet);
-      EXPECT_EQ(packet.meta.size(), sizeof(sw_meta)) << "packet " << i;
+      const auto frame = SynFrame(i % 2 ? "203.0.113.7" : "192.0.2.7");
+      uint32_t verdict = Verdict(first, frame);
       SetActive(new_token);  // the store, mid-chain
-      if (verdict == XDP_PASS) {
-        verdict = Step(second, &packet);
-        EXPECT_TRUE(packet.meta.empty()) << "packet " << i;
-        EXPECT_EQ(packet.frame, sent) << "packet " << i;
-      }
+      if (verdict == XDP_PASS) verdict = Verdict(second, frame);
       if (verdict == XDP_DROP) ++dropped;
+      EXPECT_EQ(Note().target, 0U) << "packet " << i;
     }
     EXPECT_EQ(Syns() - before, 20U);
     EXPECT_EQ(dropped, 10);
   }
 }
 
-// The same chain without "handover" (the old program, or a driver without
-// XDP metadata): the store mid-chain counts a SYN twice. What the test
-// above guards against, and proof that its chain does cross the store.
+// The same chain without "handover" (the old program): the store mid-chain
+// counts a SYN twice. What the test above guards against, and proof that
+// its chain does cross the store.
 TEST_F(GateTest, StoreBetweenTheProgramsWithoutHandoverIsInexact) {
   const int old_fd = LoadCopy(0x50);
   const int new_fd = LoadCopy(0x51);
   ASSERT_GE(old_fd, 0);
   ASSERT_GE(new_fd, 0);
   SetActive(0x50);
-  Packet packet{{}, SynFrame("192.0.2.7")};
-  EXPECT_EQ(Step(old_fd, &packet), XDP_PASS);
-  EXPECT_TRUE(packet.meta.empty());
+  const auto frame = SynFrame("192.0.2.7");
+  EXPECT_EQ(Verdict(old_fd, frame), XDP_PASS);
   SetActive(0x51);
-  EXPECT_EQ(Step(new_fd, &packet), XDP_PASS);
+  EXPECT_EQ(Verdict(new_fd, frame), XDP_PASS);
   EXPECT_EQ(Syns(), 2U);
 }
 
-// Outside a hand-over, and once "active" holds the token handed to, no
-// metadata is pushed: the packet leaves as it came.
-TEST_F(GateTest, NoMetadataOutsideTheSwitch) {
+// Outside a hand-over no note is written; the only program of a chain
+// writes one per packet (its own, which it never takes for a read).
+TEST_F(GateTest, NotesOnlyDuringAHandOver) {
   const int fd = LoadCopy(0x60);
   ASSERT_GE(fd, 0);
   SetActive(0x60);
-  for (const uint64_t handover : {0x0, 0x60}) {
-    SetHandover(handover);
-    Packet packet{{}, SynFrame("192.0.2.7")};
-    const std::vector<uint8_t> sent = packet.frame;
-    EXPECT_EQ(Step(fd, &packet), XDP_PASS);
-    EXPECT_TRUE(packet.meta.empty()) << "handover " << handover;
-    EXPECT_EQ(packet.frame, sent);
-  }
-  EXPECT_EQ(Syns(), 2U);
+  EXPECT_EQ(Verdict(fd, SynFrame("192.0.2.7")), XDP_PASS);
+  EXPECT_EQ(Note().target, 0U);
+  SetHandover(0x61);
+  EXPECT_EQ(Verdict(fd, SynFrame("192.0.2.7")), XDP_PASS);
+  EXPECT_EQ(Note().target, 0x61U);
+  EXPECT_EQ(Note().writer, 0x60U);
+  EXPECT_EQ(Note().token, 0x60U);
+  EXPECT_EQ(Verdict(fd, SynFrame("192.0.2.7")), XDP_PASS);
+  EXPECT_EQ(Syns(), 3U);
 }
 
-// A foreign program's metadata is never taken for ours, stays behind ours
-// and is what the packet carries after the chain.
-TEST_F(GateTest, ForeignMetadataStaysAndIsNotOurs) {
+// A packet the first program drops meets no second one: its note goes, and
+// the next packet's second program (the first one gone: detached) reads
+// "active" itself. A note of an earlier hand-over is not this one's.
+TEST_F(GateTest, NoteOfADroppedPacketOrAnEarlierHandOverIsNotTaken) {
   const int old_fd = LoadCopy(0x70);
   const int new_fd = LoadCopy(0x71);
   ASSERT_GE(old_fd, 0);
   ASSERT_GE(new_fd, 0);
   SetHandover(0x71);
-  // 16 bytes that are not ours: the old program reads the map, pushes ours
-  // in front, acts; the new one finds ours and passes.
-  std::vector<uint8_t> foreign(16);
-  for (std::size_t i = 0; i < foreign.size(); ++i) {
-    foreign[i] = static_cast<uint8_t>(0xa0 + i);
-  }
   SetActive(0x70);
-  Packet packet{foreign, SynFrame("192.0.2.7")};
-  EXPECT_EQ(Step(old_fd, &packet), XDP_PASS);
-  ASSERT_EQ(packet.meta.size(), foreign.size() + sizeof(sw_meta));
-  EXPECT_TRUE(std::equal(foreign.begin(), foreign.end(),
-                         packet.meta.begin() + sizeof(sw_meta)));
+  EXPECT_EQ(Verdict(old_fd, SynFrame("203.0.113.7")), XDP_DROP);
+  EXPECT_EQ(Note().target, 0U);
   SetActive(0x71);
-  EXPECT_EQ(Step(new_fd, &packet), XDP_PASS);
-  EXPECT_EQ(packet.meta, foreign);
-  EXPECT_EQ(Syns(), 1U);
+  EXPECT_EQ(Verdict(new_fd, SynFrame("192.0.2.7")), XDP_PASS);
+  EXPECT_EQ(Syns(), 2U);
+  // Left by the old program under another hand-over's token.
+  SetHandover(0x99);
+  SetActive(0x70);
+  EXPECT_EQ(Verdict(old_fd, SynFrame("192.0.2.7")), XDP_PASS);
+  SetHandover(0x71);
+  SetActive(0x71);
+  EXPECT_EQ(Verdict(new_fd, SynFrame("192.0.2.7")), XDP_PASS);
+  EXPECT_EQ(Syns(), 4U);
 }
 
 // Activate() ends with "handover" at 0, also when a synwatch killed in the
