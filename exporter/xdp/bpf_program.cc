@@ -442,12 +442,12 @@ void BpfProgram::Activate() {
     // Earlier programs share the chains with ours: from here on, the first
     // synwatch program a packet meets passes its read of "active" on to
     // the next in a per-CPU note (token_in_charge() in the program), so
-    // that both decide on one read. A packet that read "handover" before
-    // this store did not: the wait lets every such packet leave the chain
-    // before "active" changes. XDP runs a packet through
-    // the whole chain in one go, in softirq with bottom halves disabled
-    // (microseconds, less than a millisecond even in an emulated guest):
-    // 50 ms is ample, and a restart pays it once.
+    // that both decide on one read. A packet whose first program read
+    // "handover" before this store wrote no note: the wait lets every such
+    // packet leave the chain before "active" changes. XDP runs a packet
+    // through the whole chain in one go, in softirq with bottom halves
+    // disabled (microseconds, less than a millisecond even in an emulated
+    // guest): 50 ms is ample, and a restart pays it twice.
     SetHandover(token_);
     std::this_thread::sleep_for(kHandoverGrace);
   }
