@@ -34,7 +34,8 @@ constexpr char kMapNames[][16] = {
     "verdict_blocks", "peers",       "peer_admit",   "scan_track",
     "scan_admit",     "blocked",     "block_hint",   "conn_rate",
     "scan_scratch",   "events",      "flood",        "active",
-    "decisions",      "origin_syns", "origin_names", "handover"};
+    "decisions",      "origin_syns", "origin_names", "handover",
+    "handover_note"};
 
 class PinningTest : public ::testing::Test {
  protected:

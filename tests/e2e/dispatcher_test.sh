@@ -215,7 +215,7 @@ fi
 exec 7>&-
 wait "$chain_pid"
 check_eq "handover_chain detached its programs" "$?" 0
-log "handover_chain: $(tr '\n' ' ' <"$SW_TMP/chain.out" | head -c 600)"
+log "handover_chain: $(grep -v '^libbpf: ' "$SW_TMP/chain.out" | tr '\n' ' ' | head -c 600)"
 flips="$(awk '$1 == "flips" { print $2, $3 }' "$SW_TMP/chain.out")"
 check "each SYN crossed the store: flips out and back >= $HANDOVER_SYNS ($flips)" \
   test "${flips% *}" -ge "$HANDOVER_SYNS" -a "${flips#* }" -ge "$HANDOVER_SYNS"
