@@ -47,6 +47,27 @@ struct {
 	__type(value, __u64);
 } active SEC(".maps");
 
+/*
+ * Nonzero only while user space hands "active" over to another token: the
+ * token it is putting in charge (BpfProgram::Activate). Meanwhile the first
+ * synwatch program of a packet's chain notes its read of "active" in
+ * "handover_note" (struct sw_handover_note, this CPU's entry), so the next
+ * one decides on the same read, not a later one.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} handover SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_handover_note);
+} handover_note SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SW_RULES_ENTRIES);
@@ -648,6 +669,64 @@ const volatile __u32 sw_if_slot = SW_IF_UNKNOWN;
  * charge, and the verifier drops the check.
  */
 const volatile __u64 sw_gate_token = 0;
+
+/*
+ * The token in charge of this packet, for a program with sw_gate_token set.
+ * Two synwatch programs share the chain during a hand-over; both must decide
+ * on one read of "active", else a packet between them when the word changes
+ * is counted by both or by neither. So while "handover" is set, the first of
+ * them notes what it read in this CPU's "handover_note", and the next one
+ * takes the token from the note (and clears it) instead of reading "active":
+ * XDP runs a packet through the whole chain on one CPU, one packet after the
+ * other. A note is this packet's when it was written under this hand-over's
+ * token, by another program, for the same interface and receive queue; a
+ * program that finds none is the first (or the only one) and writes one. The
+ * first program clears its note when it ends the chain (forget_note()).
+ */
+static __always_inline __u64 token_in_charge(struct xdp_md *ctx)
+{
+	struct sw_handover_note *note;
+	__u64 *word, *target, token;
+	__u32 key = 0;
+
+	word = bpf_map_lookup_elem(&active, &key);
+	if (!word)
+		return 0;
+	token = *word;
+	target = bpf_map_lookup_elem(&handover, &key);
+	if (!target || !*target)
+		return token;
+	note = bpf_map_lookup_elem(&handover_note, &key);
+	if (!note)
+		return token;
+	if (note->target == *target && note->writer != sw_gate_token &&
+	    note->ifindex == ctx->ingress_ifindex && note->rx_queue == ctx->rx_queue_index) {
+		note->target = 0;
+		return note->token;
+	}
+	note->target = *target;
+	note->writer = sw_gate_token;
+	note->token = token;
+	note->ifindex = ctx->ingress_ifindex;
+	note->rx_queue = ctx->rx_queue_index;
+	return token;
+}
+
+/* A packet that ends here (dropped) meets no later program: its note, if
+ * this program wrote one, must not be taken for the next packet's. Returns
+ * verdict; nothing at all without sw_gate_token. */
+static __always_inline int forget_note(int verdict)
+{
+	struct sw_handover_note *note;
+	__u32 key = 0;
+
+	if (!sw_gate_token || verdict == XDP_PASS)
+		return verdict;
+	note = bpf_map_lookup_elem(&handover_note, &key);
+	if (note)
+		note->target = 0;
+	return verdict;
+}
 
 static __always_inline __u32 ingress_slot(struct xdp_md *ctx)
 {
@@ -1972,20 +2051,17 @@ static __always_inline int handle_syn(struct xdp_md *ctx, const struct sw_config
 SEC("xdp")
 int xdp_synwatch(struct xdp_md *ctx)
 {
-	void *data_end = (void *)(long)ctx->data_end;
-	void *data = (void *)(long)ctx->data;
+	void *data_end, *data;
 	struct syn_source src;
 	struct sw_if_stats *stats;
 	struct sw_config *cfg;
 	__u32 key = 0, slot;
 	__u32 cls; /* unsigned: one compare bounds it (classify_any() is opaque) */
-	__u64 *in_charge;
 
-	if (sw_gate_token) {
-		in_charge = bpf_map_lookup_elem(&active, &key);
-		if (!in_charge || *in_charge != sw_gate_token)
-			return XDP_PASS;
-	}
+	if (sw_gate_token && token_in_charge(ctx) != sw_gate_token)
+		return XDP_PASS;
+	data_end = (void *)(long)ctx->data_end;
+	data = (void *)(long)ctx->data;
 	cls = classify(ctx, data, data_end, &src);
 
 	slot = ingress_slot(ctx);
@@ -2007,7 +2083,7 @@ int xdp_synwatch(struct xdp_md *ctx)
 	cfg = bpf_map_lookup_elem(&config, &key);
 	if (!cfg)
 		return XDP_PASS;
-	return handle_syn(ctx, cfg, slot, stats, &src);
+	return forget_note(handle_syn(ctx, cfg, slot, stats, &src));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

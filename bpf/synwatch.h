@@ -462,4 +462,27 @@ struct sw_event {
 	__u16 ports[SW_SCAN_SLOTS + 3]; /* SW_EVENT_SCAN: distinct ports in the window, ascending */
 };
 
+/*
+ * The dispatcher hand-over (xdp.attach = "dispatcher"). While user space
+ * moves "active" from an earlier synwatch's token to its own, the one-entry
+ * __u64 array "handover" holds the token being put in charge (0 at any other
+ * time). Meanwhile the first synwatch program a packet meets notes what it
+ * read in "active" in this per-CPU entry of "handover_note", and the next one
+ * decides on that note instead of reading the map again, and clears it: both
+ * decide on one read, so exactly one acts. XDP runs a packet through the
+ * whole chain on one CPU before the next packet; a note is the current
+ * packet's when it was written in this hand-over (target), by another program
+ * (writer), for the same interface and receive queue. (Not XDP metadata:
+ * Linux 6.12 refuses an extension program that changes packet data in a
+ * dispatcher whose stubs do not, and those of Debian 12's libxdp 1.3 do
+ * not.)
+ */
+struct sw_handover_note {
+	__u64 target; /* the "handover" token it was written under, 0 = none */
+	__u64 writer; /* sw_gate_token of the program that wrote it */
+	__u64 token;  /* what "active" held when that program read it */
+	__u32 ifindex;
+	__u32 rx_queue;
+};
+
 #endif /* SYNWATCH_BPF_SYNWATCH_H_ */

@@ -85,6 +85,8 @@ static_assert(offsetof(sw_event, src) == 8);
 static_assert(offsetof(sw_event, sport) == 40);
 static_assert(offsetof(sw_event, block_ns) == 48);
 static_assert(sizeof(sw_event) == 56 + 2 * (SW_SCAN_SLOTS + 3));
+static_assert(sizeof(sw_handover_note) == 32);
+static_assert(offsetof(sw_handover_note, ifindex) == 24);
 
 // Bits of sw_rule_key.prefixlen that precede the address (gen, family, pad).
 inline constexpr uint32_t kRuleKeyHeaderBits = 32;

@@ -13,11 +13,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -34,6 +36,10 @@ namespace {
 
 // The name of synwatch's program (its function), as libxdp reports it.
 constexpr char kProgramName[] = "xdp_synwatch";
+
+// How long a hand-over waits between setting "handover" and moving
+// "active" (BpfProgram::Activate says why).
+constexpr std::chrono::milliseconds kHandoverGrace{50};
 
 // libxdp returns errors as negative numbers, or in a pointer.
 std::string LibxdpText(int err) {
@@ -235,13 +241,15 @@ MapShape WantedShape(const bpf_map* map) {
 }
 
 // Maps whose contents user space never needs again: the verdict caches
-// (the rules and the block table are the truth) and per-CPU scratch and
-// rate-limit state. One pinned in another layout is replaced, empty, and
-// the rest of the pinned state is still reused.
+// (the rules and the block table are the truth) and their decision
+// epochs, per-CPU scratch and rate-limit state, and the hand-over word and
+// notes (used only during a hand-over). One pinned in another layout is
+// replaced, empty, and the rest of the pinned state is still reused.
 bool Disposable(std::string_view name) {
   return name == "verdicts" || name == "verdict_blocks" ||
          name == "decision_epochs" || name == "scan_scratch" ||
-         name == "conn_rate" || name == "flood";
+         name == "conn_rate" || name == "flood" || name == "handover" ||
+         name == "handover_note";
 }
 
 MapShape PinnedShape(int fd) {
@@ -420,11 +428,34 @@ void BpfProgram::UseDispatcher(uint32_t run_priority) {
   }
 }
 
+void BpfProgram::SetHandover(uint64_t token) {
+  const uint32_t zero = 0;
+  if (bpf_map_update_elem(handover_fd(), &zero, &token, BPF_ANY) != 0) {
+    Fail("write the hand-over map", errno);
+  }
+}
+
 void BpfProgram::Activate() {
   if (attach_ != XdpAttach::kDispatcher || activated_) return;
   const uint32_t zero = 0;
+  const bool handed_over = !retired_.empty();
+  if (handed_over) {
+    // Earlier programs share the chains with ours: from here on, the first
+    // synwatch program a packet meets passes its read of "active" on to
+    // the next in a per-CPU note (token_in_charge() in the program), so
+    // that both decide on one read. A packet whose first program read
+    // "handover" before this store wrote no note: the wait lets every such
+    // packet leave the chain before "active" changes. XDP runs a packet
+    // through the whole chain in one go, in softirq with bottom halves
+    // disabled (microseconds, less than a millisecond even in an emulated
+    // guest): 50 ms is ample, and a restart pays it twice.
+    SetHandover(token_);
+    std::this_thread::sleep_for(kHandoverGrace);
+  }
   if (bpf_map_update_elem(active_fd(), &zero, &token_, BPF_ANY) != 0) {
-    Fail("put the XDP programs in charge (active map)", errno);
+    const int err = errno;
+    SetHandover(0);
+    Fail("put the XDP programs in charge (active map)", err);
   }
   activated_ = true;
   for (const auto& [ifindex, ids] : retired_) {
@@ -444,6 +475,12 @@ void BpfProgram::Activate() {
     }
   }
   retired_.clear();
+  // Always: also clears a word that a synwatch killed mid-hand-over left.
+  // The same wait first: a packet that noted a read of "active" from
+  // before the store leaves the chain before the note stops counting (the
+  // program that reads it finds "handover" at 0 and reads "active").
+  if (handed_over) std::this_thread::sleep_for(kHandoverGrace);
+  SetHandover(0);
 }
 
 void BpfProgram::DetachFromDispatcher(uint32_t ifindex, Link& link) {
@@ -659,6 +696,9 @@ int BpfProgram::origin_names_fd() const {
 int BpfProgram::flood_fd() const { return bpf_map__fd(skel_->maps.flood); }
 int BpfProgram::events_fd() const { return bpf_map__fd(skel_->maps.events); }
 int BpfProgram::active_fd() const { return bpf_map__fd(skel_->maps.active); }
+int BpfProgram::handover_fd() const {
+  return bpf_map__fd(skel_->maps.handover);
+}
 
 void BpfProgram::WriteConfig() {
   const uint32_t zero = 0;

@@ -88,7 +88,11 @@ class BpfProgram {
   // then detaches the programs of an earlier synwatch that Attach found
   // beside them. Call after the first attach round: until then the earlier
   // programs count, after it these do, and no packet is counted twice or
-  // not at all in between. A no-op for direct attach.
+  // not at all in between: with earlier programs there, the "handover" map
+  // holds this process's token for the switch (100 ms more), and the first
+  // program of a packet's chain then passes its read of "active" on to the
+  // next in a per-CPU note; it ends at 0, also when a killed synwatch left
+  // it set. A no-op for direct attach.
   void Activate();
 
   // Attaches through a bpf_link. Without pinning nothing is left attached
@@ -137,7 +141,8 @@ class BpfProgram {
   int origin_names_fd() const;
   int flood_fd() const;
   int events_fd() const;
-  int active_fd() const;  // the token in charge (dispatcher attach)
+  int active_fd() const;    // the token in charge (dispatcher attach)
+  int handover_fd() const;  // the token being put in charge, 0 but then
   const MapSizes& sizes() const { return sizes_; }
   const sw_config& config() const { return config_; }
 
@@ -163,6 +168,7 @@ class BpfProgram {
   };
 
   void WriteConfig();
+  void SetHandover(uint64_t token);
   int prog_fd() const;
   // Reuses pinned maps only when their shapes and SW_ABI_VERSION match
   // (docs/architecture.md, "The kernel/user ABI").

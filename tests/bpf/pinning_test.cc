@@ -30,12 +30,12 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kMapNames[][16] = {
-    "config",         "if_stats",    "rules",        "verdicts",
-    "verdict_blocks", "peers",       "peer_admit",   "scan_track",
-    "scan_admit",     "blocked",     "block_hint",   "conn_rate",
-    "scan_scratch",   "events",      "flood",        "active",
-    "decisions",      "origin_syns", "origin_names", "decision_hosts",
-    "decision_epochs"};
+    "config",          "if_stats",    "rules",        "verdicts",
+    "verdict_blocks",  "peers",       "peer_admit",   "scan_track",
+    "scan_admit",      "blocked",     "block_hint",   "conn_rate",
+    "scan_scratch",    "events",      "flood",        "active",
+    "decisions",       "origin_syns", "origin_names", "decision_hosts",
+    "decision_epochs", "handover",    "handover_note"};
 
 class PinningTest : public ::testing::Test {
  protected:

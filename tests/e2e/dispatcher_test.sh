@@ -5,7 +5,9 @@
 # BPF filesystem this test owns (LIBXDP_BPFFS points libxdp and xdp-filter
 # there). Either load order; xdp-filter drops a port while synwatch counts
 # the SYNs to another port exactly and drops its denied source; restart,
-# SIGKILL and SYNs sent during a restart (each counted once); --detach and
+# SIGKILL and SYNs sent during a restart (each counted once); a hand-over
+# in the middle of every packet's way through the chain (each SYN counted
+# once: tests/e2e/handover_chain.cc); --detach and
 # `xdp-filter unload` each leave the other running; both gone leaves the
 # interface clean; a program outside the dispatcher is refused by name.
 # Least privilege: once attached, no thread has libxdp's capabilities
@@ -178,6 +180,48 @@ start_synwatch "$BIN" "$SW_TMP/synwatch.toml" || { finish; exit 1; }
 text="$(scrape)"
 check_eq "SYNs of .11 continue after SIGKILL (5 + 2)" "$(peer "$text" 192.0.2.11 unmatched pass)" 7
 check_eq "one synwatch program after the restart" "$(programs | grep -c xdp_synwatch)" 1
+
+# --- 3b. the store of a hand-over between the two programs, every packet ----
+# handover_chain adds a second synwatch program on the same pinned maps at
+# priority 30 and, around it, a test program that moves "active" to the
+# second one's token (20) and one that moves it back (40), with "handover"
+# set as during a restart: every SYN meets the old token at the first
+# synwatch program and the new one at the second. Each must count once.
+syn_total() { metric "$1" synwatch_syn_packets_total 'interface="sw-srv",outcome="unmatched",action="pass"'; }
+syns_15_at_least() {
+  local n
+  n="$(peer "$(scrape)" 192.0.2.15 unmatched pass)"
+  [ "$n" != absent ] && [ "$n" -ge "$1" ]
+}
+HANDOVER_SYNS=200
+mkfifo "$SW_TMP/chain.in"
+srv "$BUILD/tests/handover_chain" "$PIN" sw-srv <"$SW_TMP/chain.in" >"$SW_TMP/chain.out" 2>&1 &
+chain_pid=$!
+exec 7>"$SW_TMP/chain.in"
+if check "handover_chain attached its programs" wait_until $((30 * ${SW_TIME_SCALE:-1})) grep -q '^ready' "$SW_TMP/chain.out"; then
+  check_eq "two synwatch programs in the chain" "$(programs | grep -c xdp_synwatch)" 2
+  before="$(syn_total "$(scrape)")"
+  # HANDOVER_SYNS SYNs from .15, each from a source port of its own, through
+  # a raw socket: the server's SYN-ACKs meet RSTs, nothing retransmits.
+  cli "$BUILD/tests/handover_chain" syns 192.0.2.15 192.0.2.1 8080 "$HANDOVER_SYNS"
+  wait_until $((10 * ${SW_TIME_SCALE:-1})) syns_15_at_least "$HANDOVER_SYNS"
+  sleep 1  # one more, were any counted twice
+  text="$(scrape)"
+  check_eq "SYNs of .15 across the mid-chain store: each counted once" \
+    "$(peer "$text" 192.0.2.15 unmatched pass)" "$HANDOVER_SYNS"
+  check_eq "the interface total rose by exactly the SYNs sent" \
+    "$(($(syn_total "$text") - before))" "$HANDOVER_SYNS"
+fi
+exec 7>&-
+wait "$chain_pid"
+check_eq "handover_chain detached its programs" "$?" 0
+log "handover_chain: $(grep -v '^libbpf: ' "$SW_TMP/chain.out" | tr '\n' ' ' | head -c 600)"
+flips="$(awk '$1 == "flips" { print $2, $3 }' "$SW_TMP/chain.out")"
+check "each SYN crossed the store: flips out and back >= $HANDOVER_SYNS ($flips)" \
+  test "${flips% *}" -ge "$HANDOVER_SYNS" -a "${flips#* }" -ge "$HANDOVER_SYNS"
+check_eq "one synwatch program again" "$(programs | grep -c xdp_synwatch)" 1
+check_eq "connects from .11 after it (7 + 2)" "$(connects 2 192.0.2.11 8080)" 2
+check_eq "synwatch counts alone again" "$(peer "$(scrape)" 192.0.2.11 unmatched pass)" 9
 
 # --- 4. --detach removes synwatch's program only -----------------------------
 stop_pid "$SYNWATCH_PID"
