@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <spdlog/spdlog.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #include <xdp/libxdp.h>
@@ -503,8 +504,13 @@ AttachedMode BpfProgram::AttachToDispatcher(const std::string& where,
       const xdp_program* main = xdp_multiprog__main_prog(mp.get());
       const std::string name = main ? xdp_program__name(main) : "?";
       const uint32_t id = main ? xdp_program__id(main) : 0;
+      // stat(), not access(): access() checks with the real uid and drops
+      // every capability for it, and the packaged service (user synwatch)
+      // can search the real /sys/fs/bpf (mode 0700) only with the
+      // CAP_DAC_OVERRIDE raised here.
+      struct stat pin {};
       const bool ours = name == kProgramName && pins_.enabled() &&
-                        access(pins_.LinkPath(ifindex).c_str(), F_OK) == 0;
+                        stat(pins_.LinkPath(ifindex).c_str(), &pin) == 0;
       if (!ours) {
         throw std::runtime_error(
             where + ": another XDP program, " + name + " (id " +
