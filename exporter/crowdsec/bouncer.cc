@@ -68,7 +68,7 @@ std::vector<std::string> ReadOriginNames(int names_fd) {
 namespace {
 
 bool IsHost(const Cidr& prefix) {
-  return prefix.prefix_len == (prefix.family == Family::kIpv4 ? 32 : 128);
+  return prefix.prefix_len == MaxPrefixLen(prefix.family);
 }
 
 sw_decision_host HostKeyOf(const Cidr& host) {
@@ -192,8 +192,8 @@ std::vector<Cidr> DecisionMaps::List() const {
     }
   }
   for (const sw_decision_host& key : Keys<sw_decision_host>(fds_.hosts)) {
-    if (auto c = CidrOf(key.family, key.family == SW_FAMILY_IPV4 ? 32 : 128,
-                        key.addr)) {
+    if (auto c = CidrOf(key.family, 0, key.addr)) {
+      c->prefix_len = MaxPrefixLen(c->family);
       out.push_back(*c);
     }
   }

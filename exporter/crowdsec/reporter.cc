@@ -64,9 +64,7 @@ std::string Seconds(std::chrono::nanoseconds d) {
   return buf;
 }
 
-bool FullWidth(const Cidr& c) {
-  return c.prefix_len == (c.family == Family::kIpv4 ? 32 : 128);
-}
+bool FullWidth(const Cidr& c) { return c.prefix_len == MaxPrefixLen(c.family); }
 
 }  // namespace
 

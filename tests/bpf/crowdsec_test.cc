@@ -27,11 +27,6 @@ namespace {
 constexpr uint64_t kMs = 1000000;
 constexpr uint64_t kHour = 3600ULL * 1000 * kMs;
 
-Cidr Prefix(const std::string& text) {
-  std::string error;
-  return ParseCidr(text, &error).value();
-}
-
 class CrowdsecTest : public XdpTest {
  protected:
   uint32_t Syn(const std::string& source) {
@@ -184,7 +179,8 @@ TEST_F(CrowdsecTest, TheEpochSlotIsTheProgramsVerdictSlot) {
     EXPECT_EQ(Syn(source), XDP_PASS);
     const auto cached = prog_.CachedVerdict(source, cpu);
     ASSERT_TRUE(cached) << source;
-    EXPECT_EQ(cached->first, DecisionMaps::EpochSlot(Prefix(source))) << source;
+    EXPECT_EQ(cached->first, DecisionMaps::EpochSlot(prog_.Prefix(source)))
+        << source;
     EXPECT_EQ(cached->second.dec, SW_DEC_CLEAR) << source;
   }
 }
@@ -194,12 +190,12 @@ TEST_F(CrowdsecTest, TheEpochSlotIsTheProgramsVerdictSlot) {
 TEST_F(CrowdsecTest, ASlotTakenOverKeepsNoAnswerOfTheOther) {
   Apply({.decisions = true});
   const std::string banned = "192.0.2.9";
-  const uint32_t slot = DecisionMaps::EpochSlot(Prefix(banned));
+  const uint32_t slot = DecisionMaps::EpochSlot(prog_.Prefix(banned));
   std::string other;
   for (int i = 0; i < 65536 && other.empty(); ++i) {
     const std::string a =
         "198.51." + std::to_string(i / 256) + "." + std::to_string(i % 256);
-    if (DecisionMaps::EpochSlot(Prefix(a)) == slot) other = a;
+    if (DecisionMaps::EpochSlot(prog_.Prefix(a)) == slot) other = a;
   }
   ASSERT_FALSE(other.empty());
   prog_.WriteDecision(banned + "/32", MonotonicNs() + kHour);
@@ -221,7 +217,7 @@ TEST_F(CrowdsecTest, AnEarlierTrieIsMovedIntoPlace) {
   Apply({.decisions = true});
   const uint64_t until = MonotonicNs() + kHour;
   const auto old_entry = [&](const std::string& cidr) {
-    const Cidr c = Prefix(cidr);
+    const Cidr c = prog_.Prefix(cidr);
     sw_decision_key key{};
     key.prefixlen = 32 + c.prefix_len;
     key.family = static_cast<uint8_t>(c.family);
